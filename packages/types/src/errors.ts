@@ -1,0 +1,170 @@
+/** Every stable error code an agent-records package can raise. */
+export type AgentRecordsErrorCode =
+  | 'RECORDS_WRITE_FAILED'
+  | 'RECORDS_CORRUPT'
+  | 'RECORDS_CLOSED'
+  | 'RECORDS_LOCKED'
+  | 'RECORDS_OVERFLOW'
+  | 'RECORDS_VERSION'
+  | 'RECORDS_CONFLICT'
+  | 'RECORDS_SERIALIZE'
+  | 'RECORDS_INVALID';
+
+// A registry-wide symbol, so that `instanceof` still works when an application ends up with two
+// copies of this package (the ESM and the CJS build, or two versions side by side).
+const BRAND: unique symbol = Symbol.for('@agent-records/error') as never;
+
+/** The base class of every error thrown or reported by agent-records packages. */
+export class AgentRecordsError extends Error {
+  /** The stable, documented code of this error; match on it rather than on the message. */
+  readonly code: AgentRecordsErrorCode;
+  /** Set on each subclass to the code its instances carry. */
+  static readonly CODE: AgentRecordsErrorCode | undefined = undefined;
+
+  constructor(code: AgentRecordsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null || !(BRAND in value)) return false;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass being tested against
+    const code = (this as typeof AgentRecordsError).CODE;
+    return code === undefined || (value as { code?: unknown }).code === code;
+  }
+}
+
+/** A write to the backing store failed; `cause` is the underlying error. Retried on each `flush()`. */
+export class RecordsWriteError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_WRITE_FAILED';
+  declare readonly code: 'RECORDS_WRITE_FAILED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RECORDS_WRITE_FAILED', message, options);
+  }
+}
+
+/** A stored line or row is not a record. Names the file, the 1-based line and its byte offset. */
+export class RecordsCorruptError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_CORRUPT';
+  declare readonly code: 'RECORDS_CORRUPT';
+  readonly file: string;
+  readonly line: number;
+  readonly offset: number;
+  constructor(
+    details: { file: string; line: number; offset: number; reason: string },
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'RECORDS_CORRUPT',
+      `${details.file}:${details.line}:${details.offset}: ${details.reason}. ` +
+        `Run \`agent-records repair ${details.file}\` to move the unreadable line aside ` +
+        '(nothing is deleted).',
+      options,
+    );
+    this.file = details.file;
+    this.line = details.line;
+    this.offset = details.offset;
+  }
+}
+
+/** The persistence was used after `close()`. */
+export class RecordsClosedError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_CLOSED';
+  declare readonly code: 'RECORDS_CLOSED';
+  constructor(message = 'This persistence is closed; open a new one to write again.') {
+    super('RECORDS_CLOSED', message);
+  }
+}
+
+/** Another live writer holds the log. */
+export class RecordsLockedError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_LOCKED';
+  declare readonly code: 'RECORDS_LOCKED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RECORDS_LOCKED', message, options);
+  }
+}
+
+/** More unwritten data is queued than the configured bound allows. */
+export class RecordsOverflowError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_OVERFLOW';
+  declare readonly code: 'RECORDS_OVERFLOW';
+  readonly pendingBytes: number;
+  readonly maxPendingBytes: number;
+  constructor(pendingBytes: number, maxPendingBytes: number) {
+    super(
+      'RECORDS_OVERFLOW',
+      `${pendingBytes} bytes of records are queued and unwritten, over maxPendingBytes ` +
+        `(${maxPendingBytes}). The store is not keeping up or is failing: await flush() to ` +
+        'apply backpressure, or raise maxPendingBytes.',
+    );
+    this.pendingBytes = pendingBytes;
+    this.maxPendingBytes = maxPendingBytes;
+  }
+}
+
+/** A protocol version is malformed, missing, or no migration path leads from it. */
+export class RecordsVersionError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_VERSION';
+  declare readonly code: 'RECORDS_VERSION';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RECORDS_VERSION', message, options);
+  }
+}
+
+/** Another writer changed the log underneath this one (a fencing failure). */
+export class RecordsConflictError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_CONFLICT';
+  declare readonly code: 'RECORDS_CONFLICT';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RECORDS_CONFLICT', message, options);
+  }
+}
+
+/** A record could not be serialised to JSON (a cycle, a BigInt...). It was not stored. */
+export class RecordsSerializeError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_SERIALIZE';
+  declare readonly code: 'RECORDS_SERIALIZE';
+  /** The `type` of the refused record, when it had one. */
+  readonly recordType: string | undefined;
+  constructor(recordType: string | undefined, options?: { cause?: unknown }) {
+    const cause = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(
+      'RECORDS_SERIALIZE',
+      `Record ${describeType(recordType)} cannot be serialised to JSON${cause}. It was not ` +
+        'stored; the rest of the log is intact. Remove cycles, BigInts and other non-JSON values.',
+      options,
+    );
+    this.recordType = recordType;
+  }
+}
+
+/** A value is not a record: not an object, no string `type`, or a non-finite `time`. */
+export class RecordsInvalidError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_INVALID';
+  declare readonly code: 'RECORDS_INVALID';
+  /** The `type` of the refused record, when it had one. */
+  readonly recordType: string | undefined;
+  constructor(recordType: string | undefined, reason: string) {
+    super(
+      'RECORDS_INVALID',
+      `Record ${describeType(recordType)} is invalid: ${reason}. It was not stored; ` +
+        'log plain objects with a string `type` and, if set, a finite numeric `time`.',
+    );
+    this.recordType = recordType;
+  }
+}
+
+function describeType(recordType: string | undefined): string {
+  return recordType === undefined ? '(without a type)' : JSON.stringify(recordType);
+}
+
+/** True for any agent-records error, optionally only for the given code. Safe across copies. */
+export function isAgentRecordsError(
+  value: unknown,
+  code?: AgentRecordsErrorCode,
+): value is AgentRecordsError {
+  return value instanceof AgentRecordsError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,41 @@
+export {
+  AgentRecordsError,
+  type AgentRecordsErrorCode,
+  isAgentRecordsError,
+  RecordsClosedError,
+  RecordsConflictError,
+  RecordsCorruptError,
+  RecordsInvalidError,
+  RecordsLockedError,
+  RecordsOverflowError,
+  RecordsSerializeError,
+  RecordsVersionError,
+  RecordsWriteError,
+} from './errors.js';
+export type {
+  AgentRecordPersistence,
+  LegacyAgentRecordPersistence,
+  PersistenceErrorHandler,
+} from './persistence.js';
+export { compareProtocolVersions, type ProtocolVersion, parseProtocolVersion } from './protocol.js';
+export {
+  type AgentMessage,
+  type AgentRecord,
+  type AgentRecordEnvelope,
+  type AgentRecordEvents,
+  type AgentRecordOf,
+  type AgentRecordType,
+  type ContentPart,
+  type FilePart,
+  type ImagePart,
+  isMetadataRecord,
+  isObservabilityRecord,
+  type JsonValue,
+  type MetadataRecord,
+  OBSERVABILITY_RECORD_TYPES,
+  type PromptContent,
+  type TextPart,
+  type ToolCallPart,
+  type ToolDefinition,
+  type ToolResultPart,
+} from './records.js';

@@ -1,0 +1,39 @@
+import type { AgentRecordEnvelope } from './records.js';
+
+/**
+ * Where records are kept. Implement this to write your own backend; run
+ * `@agent-records/persistence-tests` against it to check the contract.
+ *
+ * - `append` queues and returns at once (no I/O on the caller's stack). It snapshots the record
+ *   at call time. It throws only for misuse (`RecordsClosedError`, `RecordsSerializeError`,
+ *   `RecordsInvalidError`) or a bound (`RecordsOverflowError`), never because of I/O.
+ * - A failed write is a failure episode: records stay queued in order, `onError` hears of it once,
+ *   `flush()` rejects with `RecordsWriteError` and retries each time it is called.
+ * - `read()` streams every durable and pending record in order, in memory independent of length.
+ */
+export interface AgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecordEnvelope> {
+  /** Every durable and pending record, in append order, streamed. A missing log reads as empty. */
+  read(): AsyncIterable<R>;
+  /** Queues one record; returns at once. */
+  append(record: R): void;
+  /** Replaces the whole log; atomic once flushed. */
+  rewrite(records: readonly R[]): void;
+  /** Resolves when every earlier append and rewrite is durable; rejects during a failure episode. */
+  flush(): Promise<void>;
+  /** Flushes and releases resources. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The previous major of the persistence contract: `append` returned a promise, and there was no
+ * `rewrite`. The core still accepts it (see `toPersistence` in `@agent-records/core`).
+ */
+export interface LegacyAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecordEnvelope> {
+  read(): AsyncIterable<R> | Iterable<R> | Promise<Iterable<R> | AsyncIterable<R>>;
+  append(record: R): Promise<void> | void;
+  flush?(): Promise<void> | void;
+  close?(): Promise<void> | void;
+}
+
+/** Called by a backend with each failure it reports (once per episode, or per refused record). */
+export type PersistenceErrorHandler = (error: Error) => void;
