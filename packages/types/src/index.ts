@@ -15,7 +15,9 @@ export {
 export type {
   AgentRecordPersistence,
   LegacyAgentRecordPersistence,
-  PersistenceErrorHandler,
+  RecordsErrorHandler,
+  RecordsErrorInfo,
+  RecordsErrorKind,
 } from './persistence.js';
 export { compareProtocolVersions, type ProtocolVersion, parseProtocolVersion } from './protocol.js';
 export {
@@ -39,3 +41,4 @@ export {
   type ToolDefinition,
   type ToolResultPart,
 } from './records.js';
+export { assertRecord, serializeRecord } from './validate.js';

@@ -35,5 +35,25 @@ export interface LegacyAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   close?(): Promise<void> | void;
 }
 
-/** Called by a backend with each failure it reports (once per episode, or per refused record). */
-export type PersistenceErrorHandler = (error: Error) => void;
+/**
+ * What a reported error means:
+ * - `write-failed`: a failure episode began; records stay queued and `flush()` rejects until a
+ *   retry succeeds. Reported once per episode, however many records are queued behind it.
+ * - `write-recovered`: the episode ended; every queued record is now written, once, in order.
+ *   The error is the one that started the episode.
+ * - `record-refused`: one record was not stored (invalid, unserialisable, after close, over a
+ *   bound). Reported per record; it does not make `flush()` reject.
+ * - `warning`: nothing was lost, but something needs attention (a log newer than the code, a
+ *   missing blob, a rewrite that could not happen).
+ */
+export type RecordsErrorKind = 'write-failed' | 'write-recovered' | 'record-refused' | 'warning';
+
+/** Context passed with each reported error. */
+export interface RecordsErrorInfo {
+  kind: RecordsErrorKind;
+  /** The `type` of the record concerned, for `record-refused`. */
+  recordType?: string;
+}
+
+/** Receives failures from the core and from backends (their `onError` option). */
+export type RecordsErrorHandler = (error: Error, info: RecordsErrorInfo) => void;

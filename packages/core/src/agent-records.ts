@@ -1,0 +1,434 @@
+import {
+  type AgentRecord,
+  type AgentRecordEnvelope,
+  type AgentRecordPersistence,
+  AgentRecordsError,
+  assertRecord,
+  compareProtocolVersions,
+  isMetadataRecord,
+  isObservabilityRecord,
+  type LegacyAgentRecordPersistence,
+  parseProtocolVersion,
+  RecordsClosedError,
+  type RecordsErrorHandler,
+  type RecordsErrorInfo,
+  RecordsInvalidError,
+  RecordsOverflowError,
+  RecordsSerializeError,
+  RecordsVersionError,
+  RecordsWriteError,
+} from '@agent-records/types';
+import { asError, canRewrite, messageOf, toPersistence } from './legacy.js';
+import { type Migration, MigrationChain } from './migrations.js';
+
+/** What `restore` is told about the record being re-applied. */
+export interface RestoreContext {
+  /** The record's `time` (epoch ms); for a record without one, its segment's `created_at`. */
+  time: number;
+}
+
+/** The host's function that re-applies one record to its state. */
+export type RestoreFunction<R extends AgentRecordEnvelope = AgentRecord> = (
+  record: R,
+  context: RestoreContext,
+) => void;
+
+export interface AgentRecordsOptions<R extends AgentRecordEnvelope = AgentRecord> {
+  /** Where records go. A persistence of the previous contract is wrapped automatically. */
+  persistence?: AgentRecordPersistence<R> | LegacyAgentRecordPersistence<R>;
+  /** The `MAJOR.MINOR` version this code writes and reads, e.g. `'1.3'`. */
+  protocolVersion: string;
+  /** Steps from older versions to `protocolVersion`, applied on replay. */
+  migrations?: readonly Migration<R>[];
+  /** Re-applies one record to the host's state; called for every replayed record. */
+  restore?: RestoreFunction<R>;
+  /** Receives storage failures (once per episode) and refused records. Default: console.error. */
+  onError?: RecordsErrorHandler;
+  /** The clock for `time` and `created_at` (epoch ms). Default: Date.now. */
+  now?: () => number;
+}
+
+export interface ReplayResult {
+  /** Records restored, metadata included (observability records are not restored). */
+  records: number;
+  /** The protocol version of the log's first segment; null for an empty log. */
+  fromVersion: string | null;
+  /** True when any record went through a migration (even if the rewrite could not happen). */
+  migrated: boolean;
+  /** Set when the replay succeeded with something the host should know. */
+  warning?: string;
+}
+
+const defaultOnError: RecordsErrorHandler = (error, info) => {
+  console.error(`[agent-records] ${info.kind}: ${error.message}`);
+};
+
+/**
+ * Logs an agent's state changes and replays them. Live code calls `logRecord()` just before it
+ * mutates state; on resume, `replay()` reads the log, migrates old records and re-applies each
+ * through `restore`.
+ *
+ * A storage failure never breaks the live agent: `logRecord` never throws because of the
+ * persistence. Failures go to `onError` once per episode and make `flush()`/`close()` reject.
+ */
+export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
+  /** The protocol version this instance writes. */
+  readonly protocolVersion: string;
+
+  readonly #persistence: AgentRecordPersistence<R> | undefined;
+  readonly #canRewrite: boolean;
+  readonly #restore: RestoreFunction<R> | undefined;
+  readonly #onError: RecordsErrorHandler;
+  readonly #now: () => number;
+  readonly #migrations: MigrationChain<R>;
+  #restoring: RestoreContext | null = null;
+  /** A metadata record at protocolVersion opens the log's current last segment. */
+  #segmentOpen = false;
+  /** Records the persistence refused with a write failure, kept in order for the next flush. */
+  #retry: R[] = [];
+  /** The open failure episode: the error that started it. */
+  #episode: { error: unknown } | null = null;
+  /** Failures flush() must report once even though nothing can be retried. */
+  #unreported: AgentRecordsError[] = [];
+  #closed = false;
+
+  constructor(options: AgentRecordsOptions<R>) {
+    parseProtocolVersion(options.protocolVersion);
+    this.protocolVersion = options.protocolVersion;
+    this.#onError = options.onError ?? defaultOnError;
+    this.#now = options.now ?? Date.now;
+    this.#restore = options.restore;
+    this.#migrations = new MigrationChain(options.protocolVersion, options.migrations ?? []);
+    const given = options.persistence;
+    this.#canRewrite = given ? canRewrite(given) : false;
+    this.#persistence = given ? toPersistence(given, { onError: this.#report }) : undefined;
+  }
+
+  /** While a record is being restored: `{ time }` of that record; otherwise `null`. */
+  get restoring(): RestoreContext | null {
+    return this.#restoring;
+  }
+
+  /**
+   * Logs one record. Stamps `time` if unset and opens the log with a metadata record. Ignored
+   * while restoring. Never throws because of the persistence; invalid records are reported
+   * through `onError` and not stored.
+   */
+  logRecord(record: R): void {
+    if (this.#restoring) return;
+    try {
+      assertRecord(record);
+    } catch (error) {
+      this.#report(error as RecordsInvalidError, {
+        kind: 'record-refused',
+        recordType: (error as RecordsInvalidError).recordType,
+      });
+      return;
+    }
+    if (this.#closed) {
+      this.#report(
+        new RecordsClosedError('logRecord() after close(): the record was not stored.'),
+        {
+          kind: 'record-refused',
+          recordType: record.type,
+        },
+      );
+      return;
+    }
+    if (!this.#persistence) return;
+    if (!this.#segmentOpen) {
+      this.#segmentOpen = true;
+      if (record.type !== 'metadata') this.#append(this.#metadata());
+    }
+    this.#append(record.time === undefined ? ({ ...record, time: this.#now() } as R) : record);
+  }
+
+  /** Re-applies one record through the `restore` option, with `restoring` set. */
+  restore(record: R, context?: RestoreContext): void {
+    if (!this.#restore) return;
+    const previous = this.#restoring;
+    this.#restoring = context ?? { time: typeof record.time === 'number' ? record.time : 0 };
+    try {
+      this.#restore(record, this.#restoring);
+    } finally {
+      this.#restoring = previous;
+    }
+  }
+
+  /**
+   * Reads the log and restores every record, migrating older segments to `protocolVersion`.
+   * A migrated log is rewritten at the current version and flushed (when the persistence can
+   * rewrite). A log newer than this code is restored unmigrated, with a warning.
+   */
+  async replay(): Promise<ReplayResult> {
+    const persistence = this.#persistence;
+    if (!persistence) return { records: 0, fromVersion: null, migrated: false };
+
+    let position = 0;
+    let restored = 0;
+    let fromVersion: string | null = null;
+    let segmentVersion: string | null = null;
+    let segmentCreatedAt = 0;
+    let chain: readonly Migration<R>[] = [];
+    let migrated = false;
+    let newestAhead: string | null = null;
+    // Migrated logs are rewritten, which needs them in memory; a log at the current version is
+    // streamed. Collect from the first migrated record on; what came before is re-read later.
+    let migratedTail: R[] | null = null;
+    let recordsBeforeTail = 0;
+
+    for await (const raw of persistence.read()) {
+      position++;
+      const record = this.#checkReplayed(raw, position);
+      if (isMetadataRecord(record)) {
+        parseProtocolVersion(record.protocol_version);
+        segmentVersion = record.protocol_version;
+        segmentCreatedAt = record.created_at;
+        fromVersion ??= segmentVersion;
+        chain = this.#migrations.from(segmentVersion);
+        if (compareProtocolVersions(segmentVersion, this.protocolVersion) > 0) {
+          newestAhead = segmentVersion;
+        }
+        this.restore(record as R, { time: timeOf(record, segmentCreatedAt) });
+        restored++;
+        continue;
+      }
+      let current = record;
+      for (const migration of chain) current = migration.migrateRecord(current);
+      if (chain.length > 0 && migratedTail === null) migratedTail = [];
+      if (migratedTail) migratedTail.push(current);
+      else recordsBeforeTail++;
+      if (chain.length > 0) migrated = true;
+      if (isObservabilityRecord(current)) continue;
+      this.restore(current, { time: timeOf(current, segmentCreatedAt) });
+      restored++;
+    }
+
+    const warnings: string[] = [];
+    if (newestAhead !== null) {
+      warnings.push(
+        `The log was written at protocol version ${newestAhead}, newer than this code's ` +
+          `${this.protocolVersion}; it was replayed unmigrated and left as it is.`,
+      );
+    }
+    const atCurrent =
+      segmentVersion !== null &&
+      compareProtocolVersions(segmentVersion, this.protocolVersion) === 0;
+    this.#segmentOpen = atCurrent;
+    if (migratedTail) {
+      const rewriteWarning = await this.#rewriteMigrated(recordsBeforeTail, migratedTail);
+      if (rewriteWarning) warnings.push(rewriteWarning);
+    }
+    const result: ReplayResult = { records: restored, fromVersion, migrated };
+    if (warnings.length > 0) {
+      result.warning = warnings.join(' ');
+      this.#report(new RecordsVersionError(result.warning), { kind: 'warning' });
+    }
+    return result;
+  }
+
+  /**
+   * Resolves when every record logged so far is durable. Rejects with `RecordsWriteError` (its
+   * `cause` the underlying error) while writes fail; each call retries the queued work.
+   */
+  async flush(): Promise<void> {
+    const persistence = this.#persistence;
+    if (!persistence) return;
+    while (this.#retry.length > 0) {
+      const record = this.#retry[0] as R;
+      try {
+        persistence.append(record);
+      } catch (error) {
+        if (isRefusal(error)) {
+          this.#retry.shift();
+          this.#report(error, { kind: 'record-refused', recordType: record.type });
+          continue;
+        }
+        throw new RecordsWriteError(
+          `The persistence's append failed (${messageOf(error)}); ${this.#retry.length} records ` +
+            'stay queued and are retried on the next flush().',
+          { cause: error },
+        );
+      }
+      this.#retry.shift();
+    }
+    try {
+      await persistence.flush();
+    } catch (error) {
+      throw error instanceof AgentRecordsError
+        ? error
+        : new RecordsWriteError(`Flushing records failed (${messageOf(error)}).`, { cause: error });
+    }
+    const unreported = this.#unreported.shift();
+    if (unreported) throw unreported;
+    if (this.#episode) {
+      const { error } = this.#episode;
+      this.#episode = null;
+      this.#report(asError(error), { kind: 'write-recovered' });
+    }
+  }
+
+  /** Flushes and closes the persistence. Idempotent; rejects like `flush()`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+    await this.#persistence?.close();
+  }
+
+  #metadata(): R {
+    return {
+      type: 'metadata',
+      protocol_version: this.protocolVersion,
+      created_at: this.#now(),
+    } as unknown as R;
+  }
+
+  #append(record: R): void {
+    const persistence = this.#persistence as AgentRecordPersistence<R>;
+    if (this.#retry.length > 0) {
+      // Behind a failed record: keep order, and do not report each record of one episode.
+      this.#retry.push(record);
+      return;
+    }
+    let result: unknown;
+    try {
+      result = persistence.append(record);
+    } catch (error) {
+      this.#appendFailed(record, error);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      // A persistence with rewrite() whose append is still async: observe the promise so no
+      // rejection goes unhandled. Later records may already be queued, so it cannot be retried
+      // in order; the next flush() reports it.
+      result.then(undefined, (error: unknown) => {
+        const failure = new RecordsWriteError(
+          `The persistence's asynchronous append failed (${messageOf(error)}); a record of type ` +
+            `"${record.type}" may be missing. Make append() synchronous (queue and return).`,
+          { cause: error },
+        );
+        this.#unreported.push(failure);
+        this.#startEpisode(error);
+      });
+    }
+  }
+
+  #appendFailed(record: R, error: unknown): void {
+    if (isRefusal(error)) {
+      this.#report(error, { kind: 'record-refused', recordType: record.type });
+      return;
+    }
+    if (error instanceof RecordsOverflowError) {
+      this.#report(error, { kind: 'record-refused', recordType: record.type });
+      this.#unreported.push(
+        new RecordsWriteError(`A record of type "${record.type}" was dropped: ${error.message}`, {
+          cause: error,
+        }),
+      );
+      return;
+    }
+    this.#retry.push(record);
+    this.#startEpisode(error);
+  }
+
+  #startEpisode(error: unknown): void {
+    if (this.#episode) return;
+    this.#episode = { error };
+    this.#report(
+      new RecordsWriteError(
+        `Writing records failed (${messageOf(error)}). The agent keeps running; records are ` +
+          'queued in order and flush() rejects until a retry succeeds.',
+        { cause: error },
+      ),
+      { kind: 'write-failed' },
+    );
+  }
+
+  async #rewriteMigrated(prefixLength: number, tail: R[]): Promise<string | undefined> {
+    const persistence = this.#persistence as AgentRecordPersistence<R>;
+    if (!this.#canRewrite) {
+      this.#segmentOpen = false;
+      return (
+        'The log was migrated in memory only: its persistence cannot rewrite (it follows the ' +
+        'previous contract). New records start a new segment at the current version.'
+      );
+    }
+    // The records before the first migrated one needed no migration: read them again as they are.
+    const records: R[] = [];
+    let createdAt: number | null = null;
+    for await (const raw of persistence.read()) {
+      if (isMetadataRecord(raw)) createdAt ??= raw.created_at;
+      if (records.length === prefixLength) break;
+      if (!isMetadataRecord(raw)) records.push(raw);
+    }
+    for (const record of tail) records.push(record);
+    const metadata = this.#metadata() as R & { created_at: number };
+    metadata.created_at = createdAt ?? metadata.created_at;
+    try {
+      persistence.rewrite([metadata, ...records]);
+    } catch (error) {
+      this.#segmentOpen = false;
+      return `The migrated log could not be rewritten (${messageOf(error)}); it was migrated in memory only.`;
+    }
+    // Once flushed, the log is one segment at the current version; the rewrite stays queued
+    // ahead of any new record even if this flush fails.
+    this.#segmentOpen = true;
+    try {
+      await this.flush();
+    } catch (error) {
+      return (
+        `The migrated log is queued for rewriting but flushing it failed (${messageOf(error)}); ` +
+        'the next flush() retries.'
+      );
+    }
+    return undefined;
+  }
+
+  #checkReplayed(raw: unknown, position: number): R {
+    try {
+      assertRecord(raw);
+    } catch (error) {
+      throw new RecordsInvalidError(
+        (error as RecordsInvalidError).recordType,
+        `record #${position} of the log is not a record (${(error as Error).message})`,
+      );
+    }
+    if (position === 1 && !isMetadataRecord(raw)) {
+      throw new RecordsVersionError(
+        `The log does not start with a metadata record (its first record is of type ` +
+          `"${raw.type}"), so its protocol version is unknown. Prepend ` +
+          `{"type":"metadata","protocol_version":"MAJOR.MINOR","created_at":<ms>} for the version ` +
+          'that wrote it.',
+      );
+    }
+    return raw as R;
+  }
+
+  readonly #report = (error: Error, info: RecordsErrorInfo): void => {
+    try {
+      this.#onError(error, info);
+    } catch {
+      // A throwing error handler must not break the live agent either.
+    }
+  };
+}
+
+function timeOf(record: AgentRecordEnvelope, fallback: number): number {
+  return typeof record.time === 'number' ? record.time : fallback;
+}
+
+function isRefusal(error: unknown): error is AgentRecordsError {
+  return (
+    error instanceof RecordsInvalidError ||
+    error instanceof RecordsSerializeError ||
+    error instanceof RecordsClosedError
+  );
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

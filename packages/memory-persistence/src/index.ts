@@ -1,0 +1,6 @@
+export {
+  type FaultOperation,
+  type InjectedFault,
+  InMemoryAgentRecordPersistence,
+  type InMemoryAgentRecordPersistenceOptions,
+} from './memory-persistence.js';

@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const vitestBin = path.join(packageDir, 'node_modules', 'vitest', 'vitest.mjs');
+
+/** Runs the suite against the reference backend with one bug switched on; returns failed tests. */
+function runSuite(mode: string): { passed: string[]; failed: string[] } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'contract-'));
+  const out = path.join(dir, 'report.json');
+  try {
+    spawnSync(
+      process.execPath,
+      [
+        vitestBin,
+        'run',
+        '--config',
+        'fixtures/vitest.config.ts',
+        '--reporter=json',
+        `--outputFile=${out}`,
+      ],
+      { cwd: packageDir, env: { ...process.env, BROKEN_MODE: mode }, encoding: 'utf8' },
+    );
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      testResults: Array<{ assertionResults: Array<{ title: string; status: string }> }>;
+    };
+    const results = report.testResults.flatMap((file) => file.assertionResults);
+    return {
+      passed: results.filter((r) => r.status === 'passed').map((r) => r.title),
+      failed: results.filter((r) => r.status === 'failed').map((r) => r.title),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('describePersistenceContract', () => {
+  it('passes a correct backend, episode tests included', () => {
+    const { passed, failed } = runSuite('none');
+    expect(failed).toEqual([]);
+    expect(passed.length).toBeGreaterThanOrEqual(18);
+    expect(passed.some((t) => t.startsWith('latches a failed write'))).toBe(true);
+  }, 120_000);
+
+  it.each([
+    ['no-snapshot', 'snapshots the record at append time'],
+    ['reorder', 'preserves append order, durably across reopen'],
+    ['no-pending-read', 'reads pending records after append, before flush'],
+    ['materialise', 'streams a log of 20000 records in order without materialising it'],
+    ['no-closed-error', 'append and rewrite after close throw RecordsClosedError'],
+    [
+      'duplicate-on-retry',
+      'latches a failed write: flush rejects, retries, then every record lands once, in order',
+    ],
+  ])(
+    'catches a backend with bug %s',
+    (mode, test) => {
+      const { failed } = runSuite(mode);
+      expect(failed).toContain(test);
+    },
+    120_000,
+  );
+});

@@ -1,0 +1,7 @@
+export {
+  type ContractOpenOptions,
+  describePersistenceContract,
+  type InjectedWriteFault,
+  type PersistenceContractOptions,
+  type PersistenceContractSubject,
+} from './contract.js';
