@@ -1,0 +1,67 @@
+import fs from 'node:fs';
+
+/**
+ * The file-system calls the backend makes, as one narrow seam. The default is the real `node:fs`;
+ * tests wrap it to inject ENOSPC, EIO or short writes into real files. Not a place for a fake
+ * file system: every implementation must end in real calls.
+ */
+export interface FileOperations {
+  open(path: string, flags: string | number, mode?: number): Promise<number>;
+  close(fd: number): Promise<void>;
+  /** Writes at `position`; may write fewer bytes than asked (the caller completes the write). */
+  write(
+    fd: number,
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<number>;
+  read(
+    fd: number,
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<number>;
+  fdatasync(fd: number): Promise<void>;
+  fsync(fd: number): Promise<void>;
+  ftruncate(fd: number, length: number): Promise<void>;
+  fstat(fd: number): Promise<{ size: number }>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  mkdir(path: string, mode: number): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+}
+
+function call<T>(run: (done: (error: NodeJS.ErrnoException | null, value?: T) => void) => void) {
+  return new Promise<T>((resolve, reject) => {
+    run((error, value) => (error ? reject(error) : resolve(value as T)));
+  });
+}
+
+/** The real file system, through `node:fs` callbacks (cheaper than `fs/promises` handles). */
+export const nodeFileOperations: FileOperations = {
+  open: (path, flags, mode) => call((done) => fs.open(path, flags, mode, done)),
+  close: (fd) => call((done) => fs.close(fd, done)),
+  write: (fd, buffer, offset, length, position) =>
+    call((done) => fs.write(fd, buffer, offset, length, position, done)),
+  read: (fd, buffer, offset, length, position) =>
+    call((done) => fs.read(fd, buffer, offset, length, position, done)),
+  fdatasync: (fd) => call((done) => fs.fdatasync(fd, done)),
+  fsync: (fd) => call((done) => fs.fsync(fd, done)),
+  ftruncate: (fd, length) => call((done) => fs.ftruncate(fd, length, done)),
+  fstat: (fd) => call((done) => fs.fstat(fd, done)),
+  rename: (from, to) => call((done) => fs.rename(from, to, done)),
+  unlink: (path) => call((done) => fs.unlink(path, done)),
+  mkdir: (path, mode) =>
+    call<string | undefined>((done) => fs.mkdir(path, { recursive: true, mode }, done)).then(
+      () => undefined,
+    ),
+  readdir: (path) => call((done) => fs.readdir(path, done)),
+};
+
+export function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null
+    ? ((error as { code?: unknown }).code as string | undefined)
+    : undefined;
+}

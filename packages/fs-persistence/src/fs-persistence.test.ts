@@ -1,0 +1,362 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { AgentRecords } from '@agent-records/core';
+import { describePersistenceContract } from '@agent-records/persistence-tests';
+import {
+  type AgentRecordEnvelope,
+  RecordsCorruptError,
+  type RecordsErrorInfo,
+  RecordsLockedError,
+  RecordsOverflowError,
+  RecordsWriteError,
+} from '@agent-records/types';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FaultyFileSystem, ioError } from '../test/faulty-fs.js';
+import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+
+type Rec = AgentRecordEnvelope & { n?: number; text?: string };
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fs-persistence-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const rec = (n: number): Rec => ({ type: 'test', n });
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => rec(from + i));
+
+async function readAll(persistence: FileSystemAgentRecordPersistence<Rec>): Promise<Rec[]> {
+  const out: Rec[] = [];
+  for await (const record of persistence.read()) out.push(record);
+  return out;
+}
+
+function reports() {
+  const seen: Array<{ error: Error; info: RecordsErrorInfo }> = [];
+  return { seen, onError: (error: Error, info: RecordsErrorInfo) => seen.push({ error, info }) };
+}
+
+describePersistenceContract('FileSystemAgentRecordPersistence', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'fs-contract-'));
+  const file = path.join(root, 'session.jsonl');
+  const faults = new FaultyFileSystem();
+  return {
+    open: (options) =>
+      new FileSystemAgentRecordPersistence(file, {
+        onError: options?.onError ?? (() => {}),
+        fileOperations: faults.ops,
+      }),
+    injectWriteFault: (_persistence, error) => {
+      faults.fail('write', error);
+      return { clear: () => faults.clear() };
+    },
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+});
+
+describe('file format', () => {
+  it('writes one JSON object per line, newline-terminated, with U+2028/U+2029 escaped', async () => {
+    const file = path.join(dir, 'a.jsonl');
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
+    persistence.append({ type: 'x', text: 'line\u2028sep\u2029para\nnewline' });
+    persistence.append(rec(2));
+    await persistence.close();
+    const text = readFileSync(file, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text).not.toMatch(/[\u2028\u2029]/);
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(JSON.parse(lines[0] as string)).toEqual({
+      type: 'x',
+      text: 'line\u2028sep\u2029para\nnewline',
+    });
+    expect(JSON.parse(lines[1] as string)).toEqual(rec(2));
+  });
+
+  it('creates files 0600 and directories 0700, and releases the lock on close', async () => {
+    const file = path.join(dir, 'nested', 'deeper', 'a.jsonl');
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
+    persistence.append(rec(1));
+    await persistence.flush();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(`${file}.lock`).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+    await persistence.close();
+    expect(readdirSync(path.dirname(file))).toEqual(['a.jsonl']);
+  });
+
+  it('reads a log written by another runtime, blank lines and CRLF included', async () => {
+    const file = path.join(dir, 'other.jsonl');
+    writeFileSync(
+      file,
+      '{"type":"metadata","protocol_version":"1.0","created_at":1}\r\n\n{"type":"a"}\n',
+    );
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
+    expect(await readAll(persistence)).toEqual([
+      { type: 'metadata', protocol_version: '1.0', created_at: 1 },
+      { type: 'a' },
+    ]);
+  });
+
+  it('treats a last line without newline that parses as a record, and appends after a newline', async () => {
+    const file = path.join(dir, 'no-newline.jsonl');
+    writeFileSync(file, '{"type":"a"}\n{"type":"b"}');
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
+    expect((await readAll(persistence)).map((r) => r.type)).toEqual(['a', 'b']);
+    persistence.append({ type: 'c' });
+    await persistence.close();
+    expect(readFileSync(file, 'utf8')).toBe('{"type":"a"}\n{"type":"b"}\n{"type":"c"}\n');
+  });
+
+  it('skips a torn last line, cuts it before appending and keeps its bytes in a side file', async () => {
+    const file = path.join(dir, 'torn.jsonl');
+    writeFileSync(file, '{"type":"a"}\n{"type":"b","te');
+    const { seen, onError } = reports();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError });
+    expect((await readAll(persistence)).map((r) => r.type)).toEqual(['a']);
+    persistence.append({ type: 'c' });
+    await persistence.close();
+    expect(readFileSync(file, 'utf8')).toBe('{"type":"a"}\n{"type":"c"}\n');
+    const side = readdirSync(dir).filter((name) => name.startsWith('torn.jsonl.torn-'));
+    expect(side).toHaveLength(1);
+    expect(readFileSync(path.join(dir, side[0] as string), 'utf8')).toBe('{"type":"b","te');
+    expect(statSync(path.join(dir, side[0] as string)).mode & 0o777).toBe(0o600);
+    expect(seen.map((r) => r.info.kind)).toEqual(['warning']);
+    expect(seen[0]?.error.message).toMatch(/torn line of 15 bytes at offset 13/);
+  });
+
+  it('reports a bad middle line as RecordsCorruptError with file, line and byte offset', async () => {
+    const file = path.join(dir, 'corrupt.jsonl');
+    writeFileSync(file, '{"type":"a"}\n{"type":"b"}\nnot json at all\n{"type":"c"}\n');
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
+    const failure = await readAll(persistence).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(RecordsCorruptError);
+    expect(failure).toMatchObject({ file, line: 3, offset: 26 });
+    expect((failure as Error).message).toContain(`${file}:3:26`);
+    expect((failure as Error).message).toContain('agent-records repair');
+  });
+
+  it('reports JSON that is not a record as corrupt', async () => {
+    const file = path.join(dir, 'array.jsonl');
+    writeFileSync(file, '{"type":"a"}\n[1,2]\n');
+    await expect(readAll(new FileSystemAgentRecordPersistence<Rec>(file))).rejects.toMatchObject({
+      line: 2,
+      offset: 13,
+    });
+  });
+
+  it('reads a missing log as empty and creates nothing', async () => {
+    const file = path.join(dir, 'missing', 'x.jsonl');
+    expect(await readAll(new FileSystemAgentRecordPersistence<Rec>(file))).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('group commit', () => {
+  it('writes a burst of appends with one write and one fdatasync', async () => {
+    const faults = new FaultyFileSystem();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'g.jsonl'), {
+      fileOperations: faults.ops,
+    });
+    persistence.append(rec(0)); // opens the file
+    await persistence.flush();
+    const before = { ...faults.calls };
+    for (const record of range(1, 1001)) persistence.append(record);
+    await persistence.flush();
+    expect((faults.calls.write ?? 0) - (before.write ?? 0)).toBe(1);
+    expect((faults.calls.fdatasync ?? 0) - (before.fdatasync ?? 0)).toBe(1);
+    expect((faults.calls.open ?? 0) - (before.open ?? 0)).toBe(0);
+    expect(await readAll(persistence)).toEqual(range(0, 1001));
+  });
+
+  it('batches concurrent durable appends from several producers', async () => {
+    const faults = new FaultyFileSystem();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'c.jsonl'), {
+      fileOperations: faults.ops,
+    });
+    persistence.append(rec(-1));
+    await persistence.flush();
+    const before = faults.calls.fdatasync ?? 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, producer) => {
+        for (let i = 0; i < 25; i++) {
+          persistence.append({ type: 'p', n: producer * 100 + i });
+          await persistence.flush();
+        }
+      }),
+    );
+    const syncs = (faults.calls.fdatasync ?? 0) - before;
+    expect(syncs).toBeLessThan(200);
+    expect((await readAll(persistence)).length).toBe(201);
+  });
+});
+
+describe('write faults (through the file-operations seam, on real files)', () => {
+  it('ENOSPC after a short write: truncated back, one report, every record once in order after the retry', async () => {
+    const file = path.join(dir, 'enospc.jsonl');
+    const faults = new FaultyFileSystem();
+    const { seen, onError } = reports();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+      fileOperations: faults.ops,
+      onError,
+    });
+    for (const record of range(0, 100)) persistence.append(record);
+    await persistence.flush();
+    const durable = readFileSync(file).length;
+
+    faults.fail('write', ioError('ENOSPC', 'write'), { shortFirst: true });
+    for (const record of range(100, 400)) persistence.append(record);
+    await expect(persistence.flush()).rejects.toBeInstanceOf(RecordsWriteError);
+    // Half a batch reached the disk; the log must not keep it.
+    for (const record of range(400, 500)) persistence.append(record);
+    await expect(persistence.flush()).rejects.toMatchObject({ cause: { code: 'ENOSPC' } });
+    expect(seen.map((r) => r.info.kind)).toEqual(['write-failed']);
+    expect(readFileSync(file).length).toBeGreaterThanOrEqual(durable);
+
+    faults.clear();
+    await persistence.flush();
+    expect(seen.map((r) => r.info.kind)).toEqual(['write-failed', 'write-recovered']);
+    await persistence.close();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines.map((line) => JSON.parse(line))).toEqual(range(0, 500));
+  });
+
+  it('EIO on fdatasync: the batch is rewritten after truncation, never duplicated', async () => {
+    const file = path.join(dir, 'eio.jsonl');
+    const faults = new FaultyFileSystem();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+      fileOperations: faults.ops,
+      onError: () => {},
+    });
+    persistence.append(rec(0));
+    await persistence.flush();
+    faults.fail('fdatasync', ioError('EIO', 'fdatasync'));
+    for (const record of range(1, 50)) persistence.append(record);
+    await expect(persistence.flush()).rejects.toMatchObject({ cause: { code: 'EIO' } });
+    faults.clear();
+    await persistence.close();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines.map((line) => JSON.parse(line))).toEqual(range(0, 50));
+  });
+
+  it('through the core: logRecord keeps returning, onError fires once, flush recovers', async () => {
+    const file = path.join(dir, 'core.jsonl');
+    const faults = new FaultyFileSystem();
+    const { seen, onError } = reports();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+      fileOperations: faults.ops,
+      onError,
+    });
+    const records = new AgentRecords<Rec>({ persistence, protocolVersion: '1.0', onError });
+    records.logRecord(rec(0));
+    await records.flush();
+    faults.fail('write', ioError('EIO', 'write'), { shortFirst: true });
+    let returned = 0;
+    for (let i = 1; i <= 1000; i++) {
+      records.logRecord(rec(i));
+      returned++;
+      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(returned).toBe(1000);
+    await expect(records.flush()).rejects.toBeInstanceOf(RecordsWriteError);
+    expect(seen.filter((r) => r.info.kind === 'write-failed')).toHaveLength(1);
+    faults.clear();
+    await records.close();
+    const lines = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ type: 'metadata' });
+    expect(lines.slice(1).map((r) => r.n)).toEqual(Array.from({ length: 1001 }, (_, i) => i));
+  });
+
+  it('a failed rewrite leaves the old log and no temp file; the retry replaces it', async () => {
+    const file = path.join(dir, 'rw.jsonl');
+    const faults = new FaultyFileSystem();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+      fileOperations: faults.ops,
+      onError: () => {},
+    });
+    for (const record of range(0, 10)) persistence.append(record);
+    await persistence.flush();
+    faults.fail('rename', ioError('EIO', 'rename'));
+    persistence.rewrite(range(100, 103));
+    await expect(persistence.flush()).rejects.toBeInstanceOf(RecordsWriteError);
+    expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(10);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect((await readAll(persistence)).map((r) => r.n)).toEqual([100, 101, 102]);
+    faults.clear();
+    await persistence.close();
+    expect(readFileSync(file, 'utf8')).toBe(
+      `${range(100, 103)
+        .map((r) => JSON.stringify(r))
+        .join('\n')}\n`,
+    );
+  });
+});
+
+describe('bounds and lock', () => {
+  it('throws RecordsOverflowError beyond maxPendingBytes', async () => {
+    const faults = new FaultyFileSystem();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'o.jsonl'), {
+      fileOperations: faults.ops,
+      maxPendingBytes: 1000,
+      onError: () => {},
+    });
+    faults.fail('write', ioError('ENOSPC', 'write'));
+    persistence.append({ type: 'x', text: 'a'.repeat(600) });
+    expect(() => persistence.append({ type: 'x', text: 'b'.repeat(600) })).toThrow(
+      RecordsOverflowError,
+    );
+    faults.clear();
+    await persistence.close();
+  });
+
+  it('refuses a second writer instance in the same process for good', async () => {
+    const file = path.join(dir, 'locked.jsonl');
+    const first = new FileSystemAgentRecordPersistence<Rec>(file);
+    first.append(rec(1));
+    await first.flush();
+
+    const { seen, onError } = reports();
+    const second = new FileSystemAgentRecordPersistence<Rec>(file, { onError });
+    second.append(rec(666));
+    await expect(second.flush()).rejects.toBeInstanceOf(RecordsLockedError);
+    await expect(second.flush()).rejects.toThrow(/another instance in this process/);
+    await expect(second.close()).rejects.toBeInstanceOf(RecordsLockedError);
+    expect(seen.map((r) => [r.info.kind, r.error.constructor.name])).toEqual([
+      ['write-failed', 'RecordsLockedError'],
+    ]);
+
+    first.append(rec(2));
+    await first.close();
+    expect(readFileSync(file, 'utf8')).toBe('{"type":"test","n":1}\n{"type":"test","n":2}\n');
+  });
+
+  it('takes over a stale lock whose pid is gone', async () => {
+    const file = path.join(dir, 'stale.jsonl');
+    const { hostname } = await import('node:os');
+    writeFileSync(
+      `${file}.lock`,
+      JSON.stringify({ pid: 2 ** 22 + 12345, token: 'dead', host: hostname(), acquired_at: 1 }),
+    );
+    const { seen, onError } = reports();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError });
+    persistence.append(rec(1));
+    await persistence.close();
+    expect(readFileSync(file, 'utf8')).toBe('{"type":"test","n":1}\n');
+    expect(seen.map((r) => r.info.kind)).toEqual(['warning']);
+    expect(seen[0]?.error.message).toMatch(/stale lock/);
+  });
+
+  it('with lock: false, writes without a lock file', async () => {
+    const file = path.join(dir, 'nolock.jsonl');
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { lock: false });
+    persistence.append(rec(1));
+    await persistence.flush();
+    expect(readdirSync(dir)).toEqual(['nolock.jsonl']);
+    await persistence.close();
+  });
+});

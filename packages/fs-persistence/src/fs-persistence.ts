@@ -1,0 +1,498 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import {
+  type AgentRecordEnvelope,
+  type AgentRecordPersistence,
+  RecordsClosedError,
+  type RecordsErrorHandler,
+  type RecordsErrorInfo,
+  RecordsLockedError,
+  RecordsOverflowError,
+  RecordsWriteError,
+  serializeRecord,
+} from '@agent-records/types';
+import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';
+import { readRecordLines } from './line-reader.js';
+import { WriterLock } from './lock.js';
+import { inspectTail, writeFully } from './tail.js';
+
+export interface FileSystemAgentRecordPersistenceOptions {
+  /**
+   * Receives write failures (once per episode, `kind: 'write-failed'`), their end
+   * (`'write-recovered'`), a refused writer (`RecordsLockedError`) and warnings (a torn tail cut
+   * off and kept aside). Default: print to stderr.
+   */
+  onError?: RecordsErrorHandler;
+  /** Take a lock file beside the log on the first write (default true). */
+  lock?: boolean;
+  /** Mode of files this backend creates (default 0o600: logs hold prompts and secrets). */
+  fileMode?: number;
+  /** Mode of directories it creates (default 0o700). */
+  dirMode?: number;
+  /** Bound on queued, unwritten record bytes (default 64 MiB); `append` throws beyond it. */
+  maxPendingBytes?: number;
+  /** The file-system seam, for fault-injection tests; default the real `node:fs`. */
+  fileOperations?: FileOperations;
+}
+
+const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+/** Bytes converted and written per write call, so no single step stalls the event loop. */
+const WRITE_CHUNK_BYTES = 1024 * 1024;
+
+/** Queued work: an optional whole-log replacement, then the lines appended after it. */
+interface Segment {
+  rewrite: string[] | null;
+  lines: string[];
+}
+
+interface Waiter {
+  target: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+const defaultOnError: RecordsErrorHandler = (error, info) => {
+  console.error(`[agent-records] ${info.kind}: ${error.message}`);
+};
+
+/**
+ * An agent-records log in a JSON Lines file: one record per line. Appends are group-committed
+ * (one write and one fdatasync per batch, the descriptor kept open), `rewrite` is atomic (temp
+ * file, fsync, rename, directory fsync), a torn last line from a crash is cut off and kept in a
+ * side file, a failed write is truncated away and retried, and a lock file keeps a second writer
+ * from interleaving.
+ */
+export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecordEnvelope>
+  implements AgentRecordPersistence<R>
+{
+  /** The log's path. */
+  readonly file: string;
+  /** The lock file's path. */
+  readonly lockFile: string;
+
+  readonly #ops: FileOperations;
+  readonly #onError: RecordsErrorHandler;
+  readonly #fileMode: number;
+  readonly #dirMode: number;
+  readonly #maxPendingBytes: number;
+  readonly #lock: WriterLock | null;
+
+  #queue: Segment[] = [{ rewrite: null, lines: [] }];
+  #inflightLines: string[] | null = null;
+  #inflightRewrite: string[] | null = null;
+  #pendingBytes = 0;
+  #enqueued = 0;
+  #completed = 0;
+  #waiters: Waiter[] = [];
+
+  #fd: number | null = null;
+  #durableSize = 0;
+  #needsNewline = false;
+  /** A failed write may have left bytes past #durableSize: cut them before writing again. */
+  #dirty = false;
+  /** Bumped by each completed rewrite, so a reader can tell the file it opened is current. */
+  #generation = 0;
+
+  #running: Promise<void> | null = null;
+  #failure: Error | null = null;
+  #episode: Error | null = null;
+  #lockedOut: RecordsLockedError | null = null;
+  #closed = false;
+  #released = false;
+
+  constructor(file: string, options: FileSystemAgentRecordPersistenceOptions = {}) {
+    this.file = path.resolve(file);
+    this.lockFile = `${this.file}.lock`;
+    this.#ops = options.fileOperations ?? nodeFileOperations;
+    this.#onError = options.onError ?? defaultOnError;
+    this.#fileMode = options.fileMode ?? 0o600;
+    this.#dirMode = options.dirMode ?? 0o700;
+    this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.#lock =
+      options.lock === false
+        ? null
+        : new WriterLock(this.#ops, this.lockFile, this.file, this.#fileMode);
+  }
+
+  append(record: R): void {
+    if (this.#closed)
+      throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
+    const line = serializeRecord(record);
+    if (this.#pendingBytes + line.length > this.#maxPendingBytes) {
+      throw new RecordsOverflowError(this.#pendingBytes + line.length, this.#maxPendingBytes);
+    }
+    if (this.#lockedOut) return; // refused for good; flush() and close() say so
+    (this.#queue[this.#queue.length - 1] as Segment).lines.push(line);
+    this.#pendingBytes += line.length;
+    this.#enqueued++;
+    this.#schedule();
+  }
+
+  rewrite(records: readonly R[]): void {
+    if (this.#closed)
+      throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
+    const lines = records.map((record) => serializeRecord(record));
+    if (this.#lockedOut) return;
+    // Whatever was queued before is replaced by the new log; drop it now rather than write it.
+    for (const segment of this.#queue) {
+      for (const line of segment.lines) this.#pendingBytes -= line.length;
+    }
+    this.#completed += this.#queuedOps();
+    this.#queue = [{ rewrite: lines, lines: [] }];
+    this.#enqueued++;
+    this.#schedule();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#lockedOut) throw this.#lockedOut;
+    const target = this.#enqueued;
+    if (this.#completed >= target && !this.#failure) return;
+    // A flush during a failure episode is the retry.
+    this.#failure = null;
+    await new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ target, resolve, reject });
+      this.#start();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#released) return;
+    await this.flush();
+    await this.#running;
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#fd !== null) {
+      const fd = this.#fd;
+      this.#fd = null;
+      await this.#ops.close(fd);
+    }
+    await this.#lock?.release();
+  }
+
+  async *read(): AsyncIterable<R> {
+    // Take the writer's state at one instant: the file up to its durable end, then whatever is
+    // in flight or queued, from memory.
+    let fd: number | null = null;
+    let snapshot = this.#snapshot();
+    while (!snapshot.base) {
+      try {
+        fd = await this.#ops.open(this.file, 'r');
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT') throw error;
+      }
+      if (snapshot.generation === this.#generation) break;
+      // A rewrite landed while we opened the file: start over from the new state.
+      if (fd !== null) await this.#ops.close(fd).catch(() => {});
+      fd = null;
+      snapshot = this.#snapshot();
+    }
+    if (fd !== null) {
+      const opened = fd;
+      const ops: FileOperations = { ...this.#ops, open: async () => opened };
+      yield* this.#recordsOf(readRecordLines(ops, this.file, { end: snapshot.durableEnd }));
+    } else if (snapshot.base) {
+      for (const line of snapshot.base) yield JSON.parse(line) as R;
+    }
+    for (const lines of snapshot.pending) {
+      for (const line of lines) yield JSON.parse(line) as R;
+    }
+  }
+
+  async *#recordsOf(lines: AsyncIterable<{ record: AgentRecordEnvelope }>): AsyncIterable<R> {
+    for await (const { record } of lines) yield record as R;
+  }
+
+  #snapshot(): {
+    generation: number;
+    durableEnd: number | undefined;
+    base: string[] | null;
+    pending: string[][];
+  } {
+    let base: string[] | null = this.#inflightRewrite;
+    let pending: string[][] = this.#inflightLines ? [this.#inflightLines.slice()] : [];
+    for (const segment of this.#queue) {
+      if (segment.rewrite) {
+        base = segment.rewrite;
+        pending = [];
+      }
+      if (segment.lines.length > 0) pending.push(segment.lines.slice());
+    }
+    return {
+      generation: this.#generation,
+      durableEnd: this.#fd === null ? undefined : this.#durableSize,
+      base,
+      pending,
+    };
+  }
+
+  #queuedOps(): number {
+    let ops = 0;
+    for (const segment of this.#queue) ops += (segment.rewrite ? 1 : 0) + segment.lines.length;
+    return ops;
+  }
+
+  #schedule(): void {
+    if (this.#failure || this.#running) return;
+    this.#start();
+  }
+
+  #start(): void {
+    if (this.#running) return;
+    // Starts on a later microtask: a burst of appends becomes one batch, and no I/O runs on
+    // the caller's stack.
+    this.#running = Promise.resolve()
+      .then(() => this.#run())
+      .finally(() => {
+        this.#running = null;
+        // Work queued by a flush that arrived while this run was ending.
+        if (!this.#failure && !this.#lockedOut && this.#waiters.length > 0) this.#start();
+      });
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#failure && !this.#lockedOut) {
+      const segment = this.#queue[0] as Segment;
+      if (!segment.rewrite && segment.lines.length === 0) {
+        if (this.#queue.length === 1) break;
+        this.#queue.shift();
+        continue;
+      }
+      try {
+        if (this.#fd === null) await this.#openForWrite();
+        if (segment.rewrite) {
+          this.#inflightRewrite = segment.rewrite;
+          segment.rewrite = null;
+          await this.#replaceLog(this.#inflightRewrite);
+          this.#inflightRewrite = null;
+          this.#completed++;
+        } else {
+          const lines = segment.lines;
+          segment.lines = [];
+          this.#inflightLines = lines;
+          const bytes = await this.#appendLines(lines);
+          this.#inflightLines = null;
+          this.#pendingBytes -= bytes;
+          this.#completed += lines.length;
+        }
+      } catch (error) {
+        this.#requeueInflight();
+        if (error instanceof RecordsLockedError) this.#refuse(error);
+        else this.#fail(error);
+        return;
+      }
+      this.#recovered();
+      this.#settleWaiters();
+    }
+    this.#settleWaiters();
+  }
+
+  /** Writes one batch at the durable end with one fdatasync; returns the record bytes written. */
+  async #appendLines(lines: string[]): Promise<number> {
+    const fd = this.#fd as number;
+    if (this.#dirty) {
+      await this.#ops.ftruncate(fd, this.#durableSize);
+      this.#dirty = false;
+    }
+    let position = this.#durableSize;
+    let recordBytes = 0;
+    let prefix = this.#needsNewline ? '\n' : '';
+    this.#dirty = true;
+    for (let i = 0; i < lines.length; ) {
+      let text = prefix;
+      prefix = '';
+      while (i < lines.length && text.length < WRITE_CHUNK_BYTES) {
+        const line = lines[i++] as string;
+        recordBytes += line.length;
+        text += `${line}\n`;
+      }
+      const buffer = Buffer.from(text, 'utf8');
+      await writeFully(this.#ops, fd, buffer, position);
+      position += buffer.length;
+    }
+    await this.#ops.fdatasync(fd);
+    this.#dirty = false;
+    this.#durableSize = position;
+    this.#needsNewline = false;
+    return recordBytes;
+  }
+
+  /** Writes the new log beside the old one, syncs it, renames it over, syncs the directory. */
+  async #replaceLog(lines: string[]): Promise<void> {
+    const dir = path.dirname(this.file);
+    const temp = path.join(dir, `.${path.basename(this.file)}.${randomUUID()}.rewrite.tmp`);
+    const fd = await this.#ops.open(temp, 'wx', this.#fileMode);
+    let renamed = false;
+    try {
+      let position = 0;
+      for (let i = 0; i < lines.length; ) {
+        let text = '';
+        while (i < lines.length && text.length < WRITE_CHUNK_BYTES) text += `${lines[i++]}\n`;
+        const buffer = Buffer.from(text, 'utf8');
+        await writeFully(this.#ops, fd, buffer, position);
+        position += buffer.length;
+      }
+      await this.#ops.fdatasync(fd);
+      await this.#ops.close(fd);
+      await this.#ops.rename(temp, this.file);
+      renamed = true;
+      await this.#syncDirectory(dir);
+      const previous = this.#fd;
+      this.#fd = await this.#ops.open(this.file, 'r+');
+      this.#generation++;
+      if (previous !== null) await this.#ops.close(previous).catch(() => {});
+      this.#durableSize = position;
+      this.#needsNewline = false;
+      this.#dirty = false;
+    } catch (error) {
+      if (!renamed) {
+        await this.#ops.close(fd).catch(() => {});
+        await this.#ops.unlink(temp).catch(() => {});
+      }
+      throw error;
+    }
+  }
+
+  async #openForWrite(): Promise<void> {
+    const dir = path.dirname(this.file);
+    await this.#ops.mkdir(dir, this.#dirMode);
+    if (this.#lock && !this.#lock.held) {
+      const { tookOverFrom } = await this.#lock.acquire();
+      if (tookOverFrom) {
+        this.#report(
+          new RecordsLockedError(
+            `Took over a stale lock on ${this.file} from process ${tookOverFrom.pid}, which is ` +
+              'no longer running.',
+          ),
+          { kind: 'warning' },
+        );
+      }
+      await this.#removeAbandonedRewrites(dir);
+    }
+    let fd: number;
+    try {
+      fd = await this.#ops.open(this.file, 'wx', this.#fileMode);
+      await this.#syncDirectory(dir);
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+      fd = await this.#ops.open(this.file, 'r+');
+    }
+    try {
+      const tail = await inspectTail(this.#ops, fd);
+      this.#durableSize = tail.size;
+      this.#needsNewline = false;
+      if (tail.tail.length > 0 && tail.tailIsRecord) {
+        this.#needsNewline = true;
+      } else if (tail.tail.length > 0) {
+        await this.#keepTornTail(dir, tail.tail);
+        await this.#ops.ftruncate(fd, tail.lastLineStart);
+        await this.#ops.fdatasync(fd);
+        this.#durableSize = tail.lastLineStart;
+        this.#report(
+          new RecordsWriteError(
+            `${this.file} ended with a torn line of ${tail.tail.length} bytes at offset ` +
+              `${tail.lastLineStart} (an interrupted write); it was cut off and kept in a side file.`,
+          ),
+          { kind: 'warning' },
+        );
+      }
+    } catch (error) {
+      await this.#ops.close(fd).catch(() => {});
+      throw error;
+    }
+    this.#fd = fd;
+  }
+
+  /** Keeps the bytes of a torn last line in `<log>.torn-<time>-<id>`, never just discarding them. */
+  async #keepTornTail(dir: string, bytes: Buffer): Promise<void> {
+    const side = `${this.file}.torn-${Date.now()}-${randomUUID().slice(0, 8)}`;
+    const fd = await this.#ops.open(side, 'wx', this.#fileMode);
+    try {
+      await writeFully(this.#ops, fd, bytes, 0);
+      await this.#ops.fsync(fd);
+    } finally {
+      await this.#ops.close(fd);
+    }
+    await this.#syncDirectory(dir);
+  }
+
+  /** Temp files of a rewrite that a crash interrupted; only the lock holder may remove them. */
+  async #removeAbandonedRewrites(dir: string): Promise<void> {
+    const prefix = `.${path.basename(this.file)}.`;
+    const names = await this.#ops.readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (name.startsWith(prefix) && name.endsWith('.rewrite.tmp')) {
+        await this.#ops.unlink(path.join(dir, name)).catch(() => {});
+      }
+    }
+  }
+
+  async #syncDirectory(dir: string): Promise<void> {
+    const fd = await this.#ops.open(dir, 'r');
+    try {
+      await this.#ops.fsync(fd);
+    } finally {
+      await this.#ops.close(fd);
+    }
+  }
+
+  #requeueInflight(): void {
+    const head = this.#queue[0] as Segment;
+    if (this.#inflightLines) {
+      head.lines = this.#inflightLines.concat(head.lines);
+      this.#inflightLines = null;
+    }
+    if (this.#inflightRewrite) {
+      head.rewrite = this.#inflightRewrite;
+      this.#inflightRewrite = null;
+    }
+  }
+
+  #fail(error: unknown): void {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    this.#failure = cause;
+    if (!this.#episode) {
+      this.#episode = cause;
+      this.#report(cause, { kind: 'write-failed' });
+    }
+    const failure = new RecordsWriteError(
+      `Writing ${this.file} failed (${cause.message}); ${this.#queuedOps()} records stay queued ` +
+        'in order and are retried on the next flush().',
+      { cause },
+    );
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+  }
+
+  #refuse(error: RecordsLockedError): void {
+    this.#lockedOut = error;
+    this.#queue = [{ rewrite: null, lines: [] }];
+    this.#pendingBytes = 0;
+    this.#report(error, { kind: 'write-failed' });
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  #recovered(): void {
+    if (!this.#episode) return;
+    const ended = this.#episode;
+    this.#episode = null;
+    this.#report(ended, { kind: 'write-recovered' });
+  }
+
+  #settleWaiters(): void {
+    if (this.#waiters.length === 0) return;
+    const waiting: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (waiter.target <= this.#completed) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.#waiters = waiting;
+  }
+
+  #report(error: Error, info: RecordsErrorInfo): void {
+    try {
+      this.#onError(error, info);
+    } catch {
+      // A throwing handler must not stop the writer.
+    }
+  }
+}

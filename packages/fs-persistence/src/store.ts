@@ -1,0 +1,158 @@
+import { createReadStream } from 'node:fs';
+import { readdir, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { AgentRecordsError, RecordsLockedError } from '@agent-records/types';
+import { errorCode } from './file-operations.js';
+import {
+  FileSystemAgentRecordPersistence,
+  type FileSystemAgentRecordPersistenceOptions,
+} from './fs-persistence.js';
+import { readLockHolder } from './lock.js';
+
+const LOG_SUFFIX = '.jsonl';
+/** Logs up to this size get a record count in `list()`; counting bigger ones is not cheap. */
+const COUNT_LIMIT_BYTES = 8 * 1024 * 1024;
+
+/** One session as `list()` describes it. */
+export interface SessionInfo {
+  id: string;
+  /** The log's path. */
+  file: string;
+  /** Bytes on disk. */
+  size: number;
+  /** Non-blank lines, for logs up to 8 MiB; undefined for bigger ones. */
+  records?: number;
+  /** Last modification time, epoch ms. */
+  modifiedAt: number;
+  /** Pid of the live writer holding the session's lock, if any. */
+  lockedBy?: number;
+}
+
+/**
+ * Checks a session id: a non-empty name without path separators, `..`, NUL or control
+ * characters, at most 200 characters. Throws `RecordsInvalidSessionIdError` otherwise.
+ */
+export function assertSessionId(sessionId: unknown): asserts sessionId is string {
+  const reason =
+    typeof sessionId !== 'string'
+      ? `it is a ${sessionId === null ? 'null' : typeof sessionId}, not a string`
+      : sessionId.length === 0
+        ? 'it is empty'
+        : sessionId.length > 200
+          ? 'it is longer than 200 characters'
+          : /[/\\]/.test(sessionId)
+            ? 'it contains a path separator'
+            : sessionId.includes('..')
+              ? 'it contains ".."'
+              : sessionId === '.'
+                ? 'it is "."'
+                : // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+                  /[\u0000-\u001f\u007f]/.test(sessionId)
+                  ? 'it contains NUL or another control character'
+                  : null;
+  if (reason) {
+    throw new RecordsInvalidSessionIdError(
+      `Invalid session id ${JSON.stringify(String(sessionId)).slice(0, 220)}: ${reason}. Use a ` +
+        'plain name such as a UUID; ids never name paths outside the store root.',
+    );
+  }
+}
+
+/** A session id that could name a path outside the store, or no file at all. */
+export class RecordsInvalidSessionIdError extends AgentRecordsError {
+  constructor(message: string) {
+    super('RECORDS_INVALID', message);
+  }
+}
+
+/**
+ * One JSON Lines log per session under a root folder: `<root>/<sessionId>.jsonl`.
+ */
+export class FileSystemAgentRecordStore {
+  readonly rootDir: string;
+  readonly #options: FileSystemAgentRecordPersistenceOptions;
+
+  constructor(rootDir: string, options: FileSystemAgentRecordPersistenceOptions = {}) {
+    this.rootDir = path.resolve(rootDir);
+    this.#options = options;
+  }
+
+  /** The log path of a session (validated). */
+  fileOf(sessionId: string): string {
+    assertSessionId(sessionId);
+    return path.join(this.rootDir, `${sessionId}${LOG_SUFFIX}`);
+  }
+
+  /** The persistence of one session; nothing touches the disk until it reads or writes. */
+  open(
+    sessionId: string,
+    options: FileSystemAgentRecordPersistenceOptions = {},
+  ): FileSystemAgentRecordPersistence {
+    return new FileSystemAgentRecordPersistence(this.fileOf(sessionId), {
+      ...this.#options,
+      ...options,
+    });
+  }
+
+  /** Every session under the root, sorted by id. An absent root lists nothing. */
+  async list(): Promise<SessionInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.rootDir);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return [];
+      throw error;
+    }
+    const sessions: SessionInfo[] = [];
+    for (const name of names.sort()) {
+      if (!name.endsWith(LOG_SUFFIX) || name.startsWith('.')) continue;
+      const id = name.slice(0, -LOG_SUFFIX.length);
+      const file = path.join(this.rootDir, name);
+      const info = await stat(file).catch(() => null);
+      if (!info?.isFile()) continue;
+      const session: SessionInfo = { id, file, size: info.size, modifiedAt: info.mtimeMs };
+      if (info.size <= COUNT_LIMIT_BYTES) session.records = await countLines(file);
+      const holder = await readLockHolder(`${file}.lock`).catch(() => null);
+      if (holder?.alive && holder.pid > 0) session.lockedBy = holder.pid;
+      sessions.push(session);
+    }
+    return sessions;
+  }
+
+  /**
+   * Deletes a session's log and its lock. Refuses (`RecordsLockedError`) while a live writer
+   * holds it. Side files (kept torn tails) are left for inspection. Returns false when there was
+   * no such session.
+   */
+  async delete(sessionId: string): Promise<boolean> {
+    const file = this.fileOf(sessionId);
+    const holder = await readLockHolder(`${file}.lock`);
+    if (holder?.alive) {
+      throw new RecordsLockedError(
+        `Session ${sessionId} is being written by process ${holder.pid}; close that writer ` +
+          'before deleting it.',
+      );
+    }
+    let existed = true;
+    await unlink(file).catch((error) => {
+      if (errorCode(error) !== 'ENOENT') throw error;
+      existed = false;
+    });
+    await unlink(`${file}.lock`).catch(() => {});
+    return existed;
+  }
+}
+
+async function countLines(file: string): Promise<number> {
+  let lines = 0;
+  let lastByte = 0x0a;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    let at = chunk.indexOf(0x0a);
+    while (at !== -1) {
+      lines++;
+      at = chunk.indexOf(0x0a, at + 1);
+    }
+    if (chunk.length > 0) lastByte = chunk[chunk.length - 1] as number;
+  }
+  return lastByte === 0x0a ? lines : lines + 1;
+}

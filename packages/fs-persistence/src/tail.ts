@@ -1,0 +1,86 @@
+import type { FileOperations } from './file-operations.js';
+import { notARecord } from './line-reader.js';
+
+const STEP = 64 * 1024;
+
+export interface TailState {
+  /** File size. */
+  size: number;
+  /** Offset just past the last newline (0 when there is none). */
+  lastLineStart: number;
+  /** The bytes after the last newline: empty when the file ends with `\n`. */
+  tail: Buffer;
+  /** The tail is a complete record that merely lacks its newline (another writer's style). */
+  tailIsRecord: boolean;
+}
+
+/** Looks at the end of a log: does it end with a newline, a complete record, or a torn write? */
+export async function inspectTail(ops: FileOperations, fd: number): Promise<TailState> {
+  const { size } = await ops.fstat(fd);
+  if (size === 0) return { size, lastLineStart: 0, tail: Buffer.alloc(0), tailIsRecord: false };
+  const pieces: Buffer[] = [];
+  let end = size;
+  let lastLineStart = 0;
+  while (end > 0) {
+    const start = Math.max(0, end - STEP);
+    const piece = Buffer.allocUnsafe(end - start);
+    await readFully(ops, fd, piece, start);
+    const newline = piece.lastIndexOf(0x0a);
+    if (newline !== -1) {
+      pieces.unshift(piece.subarray(newline + 1));
+      lastLineStart = start + newline + 1;
+      break;
+    }
+    pieces.unshift(piece);
+    end = start;
+  }
+  const tail = Buffer.concat(pieces);
+  return { size, lastLineStart, tail, tailIsRecord: tail.length > 0 && isRecordText(tail) };
+}
+
+function isRecordText(bytes: Buffer): boolean {
+  try {
+    return notARecord(JSON.parse(bytes.toString('utf8'))) === null;
+  } catch {
+    return false;
+  }
+}
+
+export async function readFully(
+  ops: FileOperations,
+  fd: number,
+  buffer: Buffer,
+  position: number,
+): Promise<void> {
+  let done = 0;
+  while (done < buffer.length) {
+    const read = await ops.read(fd, buffer, done, buffer.length - done, position + done);
+    if (read === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += read;
+  }
+}
+
+/** Writes all of `buffer` at `position`, completing short writes and retrying EAGAIN. */
+export async function writeFully(
+  ops: FileOperations,
+  fd: number,
+  buffer: Buffer,
+  position: number,
+): Promise<void> {
+  let done = 0;
+  let stalls = 0;
+  while (done < buffer.length) {
+    let written: number;
+    try {
+      written = await ops.write(fd, buffer, done, buffer.length - done, position + done);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'EAGAIN' && stalls++ < 100) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      throw error;
+    }
+    if (written === 0 && stalls++ >= 100) throw new Error('write made no progress');
+    done += written;
+  }
+}
