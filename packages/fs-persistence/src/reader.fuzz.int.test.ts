@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  type AgentRecordEnvelope,
+  RecordsCorruptError,
+  serializeRecord,
+} from '@agent-records/types';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FULL } from '../test/child.js';
+import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+
+const RUNS = Number(process.env.AGENT_RECORDS_FUZZ_RUNS ?? (FULL ? 5000 : 300));
+const dir = mkdtempSync(path.join(tmpdir(), 'fuzz-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let counter = 0;
+
+/** Reads a file; returns the records, or the RecordsCorruptError. Anything else fails the test. */
+async function readFile(bytes: Uint8Array): Promise<AgentRecordEnvelope[] | RecordsCorruptError> {
+  const file = path.join(dir, `f${counter++}.jsonl`);
+  writeFileSync(file, bytes);
+  const records: AgentRecordEnvelope[] = [];
+  try {
+    for await (const record of new FileSystemAgentRecordPersistence(file).read()) {
+      if (typeof record !== 'object' || record === null || typeof record.type !== 'string') {
+        throw new Error(`reader yielded a non-record: ${JSON.stringify(record)}`);
+      }
+      records.push(record);
+    }
+    return records;
+  } catch (error) {
+    if (error instanceof RecordsCorruptError) {
+      expect(error.line).toBeGreaterThanOrEqual(1);
+      expect(error.offset).toBeGreaterThanOrEqual(0);
+      expect(error.offset).toBeLessThanOrEqual(bytes.length);
+      return error;
+    }
+    throw error;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+const recordArb = fc.record({
+  type: fc.string({ minLength: 1, maxLength: 12 }),
+  text: fc.string({ unit: 'binary', maxLength: 80 }),
+  n: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+  nested: fc.jsonValue({ maxDepth: 2 }),
+});
+const logArb = fc.array(recordArb, { maxLength: 30 }).map((records) => ({
+  records,
+  bytes: Buffer.from(records.map((r) => `${serializeRecord(r)}\n`).join(''), 'utf8'),
+}));
+
+describe(`reader fuzz (${RUNS} runs per property)`, () => {
+  it('reads a valid log back exactly', async () => {
+    await fc.assert(
+      fc.asyncProperty(logArb, async ({ records, bytes }) => {
+        expect(await readFile(bytes)).toEqual(JSON.parse(JSON.stringify(records)));
+      }),
+      { numRuns: RUNS },
+    );
+  }, 300_000);
+
+  it('random bytes: records or RecordsCorruptError, nothing else', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), async (bytes) => {
+        await readFile(bytes);
+      }),
+      { numRuns: RUNS },
+    );
+  }, 300_000);
+
+  it('a truncated valid log loses at most its torn last record', async () => {
+    await fc.assert(
+      fc.asyncProperty(logArb, fc.nat(), async ({ records, bytes }, cut) => {
+        const at = bytes.length === 0 ? 0 : cut % (bytes.length + 1);
+        const result = await readFile(bytes.subarray(0, at));
+        // A cut inside a multi-byte character can only tear the last line, never corrupt earlier ones.
+        expect(result).not.toBeInstanceOf(RecordsCorruptError);
+        const read = result as AgentRecordEnvelope[];
+        const complete = bytes.subarray(0, at).toString('utf8').split('\n').length - 1;
+        expect(read.length).toBeGreaterThanOrEqual(complete);
+        expect(read.length).toBeLessThanOrEqual(Math.min(records.length, complete + 1));
+        expect(read.slice(0, complete)).toEqual(
+          JSON.parse(JSON.stringify(records.slice(0, complete))),
+        );
+      }),
+      { numRuns: RUNS },
+    );
+  }, 300_000);
+
+  it('corrupted bytes in a valid log: records or RecordsCorruptError, nothing else', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        logArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        async ({ bytes }, edits) => {
+          const copy = Buffer.from(bytes);
+          for (const [at, value] of edits) if (copy.length > 0) copy[at % copy.length] = value;
+          await readFile(copy);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  }, 300_000);
+});
