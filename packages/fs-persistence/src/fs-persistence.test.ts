@@ -360,3 +360,30 @@ describe('bounds and lock', () => {
     await persistence.close();
   });
 });
+
+describe('rewrite racing a failed batch', () => {
+  it('drops appends that a rewrite queued during their failed write supersedes', async () => {
+    const file = path.join(dir, 'race.jsonl');
+    const faults = new FaultyFileSystem();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+      fileOperations: faults.ops,
+      onError: () => {},
+    });
+    persistence.append(rec(0));
+    await persistence.flush();
+    faults.fail('fdatasync', ioError('EIO', 'fdatasync'));
+    for (const record of range(1, 5)) persistence.append(record);
+    const writesBefore = faults.calls.write ?? 0;
+    const failed = persistence.flush().catch((error: unknown) => error);
+    while ((faults.calls.write ?? 0) === writesBefore) await new Promise((r) => setImmediate(r));
+    persistence.rewrite(range(100, 102)); // queued while the batch is in flight
+    expect(await failed).toBeInstanceOf(RecordsWriteError);
+    faults.clear();
+    await persistence.close();
+    const lines = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual(range(100, 102));
+  });
+});

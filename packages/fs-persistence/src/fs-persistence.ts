@@ -439,7 +439,13 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   #requeueInflight(): void {
     const head = this.#queue[0] as Segment;
     if (this.#inflightLines) {
-      head.lines = this.#inflightLines.concat(head.lines);
+      if (head.rewrite) {
+        // A rewrite queued meanwhile replaces the whole log: these lines are superseded.
+        for (const line of this.#inflightLines) this.#pendingBytes -= line.length;
+        this.#completed += this.#inflightLines.length;
+      } else {
+        head.lines = this.#inflightLines.concat(head.lines);
+      }
       this.#inflightLines = null;
     }
     if (this.#inflightRewrite) {
