@@ -376,6 +376,9 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     try {
       await this.flush();
     } catch (error) {
+      // Whether or not the rewrite lands later, a new segment keeps new records from being
+      // read as the old version.
+      this.#segmentOpen = false;
       return (
         `The migrated log is queued for rewriting but flushing it failed (${messageOf(error)}); ` +
         'the next flush() retries.'

@@ -387,3 +387,27 @@ describe('rewrite racing a failed batch', () => {
     expect(lines).toEqual(range(100, 102));
   });
 });
+
+describe('rewrite', () => {
+  it('refuses a rewrite holding an unserialisable record as a whole and keeps the old log', async () => {
+    const file = path.join(dir, 'refused.jsonl');
+    const { seen, onError } = reports();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError });
+    for (const record of range(0, 3)) persistence.append(record);
+    await persistence.flush();
+    persistence.rewrite([rec(100), { type: 'bad', n: 1n } as unknown as Rec]);
+    const failure = await persistence.flush().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(RecordsWriteError);
+    expect((failure as Error).message).toMatch(/rewrite .* was refused and the old log kept/);
+    expect(seen.map((r) => r.info)).toEqual([{ kind: 'record-refused', recordType: 'bad' }]);
+    persistence.append(rec(3));
+    await persistence.close();
+    expect(
+      readFileSync(file, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual(range(0, 4));
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+});

@@ -6,8 +6,10 @@ import {
   RecordsClosedError,
   type RecordsErrorHandler,
   type RecordsErrorInfo,
+  RecordsInvalidError,
   RecordsLockedError,
   RecordsOverflowError,
+  RecordsSerializeError,
   RecordsWriteError,
   serializeRecord,
 } from '@agent-records/types';
@@ -40,8 +42,8 @@ const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 const WRITE_CHUNK_BYTES = 1024 * 1024;
 
 /** Queued work: an optional whole-log replacement, then the lines appended after it. */
-interface Segment {
-  rewrite: string[] | null;
+interface Segment<R> {
+  rewrite: readonly R[] | null;
   lines: string[];
 }
 
@@ -49,6 +51,10 @@ interface Waiter {
   target: number;
   resolve: () => void;
   reject: (error: Error) => void;
+}
+
+function isRefusedRecord(error: unknown): error is RecordsSerializeError | RecordsInvalidError {
+  return error instanceof RecordsSerializeError || error instanceof RecordsInvalidError;
 }
 
 const defaultOnError: RecordsErrorHandler = (error, info) => {
@@ -77,9 +83,9 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly #maxPendingBytes: number;
   readonly #lock: WriterLock | null;
 
-  #queue: Segment[] = [{ rewrite: null, lines: [] }];
+  #queue: Segment<R>[] = [{ rewrite: null, lines: [] }];
   #inflightLines: string[] | null = null;
-  #inflightRewrite: string[] | null = null;
+  #inflightRewrite: readonly R[] | null = null;
   #pendingBytes = 0;
   #enqueued = 0;
   #completed = 0;
@@ -122,23 +128,29 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       throw new RecordsOverflowError(this.#pendingBytes + line.length, this.#maxPendingBytes);
     }
     if (this.#lockedOut) return; // refused for good; flush() and close() say so
-    (this.#queue[this.#queue.length - 1] as Segment).lines.push(line);
+    (this.#queue[this.#queue.length - 1] as Segment<R>).lines.push(line);
     this.#pendingBytes += line.length;
     this.#enqueued++;
     this.#schedule();
   }
 
+  /**
+   * Replaces the whole log, atomically once flushed. The records are serialised by the writer in
+   * chunks, so a million-record rewrite does not stall the event loop: do not mutate them until
+   * `flush()` resolves. A record that cannot be serialised refuses the whole rewrite (reported,
+   * and the next `flush()` rejects with it); the old log stays.
+   */
   rewrite(records: readonly R[]): void {
     if (this.#closed)
       throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
-    const lines = records.map((record) => serializeRecord(record));
     if (this.#lockedOut) return;
+    const copy = records.slice();
     // Whatever was queued before is replaced by the new log; drop it now rather than write it.
     for (const segment of this.#queue) {
       for (const line of segment.lines) this.#pendingBytes -= line.length;
     }
     this.#completed += this.#queuedOps();
-    this.#queue = [{ rewrite: lines, lines: [] }];
+    this.#queue = [{ rewrite: copy, lines: [] }];
     this.#enqueued++;
     this.#schedule();
   }
@@ -192,7 +204,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       const ops: FileOperations = { ...this.#ops, open: async () => opened };
       yield* this.#recordsOf(readRecordLines(ops, this.file, { end: snapshot.durableEnd }));
     } else if (snapshot.base) {
-      for (const line of snapshot.base) yield JSON.parse(line) as R;
+      for (const record of snapshot.base) yield JSON.parse(serializeRecord(record)) as R;
     }
     for (const lines of snapshot.pending) {
       for (const line of lines) yield JSON.parse(line) as R;
@@ -206,10 +218,10 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   #snapshot(): {
     generation: number;
     durableEnd: number | undefined;
-    base: string[] | null;
+    base: readonly R[] | null;
     pending: string[][];
   } {
-    let base: string[] | null = this.#inflightRewrite;
+    let base: readonly R[] | null = this.#inflightRewrite;
     let pending: string[][] = this.#inflightLines ? [this.#inflightLines.slice()] : [];
     for (const segment of this.#queue) {
       if (segment.rewrite) {
@@ -252,7 +264,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
 
   async #run(): Promise<void> {
     while (!this.#failure && !this.#lockedOut) {
-      const segment = this.#queue[0] as Segment;
+      const segment = this.#queue[0] as Segment<R>;
       if (!segment.rewrite && segment.lines.length === 0) {
         if (this.#queue.length === 1) break;
         this.#queue.shift();
@@ -276,6 +288,10 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           this.#completed += lines.length;
         }
       } catch (error) {
+        if (this.#inflightRewrite && isRefusedRecord(error)) {
+          this.#refuseRewrite(error);
+          continue;
+        }
         this.#requeueInflight();
         if (error instanceof RecordsLockedError) this.#refuse(error);
         else this.#fail(error);
@@ -318,16 +334,18 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   /** Writes the new log beside the old one, syncs it, renames it over, syncs the directory. */
-  async #replaceLog(lines: string[]): Promise<void> {
+  async #replaceLog(records: readonly R[]): Promise<void> {
     const dir = path.dirname(this.file);
     const temp = path.join(dir, `.${path.basename(this.file)}.${randomUUID()}.rewrite.tmp`);
     const fd = await this.#ops.open(temp, 'wx', this.#fileMode);
     let renamed = false;
     try {
       let position = 0;
-      for (let i = 0; i < lines.length; ) {
+      for (let i = 0; i < records.length; ) {
         let text = '';
-        while (i < lines.length && text.length < WRITE_CHUNK_BYTES) text += `${lines[i++]}\n`;
+        while (i < records.length && text.length < WRITE_CHUNK_BYTES) {
+          text += `${serializeRecord(records[i++])}\n`;
+        }
         const buffer = Buffer.from(text, 'utf8');
         await writeFully(this.#ops, fd, buffer, position);
         position += buffer.length;
@@ -437,7 +455,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   #requeueInflight(): void {
-    const head = this.#queue[0] as Segment;
+    const head = this.#queue[0] as Segment<R>;
     if (this.#inflightLines) {
       if (head.rewrite) {
         // A rewrite queued meanwhile replaces the whole log: these lines are superseded.
@@ -467,6 +485,18 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       { cause },
     );
     for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+  }
+
+  /** A rewrite holding an unserialisable record: drop it whole, keep the old log, say so. */
+  #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
+    this.#inflightRewrite = null;
+    this.#completed++;
+    this.#report(error, { kind: 'record-refused', recordType: error.recordType });
+    const refused = new RecordsWriteError(
+      `The rewrite of ${this.file} was refused and the old log kept: ${error.message}`,
+      { cause: error },
+    );
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(refused);
   }
 
   #refuse(error: RecordsLockedError): void {
