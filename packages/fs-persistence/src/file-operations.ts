@@ -28,6 +28,8 @@ export interface FileOperations {
   ftruncate(fd: number, length: number): Promise<void>;
   fstat(fd: number): Promise<{ size: number }>;
   rename(from: string, to: string): Promise<void>;
+  /** Hard link; fails with EEXIST when `to` exists (the atomic create-if-absent of the lock). */
+  link(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   mkdir(path: string, mode: number): Promise<void>;
   readdir(path: string): Promise<string[]>;
@@ -52,6 +54,7 @@ export const nodeFileOperations: FileOperations = {
   ftruncate: (fd, length) => call((done) => fs.ftruncate(fd, length, done)),
   fstat: (fd) => call((done) => fs.fstat(fd, done)),
   rename: (from, to) => call((done) => fs.rename(from, to, done)),
+  link: (from, to) => call((done) => fs.link(from, to, done)),
   unlink: (path) => call((done) => fs.unlink(path, done)),
   mkdir: (path, mode) =>
     call<string | undefined>((done) => fs.mkdir(path, { recursive: true, mode }, done)).then(

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { RecordsLockedError } from '@agent-records/types';
 import { errorCode, type FileOperations } from './file-operations.js';
@@ -31,13 +31,8 @@ export async function readLockHolder(lockFile: string): Promise<LockHolder | nul
   try {
     content = JSON.parse(text) as LockContent;
   } catch {
-    // A lock written halfway: its writer died between create and write (stale), or is between
-    // the two right now (alive). Only an old one is stale.
-    const age = await stat(lockFile).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => Infinity,
-    );
-    return { pid: 0, token: '', host: hostname(), acquired_at: 0, alive: age < 2_000 };
+    // Locks are linked into place fully written, so this one was damaged by hand: no live holder.
+    return { pid: 0, token: '', host: hostname(), acquired_at: 0, alive: false };
   }
   return { ...content, alive: isAlive(content) };
 }
@@ -84,11 +79,7 @@ export class WriterLock {
       }
       if (holder.alive) {
         const who =
-          holder.pid === process.pid
-            ? 'another instance in this process'
-            : holder.pid > 0
-              ? `process ${holder.pid}`
-              : 'a writer that is taking the lock right now';
+          holder.pid === process.pid ? 'another instance in this process' : `process ${holder.pid}`;
         throw new RecordsLockedError(
           `${this.logFile} is being written by ${who} (lock ${this.lockFile}, host ` +
             `${holder.host}). Only one writer may append to a log: close the other writer, or open ` +
@@ -116,14 +107,14 @@ export class WriterLock {
     if (holder?.token === this.token) await this.ops.unlink(this.lockFile).catch(() => {});
   }
 
+  /**
+   * Creates the lock fully written or not at all: the content goes to a private temp file, which
+   * is then hard-linked to the lock path (atomic, and EEXIST if someone holds it). A crash can
+   * leave only the temp file, never a half-written lock.
+   */
   async #tryCreate(): Promise<boolean> {
-    let fd: number;
-    try {
-      fd = await this.ops.open(this.lockFile, 'wx', this.mode);
-    } catch (error) {
-      if (errorCode(error) === 'EEXIST') return false;
-      throw error;
-    }
+    const temp = `${this.lockFile}.${this.token}.tmp`;
+    const fd = await this.ops.open(temp, 'w', this.mode);
     try {
       const content: LockContent = {
         pid: process.pid,
@@ -134,12 +125,19 @@ export class WriterLock {
       await writeFully(this.ops, fd, Buffer.from(`${JSON.stringify(content)}\n`), 0);
       await this.ops.fsync(fd);
     } catch (error) {
-      // An empty lock would look like a writer in the middle of taking it: remove ours.
       await this.ops.close(fd).catch(() => {});
-      await this.ops.unlink(this.lockFile).catch(() => {});
+      await this.ops.unlink(temp).catch(() => {});
       throw error;
     }
     await this.ops.close(fd);
+    try {
+      await this.ops.link(temp, this.lockFile);
+    } catch (error) {
+      if (errorCode(error) === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await this.ops.unlink(temp).catch(() => {});
+    }
     this.#held = true;
     return true;
   }
