@@ -177,31 +177,33 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     let migratedTail: R[] | null = null;
     let recordsBeforeTail = 0;
 
-    for await (const raw of persistence.read()) {
-      position++;
-      const record = this.#checkReplayed(raw, position);
-      if (isMetadataRecord(record)) {
-        parseProtocolVersion(record.protocol_version);
-        segmentVersion = record.protocol_version;
-        segmentCreatedAt = record.created_at;
-        fromVersion ??= segmentVersion;
-        chain = this.#migrations.from(segmentVersion);
-        if (compareProtocolVersions(segmentVersion, this.protocolVersion) > 0) {
-          newestAhead = segmentVersion;
+    for await (const batch of batchesOf(persistence)) {
+      for (const raw of batch) {
+        position++;
+        const record = this.#checkReplayed(raw, position);
+        if (isMetadataRecord(record)) {
+          parseProtocolVersion(record.protocol_version);
+          segmentVersion = record.protocol_version;
+          segmentCreatedAt = record.created_at;
+          fromVersion ??= segmentVersion;
+          chain = this.#migrations.from(segmentVersion);
+          if (compareProtocolVersions(segmentVersion, this.protocolVersion) > 0) {
+            newestAhead = segmentVersion;
+          }
+          this.restore(record as R, { time: timeOf(record, segmentCreatedAt) });
+          restored++;
+          continue;
         }
-        this.restore(record as R, { time: timeOf(record, segmentCreatedAt) });
+        let current = record;
+        for (const migration of chain) current = migration.migrateRecord(current);
+        if (chain.length > 0 && migratedTail === null) migratedTail = [];
+        if (migratedTail) migratedTail.push(current);
+        else recordsBeforeTail++;
+        if (chain.length > 0) migrated = true;
+        if (isObservabilityRecord(current)) continue;
+        this.restore(current, { time: timeOf(current, segmentCreatedAt) });
         restored++;
-        continue;
       }
-      let current = record;
-      for (const migration of chain) current = migration.migrateRecord(current);
-      if (chain.length > 0 && migratedTail === null) migratedTail = [];
-      if (migratedTail) migratedTail.push(current);
-      else recordsBeforeTail++;
-      if (chain.length > 0) migrated = true;
-      if (isObservabilityRecord(current)) continue;
-      this.restore(current, { time: timeOf(current, segmentCreatedAt) });
-      restored++;
     }
 
     const warnings: string[] = [];
@@ -414,6 +416,17 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
       // A throwing error handler must not break the live agent either.
     }
   };
+}
+
+/** Batches when the persistence offers them (one await per batch), else one-record batches. */
+async function* batchesOf<R extends AgentRecordEnvelope>(
+  persistence: AgentRecordPersistence<R>,
+): AsyncIterable<readonly R[]> {
+  if (typeof persistence.readBatches === 'function') {
+    yield* persistence.readBatches();
+    return;
+  }
+  for await (const record of persistence.read()) yield [record];
 }
 
 function timeOf(record: AgentRecordEnvelope, fallback: number): number {

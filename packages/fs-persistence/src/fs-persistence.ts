@@ -14,7 +14,7 @@ import {
   serializeRecord,
 } from '@agent-records/types';
 import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';
-import { readRecordLines } from './line-reader.js';
+import { readRecordBatches } from './line-reader.js';
 import { WriterLock } from './lock.js';
 import { inspectTail, writeFully } from './tail.js';
 
@@ -45,6 +45,16 @@ const WRITE_CHUNK_BYTES = 1024 * 1024;
 interface Segment<R> {
   rewrite: readonly R[] | null;
   lines: string[];
+}
+
+/** The writer's state at one instant, as a reader sees it. */
+interface Snapshot<R> {
+  generation: number;
+  /** Durable bytes of the file, when this instance writes it; else read to the end. */
+  durableEnd: number | undefined;
+  /** A queued or in-flight rewrite: the whole log, instead of the file. */
+  base: readonly R[] | null;
+  pending: string[][];
 }
 
 interface Waiter {
@@ -183,6 +193,16 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   async *read(): AsyncIterable<R> {
+    for await (const batch of this.readBatches()) {
+      for (const record of batch) yield record;
+    }
+  }
+
+  /**
+   * The same records as `read()`, in arrays: one await per chunk of the file rather than per
+   * record. A capability beyond the contract, used by `AgentRecords.replay()` when present.
+   */
+  async *readBatches(): AsyncIterable<readonly R[]> {
     // Take the writer's state at one instant: the file up to its durable end, then whatever is
     // in flight or queued, from memory.
     let fd: number | null = null;
@@ -199,28 +219,23 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       fd = null;
       snapshot = this.#snapshot();
     }
+    yield* this.#batchesFrom(fd, snapshot);
+  }
+
+  async *#batchesFrom(fd: number | null, snapshot: Snapshot<R>): AsyncGenerator<R[]> {
     if (fd !== null) {
       const opened = fd;
       const ops: FileOperations = { ...this.#ops, open: async () => opened };
-      yield* this.#recordsOf(readRecordLines(ops, this.file, { end: snapshot.durableEnd }));
+      yield* readRecordBatches(ops, this.file, { end: snapshot.durableEnd }) as AsyncGenerator<R[]>;
     } else if (snapshot.base) {
-      for (const record of snapshot.base) yield JSON.parse(serializeRecord(record)) as R;
+      for (let i = 0; i < snapshot.base.length; i += 1000) {
+        yield snapshot.base.slice(i, i + 1000).map((r) => JSON.parse(serializeRecord(r)) as R);
+      }
     }
-    for (const lines of snapshot.pending) {
-      for (const line of lines) yield JSON.parse(line) as R;
-    }
+    for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
   }
 
-  async *#recordsOf(lines: AsyncIterable<{ record: AgentRecordEnvelope }>): AsyncIterable<R> {
-    for await (const { record } of lines) yield record as R;
-  }
-
-  #snapshot(): {
-    generation: number;
-    durableEnd: number | undefined;
-    base: readonly R[] | null;
-    pending: string[][];
-  } {
+  #snapshot(): Snapshot<R> {
     let base: readonly R[] | null = this.#inflightRewrite;
     let pending: string[][] = this.#inflightLines ? [this.#inflightLines.slice()] : [];
     for (const segment of this.#queue) {

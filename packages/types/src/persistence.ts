@@ -22,6 +22,11 @@ export interface AgentRecordPersistence<R extends AgentRecordEnvelope = AgentRec
   flush(): Promise<void>;
   /** Flushes and releases resources. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional capability: the same records as `read()`, in arrays, so a replay pays one await per
+   * batch instead of one per record. Detected at run time; backends may leave it out.
+   */
+  readBatches?(): AsyncIterable<readonly R[]>;
 }
 
 /**

@@ -1,0 +1,319 @@
+// Runs one measurement in a fresh process (so memory figures are its own) and prints JSON.
+// usage: node worker.mjs <case> <implementation> <count> <dir>
+import fs from 'node:fs';
+import path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { AgentRecords } from '@agent-records/core';
+import {
+  FileSystemAgentRecordPersistence,
+  nodeFileOperations,
+} from '@agent-records/fs-persistence';
+import { InMemoryAgentRecordPersistence } from '@agent-records/memory-persistence';
+import {
+  limitRead,
+  limitWrite,
+  NaiveAppender,
+  ReferenceAppender,
+  referenceRead,
+  referenceRewrite,
+} from './baselines.mjs';
+import { makeRecords } from './records.mjs';
+
+const [kase, impl, countArg, dir] = process.argv.slice(2);
+const count = Number(countArg);
+const file = path.join(dir, `${kase}-${impl}-${process.pid}.jsonl`);
+
+/** Samples RSS and event-loop delay while `run` goes. */
+async function measure(run) {
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sample = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 2);
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const start = performance.now();
+  const extra = (await run()) ?? {};
+  const ms = performance.now() - start;
+  loop.disable();
+  clearInterval(sample);
+  rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  return {
+    ms,
+    maxStallMs: loop.max / 1e6,
+    rssBeforeMB: rssBefore / 2 ** 20,
+    rssPeakMB: rssPeak / 2 ** 20,
+    rssGrowthMB: (rssPeak - rssBefore) / 2 ** 20,
+    ...extra,
+  };
+}
+
+const yieldNow = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Counts fdatasync calls through the backend's file-operations seam (real calls underneath). */
+function countingOps() {
+  const counter = { fsyncs: 0 };
+  const ops = {
+    ...nodeFileOperations,
+    fdatasync: (fd) => {
+      counter.fsyncs++;
+      return nodeFileOperations.fdatasync(fd);
+    },
+  };
+  return { ops, counter };
+}
+
+function oursFs(options = {}) {
+  const persistence = new FileSystemAgentRecordPersistence(file, { onError: () => {}, ...options });
+  return {
+    persistence,
+    records: new AgentRecords({ persistence, protocolVersion: '1.0', onError: () => {} }),
+  };
+}
+
+function oursMemory() {
+  const persistence = new InMemoryAgentRecordPersistence([], { onError: () => {} });
+  return {
+    persistence,
+    records: new AgentRecords({ persistence, protocolVersion: '1.0', onError: () => {} }),
+  };
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+}
+
+function latencies(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    meanMs: values.reduce((a, b) => a + b, 0) / values.length,
+  };
+}
+
+const fileBytes = () => (fs.existsSync(file) ? fs.statSync(file).size : 0);
+
+const cases = {
+  // 1. Batched append: `count` records logged (yielding every 1,000, as a live agent would), one flush.
+  async batched() {
+    const data = makeRecords(count);
+    const bytes = data.reduce((sum, r) => sum + Buffer.byteLength(JSON.stringify(r)) + 1, 0);
+    let result;
+    if (impl === 'limit') {
+      result = await measure(() => ({ bytes: limitWrite(file, data) }));
+    } else if (impl === 'reference') {
+      const appender = new ReferenceAppender(file);
+      result = await measure(async () => {
+        for (let i = 0; i < count; i++) {
+          appender.append(data[i]);
+          if (i % 1000 === 999) await yieldNow();
+        }
+        await appender.flush();
+        return { bytes: fileBytes(), fsyncs: appender.fsyncs };
+      });
+    } else {
+      const { records, persistence } = impl === 'memory' ? oursMemory() : oursFs();
+      result = await measure(async () => {
+        for (let i = 0; i < count; i++) {
+          records.logRecord(data[i]);
+          if (i % 1000 === 999) await yieldNow();
+        }
+        await records.flush();
+        return { bytes: impl === 'memory' ? bytes : fileBytes() };
+      });
+      await persistence.close();
+    }
+    return {
+      ...result,
+      records: count,
+      recordsPerSec: count / (result.ms / 1000),
+      mbPerSec: result.bytes / 2 ** 20 / (result.ms / 1000),
+    };
+  },
+
+  // 2. Durable append: flush after every record; latency per record.
+  async durable() {
+    const data = makeRecords(count);
+    const times = [];
+    if (impl === 'fdatasync-async') {
+      // One write + one fdatasync on an open descriptor, through libuv as our writer does it.
+      const fd = fs.openSync(file, 'a', 0o600);
+      for (const record of data) {
+        const t = performance.now();
+        await new Promise((resolve, reject) =>
+          fs.write(fd, `${JSON.stringify(record)}\n`, (error) =>
+            error ? reject(error) : resolve(),
+          ),
+        );
+        await new Promise((resolve, reject) =>
+          fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())),
+        );
+        times.push(performance.now() - t);
+      }
+      fs.closeSync(fd);
+    } else if (impl === 'fdatasync-sync') {
+      // One write + one fdatasync on an open descriptor, blocking: the floor for a durable append.
+      const fd = fs.openSync(file, 'a', 0o600);
+      for (const record of data) {
+        const t = performance.now();
+        fs.writeSync(fd, `${JSON.stringify(record)}\n`);
+        fs.fdatasyncSync(fd);
+        times.push(performance.now() - t);
+      }
+      fs.closeSync(fd);
+    } else if (impl === 'open-write-fsync-close') {
+      for (const record of data) {
+        const t = performance.now();
+        const fd = fs.openSync(file, 'a', 0o600);
+        fs.writeSync(fd, `${JSON.stringify(record)}\n`);
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        times.push(performance.now() - t);
+      }
+    } else if (impl === 'naive') {
+      const appender = new NaiveAppender(file);
+      for (const record of data) {
+        const t = performance.now();
+        appender.append(record);
+        times.push(performance.now() - t);
+      }
+      appender.close();
+    } else if (impl === 'reference') {
+      const appender = new ReferenceAppender(file);
+      for (const record of data) {
+        const t = performance.now();
+        appender.append(record);
+        await appender.flush();
+        times.push(performance.now() - t);
+      }
+    } else {
+      const { records, persistence } = impl === 'memory' ? oursMemory() : oursFs();
+      records.logRecord({ type: 'warmup' });
+      await records.flush();
+      for (const record of data) {
+        const t = performance.now();
+        records.logRecord(record);
+        await records.flush();
+        times.push(performance.now() - t);
+      }
+      await persistence.close();
+    }
+    return { records: count, ...latencies(times) };
+  },
+
+  // 3. Eight producers, each awaiting flush() after its record: group commit should batch them.
+  async concurrent() {
+    const data = makeRecords(count);
+    const producers = 8;
+    const start = performance.now();
+    let fsyncs = 0;
+    if (impl === 'reference') {
+      const appender = new ReferenceAppender(file);
+      await Promise.all(
+        Array.from({ length: producers }, async (_, p) => {
+          for (let i = p; i < count; i += producers) {
+            appender.append(data[i]);
+            await appender.flush();
+          }
+        }),
+      );
+      fsyncs = appender.fsyncs;
+    } else {
+      const { ops, counter } = countingOps();
+      const { records, persistence } = oursFs({ fileOperations: ops });
+      await Promise.all(
+        Array.from({ length: producers }, async (_, p) => {
+          for (let i = p; i < count; i += producers) {
+            records.logRecord(data[i]);
+            await records.flush();
+          }
+        }),
+      );
+      await persistence.close();
+      fsyncs = counter.fsyncs;
+    }
+    const ms = performance.now() - start;
+    return {
+      records: count,
+      ms,
+      recordsPerSec: count / (ms / 1000),
+      fsyncsPerRecord: fsyncs / count,
+    };
+  },
+
+  // 4. Replay of a log of `count` records at the current version.
+  async replay() {
+    const data = makeRecords(count);
+    const bytes = limitWrite(file, [
+      { type: 'metadata', protocol_version: '1.0', created_at: 1 },
+      ...data,
+    ]);
+    data.length = 0;
+    let result;
+    if (impl === 'limit') {
+      result = await measure(() => ({ restored: limitRead(file) }));
+    } else if (impl === 'reference') {
+      result = await measure(async () => ({ restored: await referenceRead(file) }));
+    } else {
+      const persistence = new FileSystemAgentRecordPersistence(file, { lock: false });
+      let restored = 0;
+      const records = new AgentRecords({
+        persistence,
+        protocolVersion: '1.0',
+        restore: () => {
+          restored++;
+        },
+      });
+      result = await measure(async () => {
+        await records.replay();
+        return { restored };
+      });
+    }
+    return {
+      ...result,
+      records: count,
+      bytes,
+      recordsPerSec: count / (result.ms / 1000),
+      mbPerSec: bytes / 2 ** 20 / (result.ms / 1000),
+    };
+  },
+
+  // 5. Rewrite of `count` records, durable.
+  async rewrite() {
+    const data = makeRecords(count);
+    fs.writeFileSync(file, '{"type":"metadata","protocol_version":"0.9","created_at":1}\n');
+    let result;
+    if (impl === 'limit') {
+      result = await measure(() => ({ bytes: limitWrite(file, data) }));
+    } else if (impl === 'reference') {
+      result = await measure(() => {
+        try {
+          return { bytes: referenceRewrite(file, data) };
+        } catch (error) {
+          return { error: `${error.name}: ${error.message}` };
+        }
+      });
+    } else {
+      const persistence = new FileSystemAgentRecordPersistence(file, { onError: () => {} });
+      result = await measure(async () => {
+        persistence.rewrite(data);
+        await persistence.flush();
+        return { bytes: fileBytes() };
+      });
+      await persistence.close();
+    }
+    return { ...result, records: count, recordsPerSec: count / (result.ms / 1000) };
+  },
+};
+
+cases['replay-large'] = cases.replay;
+cases['rewrite-large'] = cases.rewrite;
+
+try {
+  const result = await cases[kase]();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} finally {
+  fs.rmSync(file, { force: true });
+}

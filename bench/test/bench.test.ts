@@ -1,0 +1,45 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+// The benchmark runs in CI in quick mode so it cannot rot. No timing is asserted: only that every
+// case ran every implementation and produced figures.
+it('runs every case in quick mode and writes results.json', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-test-'));
+  const out = path.join(dir, 'results.json');
+  try {
+    const script = fileURLToPath(new URL('../src/run.mjs', import.meta.url));
+    const run = spawnSync(process.execPath, [script, '--quick', '--runs', '1', '--out', out], {
+      encoding: 'utf8',
+    });
+    expect(run.stderr).not.toMatch(/failed/);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('1. batched append');
+    expect(run.stdout).toContain('targets');
+    const results = JSON.parse(readFileSync(out, 'utf8'));
+    expect(results.mode).toBe('quick');
+    expect(results.machine.node).toBe(process.version);
+    expect(results.machine.disk).not.toBe('unknown');
+    expect(Object.keys(results.cases)).toEqual([
+      'batched',
+      'durable',
+      'concurrent',
+      'replay',
+      'replay-large',
+      'rewrite',
+      'rewrite-large',
+    ]);
+    expect(results.cases.batched.implementations.ours.recordsPerSec.median).toBeGreaterThan(0);
+    expect(results.cases.durable.implementations.ours.p50Ms.median).toBeGreaterThan(0);
+    expect(results.cases.concurrent.implementations.ours.fsyncsPerRecord.median).toBeGreaterThan(0);
+    expect(results.cases.replay.implementations.ours.restored.median).toBe(
+      results.cases.replay.records + 1,
+    );
+    expect(results.targets.length).toBeGreaterThan(5);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 180_000);
