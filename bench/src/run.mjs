@@ -64,10 +64,11 @@ const plan = [
   ['rewrite-large', N.rewriteLarge, ['ours', 'reference']],
 ];
 
-function worker(kase, impl, count) {
+function worker(kase, impl, count, sharedLog) {
+  const args = [kase, impl, String(count), workDir, ...(sharedLog ? [sharedLog] : [])];
   const result = spawnSync(
     process.execPath,
-    ['--expose-gc', path.join(here, 'worker.mjs'), kase, impl, String(count), workDir],
+    ['--expose-gc', path.join(here, 'worker.mjs'), ...args],
     { encoding: 'utf8', maxBuffer: 1 << 20 },
   );
   if (result.status !== 0) {
@@ -124,9 +125,14 @@ const results = {
 try {
   for (const [kase, count, impls] of plan) {
     results.cases[kase] = { records: count, implementations: {} };
+    let sharedLog;
+    if (kase.startsWith('replay')) {
+      sharedLog = path.join(workDir, `${kase}.jsonl`);
+      worker('prepare', 'limit', count, sharedLog);
+    }
     for (const impl of impls) {
       const samples = [];
-      for (let run = 0; run < runs; run++) samples.push(worker(kase, impl, count));
+      for (let run = 0; run < runs; run++) samples.push(worker(kase, impl, count, sharedLog));
       results.cases[kase].implementations[impl] = summarise(samples);
       process.stderr.write(`  ${kase}/${impl} done\n`);
     }

@@ -19,9 +19,10 @@ import {
 } from './baselines.mjs';
 import { makeRecords } from './records.mjs';
 
-const [kase, impl, countArg, dir] = process.argv.slice(2);
+const [kase, impl, countArg, dir, sharedLog] = process.argv.slice(2);
 const count = Number(countArg);
-const file = path.join(dir, `${kase}-${impl}-${process.pid}.jsonl`);
+// Replay reads a log prepared once by another process, so its memory figures are its own.
+const file = sharedLog ?? path.join(dir, `${kase}-${impl}-${process.pid}.jsonl`);
 
 /** Samples RSS and event-loop delay while `run` goes. */
 async function measure(run) {
@@ -243,14 +244,15 @@ const cases = {
     };
   },
 
+  // Writes the log that the replay cases read.
+  async prepare() {
+    const metadata = { type: 'metadata', protocol_version: '1.0', created_at: 1 };
+    return { bytes: limitWrite(file, [metadata, ...makeRecords(count)]) };
+  },
+
   // 4. Replay of a log of `count` records at the current version.
   async replay() {
-    const data = makeRecords(count);
-    const bytes = limitWrite(file, [
-      { type: 'metadata', protocol_version: '1.0', created_at: 1 },
-      ...data,
-    ]);
-    data.length = 0;
+    const bytes = fs.statSync(file).size;
     let result;
     if (impl === 'limit') {
       result = await measure(() => ({ restored: limitRead(file) }));
@@ -315,5 +317,5 @@ try {
   const result = await cases[kase]();
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
-  fs.rmSync(file, { force: true });
+  if (!sharedLog) fs.rmSync(file, { force: true });
 }
