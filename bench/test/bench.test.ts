@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,13 +7,17 @@ import { expect, it } from 'vitest';
 
 // The benchmark runs in CI in quick mode so it cannot rot. No timing is asserted: only that every
 // case ran every implementation and produced figures.
-it('runs every case in quick mode and writes results.json', () => {
+it('runs every case in quick mode and writes results.json', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-test-'));
   const out = path.join(dir, 'results.json');
   try {
     const script = fileURLToPath(new URL('../src/run.mjs', import.meta.url));
-    const run = spawnSync(process.execPath, [script, '--quick', '--runs', '1', '--out', out], {
-      encoding: 'utf8',
+    const run = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [script, '--quick', '--runs', '1', '--out', out],
+        (error, stdout, stderr) => resolve({ status: error ? 1 : 0, stdout, stderr }),
+      );
     });
     expect(run.stderr).not.toMatch(/failed/);
     expect(run.status).toBe(0);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,21 +9,24 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const vitestBin = path.join(packageDir, 'node_modules', 'vitest', 'vitest.mjs');
 
 /** Runs the suite against the reference backend with one bug switched on; returns failed tests. */
-function runSuite(mode: string): { passed: string[]; failed: string[] } {
+async function runSuite(mode: string): Promise<{ passed: string[]; failed: string[] }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'contract-'));
   const out = path.join(dir, 'report.json');
   try {
-    spawnSync(
-      process.execPath,
-      [
-        vitestBin,
-        'run',
-        '--config',
-        'fixtures/vitest.config.ts',
-        '--reporter=json',
-        `--outputFile=${out}`,
-      ],
-      { cwd: packageDir, env: { ...process.env, BROKEN_MODE: mode }, encoding: 'utf8' },
+    await new Promise((resolve) =>
+      execFile(
+        process.execPath,
+        [
+          vitestBin,
+          'run',
+          '--config',
+          'fixtures/vitest.config.ts',
+          '--reporter=json',
+          `--outputFile=${out}`,
+        ],
+        { cwd: packageDir, env: { ...process.env, BROKEN_MODE: mode } },
+        resolve,
+      ),
     );
     const report = JSON.parse(readFileSync(out, 'utf8')) as {
       testResults: Array<{ assertionResults: Array<{ title: string; status: string }> }>;
@@ -39,8 +42,8 @@ function runSuite(mode: string): { passed: string[]; failed: string[] } {
 }
 
 describe('describePersistenceContract', () => {
-  it('passes a correct backend, episode tests included', () => {
-    const { passed, failed } = runSuite('none');
+  it('passes a correct backend, episode tests included', async () => {
+    const { passed, failed } = await runSuite('none');
     expect(failed).toEqual([]);
     expect(passed.length).toBeGreaterThanOrEqual(18);
     expect(passed.some((t) => t.startsWith('latches a failed write'))).toBe(true);
@@ -58,8 +61,8 @@ describe('describePersistenceContract', () => {
     ],
   ])(
     'catches a backend with bug %s',
-    (mode, test) => {
-      const { failed } = runSuite(mode);
+    async (mode, test) => {
+      const { failed } = await runSuite(mode);
       expect(failed).toContain(test);
     },
     120_000,

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,9 +18,14 @@ function git(...args: string[]) {
   const result = spawnSync('git', args, { cwd: root, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(result.stderr);
 }
-function gate(command: 'check' | 'update') {
-  const result = spawnSync(process.execPath, [cli, command, '--root', root], { encoding: 'utf8' });
-  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+// Asynchronous, so the test worker stays responsive while TypeScript runs in the child.
+function gate(command: 'check' | 'update'): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, command, '--root', root], (error, stdout, stderr) => {
+      const code = error ? ((error as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, output: `${stdout}${stderr}` });
+    });
+  });
 }
 function setSource(text: string) {
   write('packages/foo/src/index.ts', text);
@@ -29,7 +34,7 @@ function changeset(file: string, bump: string) {
   write(`.changeset/${file}.md`, `---\n"@fixture/foo": ${bump}\n---\n\nA change.\n`);
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'api-gate-'));
   git('init', '-q', '-b', 'main');
   git('config', 'user.email', 'gate@example.com');
@@ -47,84 +52,84 @@ beforeEach(() => {
   setSource(
     'export function keep(x: number): string { return String(x); }\nexport const gone = 1;\n',
   );
-  expect(gate('update').code).toBe(0);
+  expect((await gate('update')).code).toBe(0);
   git('add', '-A');
   git('commit', '-q', '-m', 'release @fixture/foo 1.0.0');
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 describe('api-gate', () => {
-  it('passes on an unchanged release', () => {
-    const { code, output } = gate('check');
+  it('passes on an unchanged release', async () => {
+    const { code, output } = await gate('check');
     expect(output).toContain('every API report is current');
     expect(code).toBe(0);
   });
 
-  it('rejects a stale report, naming the package and the export', () => {
+  it('rejects a stale report, naming the package and the export', async () => {
     setSource('export function keep(x: number): string { return String(x); }\n');
-    const { code, output } = gate('check');
+    const { code, output } = await gate('check');
     expect(code).toBe(1);
     expect(output).toContain('@fixture/foo');
     expect(output).toMatch(/does not match the code \(removed export `gone`\)/);
   });
 
-  it('rejects a removed export without a major changeset and accepts it with one', () => {
+  it('rejects a removed export without a major changeset and accepts it with one', async () => {
     setSource('export function keep(x: number): string { return String(x); }\n');
-    gate('update');
+    await gate('update');
 
-    let result = gate('check');
+    let result = await gate('check');
     expect(result.code).toBe(1);
     expect(result.output).toMatch(
       /@fixture\/foo: API changed since release \w+ \(removed export `gone`\): needs a `major` changeset, found none/,
     );
 
     changeset('small', 'minor');
-    result = gate('check');
+    result = await gate('check');
     expect(result.code).toBe(1);
     expect(result.output).toContain('found only `minor`');
 
     changeset('breaking', 'major');
-    result = gate('check');
+    result = await gate('check');
     expect(result.output).toContain('covered by a pending `major` changeset');
     expect(result.code).toBe(0);
   });
 
-  it('treats a changed signature as major', () => {
+  it('treats a changed signature as major', async () => {
     setSource('export function keep(x: string): string { return x; }\nexport const gone = 1;\n');
-    gate('update');
+    await gate('update');
     changeset('c', 'minor');
-    const { code, output } = gate('check');
+    const { code, output } = await gate('check');
     expect(code).toBe(1);
     expect(output).toContain('changed export `keep`');
   });
 
-  it('needs a minor changeset for an added export', () => {
+  it('needs a minor changeset for an added export', async () => {
     setSource(
       'export function keep(x: number): string { return String(x); }\nexport const gone = 1;\nexport type Extra = { a: 1 };\n',
     );
-    gate('update');
-    let result = gate('check');
+    await gate('update');
+    let result = await gate('check');
     expect(result.code).toBe(1);
     expect(result.output).toContain('added export `Extra`): needs a `minor` changeset');
     changeset('p', 'patch');
-    expect(gate('check').code).toBe(1);
+    expect((await gate('check')).code).toBe(1);
     changeset('p', 'minor');
-    result = gate('check');
+    result = await gate('check');
     expect(result.code).toBe(0);
   });
 
-  it('ignores body changes that leave the declarations alone', () => {
+  it('ignores body changes that leave the declarations alone', async () => {
     setSource(
       'export function keep(x: number): string { return String(x).concat("!"); }\nexport const gone = 1;\n',
     );
-    expect(gate('check').code).toBe(0);
+    expect((await gate('check')).code).toBe(0);
   });
 
-  it('measures from the last release: after `changeset version`, no changeset is owed', () => {
+  it('measures from the last release: after `changeset version`, no changeset is owed', async () => {
     setSource('export function keep(x: number): string { return String(x); }\n');
-    gate('update');
+    await gate('update');
     changeset('breaking', 'major');
-    expect(gate('check').code).toBe(0);
+    expect((await gate('check')).code).toBe(0);
     // What `changeset version` does: consume the changeset and bump the version.
     unlinkSync(path.join(root, '.changeset/breaking.md'));
     write(
@@ -133,6 +138,6 @@ describe('api-gate', () => {
     );
     git('add', '-A');
     git('commit', '-q', '-m', 'release @fixture/foo 2.0.0');
-    expect(gate('check').code).toBe(0);
+    expect((await gate('check')).code).toBe(0);
   });
 });

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { readLockHolder } from '@agent-records/fs-persistence';
+import { CliError, EXIT, fileError } from '../errors.js';
+import { scanLines } from '../scan.js';
+import type { LogProblem } from './inspect.js';
+
+export interface RepairResult {
+  file: string;
+  dryRun: boolean;
+  /** Lines kept in the repaired log. */
+  kept: number;
+  /** Lines moved to the quarantine file (torn tail included). */
+  moved: LogProblem[];
+  /** A last record that lacked its newline (another writer's style) and got one. */
+  addedFinalNewline: boolean;
+  backupFile?: string;
+  quarantineFile?: string;
+}
+
+/** Buffered writes to a file that is fsynced before it is closed. */
+class SyncedWriter {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #position = 0;
+  private constructor(private readonly handle: FileHandle) {}
+  static async create(file: string): Promise<SyncedWriter> {
+    return new SyncedWriter(await open(file, 'wx', 0o600));
+  }
+  async write(bytes: Buffer): Promise<void> {
+    this.#chunks.push(Buffer.from(bytes), NEWLINE);
+    this.#size += bytes.length + 1;
+    if (this.#size >= 1024 * 1024) await this.#drain();
+  }
+  async #drain(): Promise<void> {
+    const buffer = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    this.#size = 0;
+    let done = 0;
+    while (done < buffer.length) {
+      const { bytesWritten } = await this.handle.write(
+        buffer,
+        done,
+        buffer.length - done,
+        this.#position,
+      );
+      done += bytesWritten;
+      this.#position += bytesWritten;
+    }
+  }
+  async close(): Promise<void> {
+    await this.#drain();
+    await this.handle.sync();
+    await this.handle.close();
+  }
+  async abandon(): Promise<void> {
+    await this.handle.close().catch(() => {});
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * Repairs a log without deleting a byte: lines that are not records (a torn tail included) move
+ * to `<log>.quarantine-<stamp>`, the original is kept as `<log>.backup-<stamp>`, and the repaired
+ * log replaces it atomically (temp file, fsync, rename, directory fsync). Refuses a log whose lock
+ * is held by a live writer.
+ */
+export async function repairLog(
+  file: string,
+  options: { dryRun?: boolean } = {},
+): Promise<RepairResult> {
+  const dryRun = options.dryRun ?? false;
+  const holder = await readLockHolder(`${file}.lock`).catch(() => null);
+  if (holder?.alive) {
+    throw new CliError(
+      `${file}: locked by a live writer (pid ${holder.pid} on ${holder.host}). Stop that agent ` +
+        'before repairing its log.',
+      EXIT.locked,
+    );
+  }
+  const result: RepairResult = { file, dryRun, kept: 0, moved: [], addedFinalNewline: false };
+  try {
+    for await (const line of scanLines(file)) {
+      if (line.problem)
+        result.moved.push({ line: line.line, offset: line.offset, problem: line.problem });
+      else {
+        result.kept++;
+        if (!line.complete && line.bytes > 0) result.addedFinalNewline = true;
+      }
+    }
+  } catch (error) {
+    throw fileError(file, error);
+  }
+  if (dryRun || (result.moved.length === 0 && !result.addedFinalNewline)) return result;
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = path.dirname(path.resolve(file));
+  result.backupFile = `${file}.backup-${stamp}`;
+  const temp = path.join(dir, `.${path.basename(file)}.repair-${randomUUID()}.tmp`);
+  let output: SyncedWriter | undefined;
+  let quarantine: SyncedWriter | undefined;
+  try {
+    await copyFile(file, result.backupFile, constants.COPYFILE_EXCL);
+    await syncFile(result.backupFile);
+    output = await SyncedWriter.create(temp);
+    if (result.moved.length > 0) {
+      result.quarantineFile = `${file}.quarantine-${stamp}`;
+      quarantine = await SyncedWriter.create(result.quarantineFile);
+    }
+    for await (const line of scanLines(file)) {
+      if (line.problem) await quarantine?.write(line.raw);
+      else await output.write(line.raw);
+    }
+    await output.close();
+    await quarantine?.close();
+    await rename(temp, file);
+    await syncFile(dir);
+  } catch (error) {
+    await output?.abandon();
+    await quarantine?.abandon();
+    await unlink(temp).catch(() => {});
+    throw fileError(file, error);
+  }
+  return result;
+}
+
+async function syncFile(target: string): Promise<void> {
+  const handle = await open(target, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
