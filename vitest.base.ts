@@ -8,6 +8,7 @@ export default defineConfig({
     pool: 'forks',
     poolOptions: { forks: { execArgv: ['--unhandled-rejections=strict'] } },
     typecheck: { enabled: true, include: ['src/**/*.test-d.ts'] },
-    testTimeout: 30_000,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });

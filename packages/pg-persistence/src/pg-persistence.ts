@@ -1,0 +1,631 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type AgentRecordEnvelope,
+  type AgentRecordPersistence,
+  RecordsClosedError,
+  RecordsConflictError,
+  type RecordsErrorHandler,
+  type RecordsErrorInfo,
+  RecordsInvalidError,
+  RecordsOverflowError,
+  RecordsSerializeError,
+  RecordsWriteError,
+  serializeRecord,
+} from '@agent-records/types';
+import pg from 'pg';
+import { ensureSchema, qualified, type TableNames } from './schema.js';
+
+export interface PostgresAgentRecordPersistenceOptions {
+  /** A pool to use (not ended by `close()`); otherwise one is made from `connectionString`. */
+  pool?: pg.Pool;
+  /** Used when no pool is given; default: the `PG*` environment variables. */
+  connectionString?: string;
+  /** Schema of the tables (default `public`). */
+  schema?: string;
+  /** Records table (default `agent_records`; the sessions table is `<table>_sessions`). */
+  table?: string;
+  /** Create or upgrade the tables before the first query (default true). */
+  ensureSchema?: boolean;
+  /** Write failures (once per episode), their end, a conflict with another writer, refusals. */
+  onError?: RecordsErrorHandler;
+  /** Bound on queued, unwritten record bytes (default 64 MiB); `append` throws beyond it. */
+  maxPendingBytes?: number;
+}
+
+const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+/** Rows per INSERT statement; a batch of any size is still one transaction. */
+const ROWS_PER_STATEMENT = 5000;
+const PAGE_SIZE = 1000;
+
+interface Segment<R> {
+  rewrite: readonly R[] | null;
+  lines: string[];
+  times: Array<string | null>;
+}
+
+interface Waiter {
+  target: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** A batch sent to the server whose outcome is not known yet (or failed). */
+interface Attempt {
+  batchId: string;
+  /** The head and generation the batch expected; its committed result is `newHead`. */
+  newHead: number;
+  rewrite: boolean;
+}
+
+const defaultOnError: RecordsErrorHandler = (error, info) => {
+  console.error(`[agent-records] ${info.kind}: ${error.message}`);
+};
+
+/**
+ * An agent-records log in PostgreSQL: one row per record (session id, per-session sequence
+ * number, the record as jsonb, its time). Appends are group-committed as one multi-row INSERT per
+ * batch in one transaction; the session's head sequence number is moved with a compare-and-set,
+ * so a second writer is fenced off with `RecordsConflictError`; a retry after a lost connection
+ * checks whether the batch had committed, so nothing is written twice.
+ */
+export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecordEnvelope>
+  implements AgentRecordPersistence<R>
+{
+  readonly sessionId: string;
+  readonly #pool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #names: ReturnType<typeof qualified>;
+  readonly #tables: TableNames;
+  readonly #ensure: boolean;
+  readonly #onError: RecordsErrorHandler;
+  readonly #maxPendingBytes: number;
+  readonly #token = randomUUID();
+  #batchNo = 0;
+  #ready: Promise<void> | null = null;
+
+  #queue: Segment<R>[] = [{ rewrite: null, lines: [], times: [] }];
+  #inflight: Segment<R> | null = null;
+  #pendingBytes = 0;
+  #enqueued = 0;
+  #completed = 0;
+  #waiters: Waiter[] = [];
+
+  /** The committed head sequence number and generation this writer builds on (null: unknown yet). */
+  #head: number | null = null;
+  #generation = 0;
+  /** A batch that may or may not have committed: checked before anything else is written. */
+  #uncertain: Attempt | null = null;
+
+  #running: Promise<void> | null = null;
+  #failure: Error | null = null;
+  #episode: Error | null = null;
+  #conflict: RecordsConflictError | null = null;
+  #closed = false;
+  #released = false;
+
+  constructor(sessionId: string, options: PostgresAgentRecordPersistenceOptions = {}) {
+    if (
+      typeof sessionId !== 'string' ||
+      sessionId.length === 0 ||
+      sessionId.length > 200 ||
+      sessionId.includes('\u0000')
+    ) {
+      throw new RecordsInvalidSessionIdError(sessionId);
+    }
+    this.sessionId = sessionId;
+    this.#tables = { schema: options.schema ?? 'public', table: options.table ?? 'agent_records' };
+    this.#names = qualified(this.#tables);
+    this.#ownsPool = !options.pool;
+    this.#pool =
+      options.pool ??
+      new pg.Pool(options.connectionString ? { connectionString: options.connectionString } : {});
+    this.#ensure = options.ensureSchema ?? true;
+    this.#onError = options.onError ?? defaultOnError;
+    this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    // An idle client whose server went away emits 'error' on the pool; unhandled, that would
+    // crash the host. The next query fails and is handled as a failure episode instead.
+    if (this.#pool.listenerCount('error') === 0) this.#pool.on('error', () => {});
+  }
+
+  append(record: R): void {
+    if (this.#closed)
+      throw new RecordsClosedError(`Session ${this.sessionId} is closed; open it again to write.`);
+    const line = serializeRecord(record);
+    if (this.#pendingBytes + line.length > this.#maxPendingBytes) {
+      throw new RecordsOverflowError(this.#pendingBytes + line.length, this.#maxPendingBytes);
+    }
+    const segment = this.#queue[this.#queue.length - 1] as Segment<R>;
+    segment.lines.push(line);
+    segment.times.push(timeOf(record));
+    this.#pendingBytes += line.length;
+    this.#enqueued++;
+    this.#schedule();
+  }
+
+  /**
+   * Replaces the session's log in one transaction: readers see the old log or the new one. The
+   * records are serialised by the writer; do not mutate them until `flush()` resolves.
+   */
+  rewrite(records: readonly R[]): void {
+    if (this.#closed)
+      throw new RecordsClosedError(`Session ${this.sessionId} is closed; open it again to write.`);
+    for (const segment of this.#queue) {
+      for (const line of segment.lines) this.#pendingBytes -= line.length;
+    }
+    this.#completed += this.#queuedOps();
+    this.#queue = [{ rewrite: records.slice(), lines: [], times: [] }];
+    this.#enqueued++;
+    this.#schedule();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#conflict) throw this.#conflict;
+    const target = this.#enqueued;
+    if (this.#completed >= target && !this.#failure) return;
+    this.#failure = null; // a flush during a failure episode is the retry
+    await new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ target, resolve, reject });
+      this.#start();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (!this.#released) {
+      try {
+        await this.flush();
+        await this.#running;
+      } catch (error) {
+        // A conflict is final: release the connections anyway. A failure episode keeps them so
+        // that a later close() can retry.
+        if (this.#conflict) await this.#release();
+        throw error;
+      }
+      await this.#release();
+    }
+    if (this.#conflict) throw this.#conflict;
+  }
+
+  async #release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#ownsPool) await this.#pool.end();
+  }
+
+  /** Records this writer could not write because another writer took the session (after a conflict). */
+  unwrittenRecords(): R[] {
+    const out: R[] = [];
+    for (const segment of this.#inflight ? [this.#inflight, ...this.#queue] : this.#queue) {
+      if (segment.rewrite) out.push(...segment.rewrite);
+      for (const line of segment.lines) out.push(JSON.parse(line) as R);
+    }
+    return out;
+  }
+
+  async *read(): AsyncIterable<R> {
+    for await (const batch of this.readBatches()) {
+      for (const record of batch) yield record;
+    }
+  }
+
+  /**
+   * The records in pages, read with keyset pagination inside one REPEATABLE READ transaction (a
+   * consistent snapshot, constant memory), then whatever this writer has not committed yet.
+   */
+  async *readBatches(): AsyncIterable<readonly R[]> {
+    await this.#prepare();
+    const snapshot = this.#snapshot();
+    if (!snapshot.base) {
+      const client = await this.#connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const session = await client.query<{ head_seq: string; generation: string }>(
+          `SELECT head_seq, generation FROM ${this.#names.sessions} WHERE session_id = $1`,
+          [this.sessionId],
+        );
+        const row = session.rows[0];
+        const dbHead = row ? Number(row.head_seq) : 0;
+        const limit = snapshot.head ?? dbHead;
+        if (this.#head === null && !this.#running && this.#queuedOps() === 0) {
+          // A replay fences the writer: its first write expects the log it has just read.
+          this.#head = dbHead;
+          this.#generation = row ? Number(row.generation) : 0;
+        }
+        let last = 0;
+        for (;;) {
+          const page = await client.query<{ seq: string; record: string }>(
+            `SELECT seq, COALESCE(record_json, record::text) AS record FROM ${this.#names.records}
+             WHERE session_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT ${PAGE_SIZE}`,
+            [this.sessionId, last, limit],
+          );
+          if (page.rows.length === 0) break;
+          last = Number((page.rows[page.rows.length - 1] as { seq: string }).seq);
+          yield page.rows.map((r) => JSON.parse(r.record) as R);
+          if (page.rows.length < PAGE_SIZE) break;
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        broken = true;
+        throw error;
+      } finally {
+        if (broken) {
+          await client.query('ROLLBACK').catch(() => {});
+        }
+        client.release(broken ? true : undefined);
+      }
+    } else {
+      for (let i = 0; i < snapshot.base.length; i += PAGE_SIZE) {
+        yield snapshot.base.slice(i, i + PAGE_SIZE).map((r) => JSON.parse(serializeRecord(r)) as R);
+      }
+    }
+    for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
+  }
+
+  /**
+   * A pooled client with an error listener for as long as we hold it: a server that goes away
+   * makes a checked-out client emit 'error', which would otherwise crash the host process.
+   */
+  async #connect(): Promise<pg.PoolClient & { release(destroy?: boolean): void }> {
+    const client = await this.#pool.connect();
+    const ignore = () => {};
+    client.on('error', ignore);
+    const release = client.release.bind(client);
+    client.release = (destroy?: boolean | Error) => {
+      client.off('error', ignore);
+      client.release = release;
+      release(destroy);
+    };
+    return client;
+  }
+
+  #snapshot(): { head: number | null; base: readonly R[] | null; pending: string[][] } {
+    let base: readonly R[] | null = null;
+    let pending: string[][] = [];
+    const segments = this.#inflight ? [this.#inflight, ...this.#queue] : this.#queue;
+    for (const segment of segments) {
+      if (segment.rewrite) {
+        base = segment.rewrite;
+        pending = [];
+      }
+      if (segment.lines.length > 0) pending.push(segment.lines.slice());
+    }
+    return { head: this.#head, base, pending };
+  }
+
+  #queuedOps(): number {
+    let ops = 0;
+    for (const segment of this.#queue) ops += (segment.rewrite ? 1 : 0) + segment.lines.length;
+    return ops;
+  }
+
+  #prepare(): Promise<void> {
+    if (!this.#ensure) return Promise.resolve();
+    this.#ready ??= ensureSchema(this.#pool, this.#tables).catch((error) => {
+      this.#ready = null;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  #schedule(): void {
+    if (this.#failure || this.#running || this.#conflict) return;
+    this.#start();
+  }
+
+  #start(): void {
+    if (this.#running || this.#conflict) return;
+    this.#running = Promise.resolve()
+      .then(() => this.#run())
+      .finally(() => {
+        this.#running = null;
+        if (!this.#failure && !this.#conflict && this.#waiters.length > 0) this.#start();
+      });
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#failure && !this.#conflict) {
+      const first = this.#queue[0] as Segment<R>;
+      if (!first.rewrite && first.lines.length === 0) {
+        if (this.#queue.length === 1) break;
+        this.#queue.shift();
+        continue;
+      }
+      try {
+        await this.#prepare();
+        await this.#learnHead();
+      } catch (error) {
+        if (error instanceof RecordsConflictError) this.#refuse(error);
+        else this.#fail(error);
+        return;
+      }
+      const segment = this.#queue[0] as Segment<R>;
+      if (!segment.rewrite && segment.lines.length === 0) continue; // a retried batch had committed
+      // Take the head segment as one batch; appends arriving meanwhile start a new one.
+      this.#inflight = segment;
+      this.#queue[0] = { rewrite: null, lines: [], times: [] };
+      try {
+        await this.#writeBatch(segment);
+        this.#inflight = null;
+        if (segment.rewrite) this.#completed++;
+        this.#completed += segment.lines.length;
+        for (const line of segment.lines) this.#pendingBytes -= line.length;
+      } catch (error) {
+        this.#inflight = null;
+        this.#requeue(segment);
+        if (error instanceof RecordsConflictError) this.#refuse(error);
+        else if (
+          segment.rewrite &&
+          (error instanceof RecordsSerializeError || error instanceof RecordsInvalidError)
+        ) {
+          this.#refuseRewrite(segment, error);
+          continue;
+        } else this.#fail(error);
+        return;
+      }
+      this.#recovered();
+      this.#settleWaiters();
+    }
+    this.#settleWaiters();
+  }
+
+  async #writeBatch(segment: Segment<R>): Promise<void> {
+    const client = await this.#connect();
+    let broken = false;
+    try {
+      const head = this.#head as number;
+      const newHead = segment.rewrite
+        ? segment.rewrite.length + segment.lines.length
+        : head + segment.lines.length;
+      const attempt: Attempt = {
+        batchId: `${this.#token}:${++this.#batchNo}`,
+        newHead,
+        rewrite: segment.rewrite !== null,
+      };
+      await client.query('BEGIN');
+      // From here until COMMIT answers, the outcome is unknown if the connection drops.
+      this.#uncertain = attempt;
+      const moved = await client.query(
+        `UPDATE ${this.#names.sessions}
+         SET head_seq = $2, generation = generation + $5, last_batch = $3, updated_at = now()
+         WHERE session_id = $1 AND head_seq = $4 AND generation = $6`,
+        [this.sessionId, newHead, attempt.batchId, head, attempt.rewrite ? 1 : 0, this.#generation],
+      );
+      if (moved.rowCount !== 1) {
+        await client.query('ROLLBACK');
+        this.#uncertain = null;
+        throw this.#conflictError();
+      }
+      let seq = 0;
+      if (segment.rewrite) {
+        await client.query(`DELETE FROM ${this.#names.records} WHERE session_id = $1`, [
+          this.sessionId,
+        ]);
+        const records = segment.rewrite;
+        for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
+          const lines: string[] = [];
+          const times: Array<string | null> = [];
+          for (const record of records.slice(i, i + ROWS_PER_STATEMENT)) {
+            lines.push(serializeRecord(record));
+            times.push(timeOf(record));
+          }
+          await this.#insert(client, seq + 1, lines, times);
+          seq += lines.length;
+        }
+      } else {
+        seq = head;
+      }
+      for (let i = 0; i < segment.lines.length; i += ROWS_PER_STATEMENT) {
+        const lines = segment.lines.slice(i, i + ROWS_PER_STATEMENT);
+        await this.#insert(client, seq + 1, lines, segment.times.slice(i, i + ROWS_PER_STATEMENT));
+        seq += lines.length;
+      }
+      await client.query('COMMIT');
+      this.#uncertain = null;
+      this.#head = newHead;
+      if (attempt.rewrite) this.#generation++;
+    } catch (error) {
+      broken = !(error instanceof RecordsConflictError);
+      if (broken) await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  async #insert(
+    client: pg.PoolClient,
+    firstSeq: number,
+    lines: string[],
+    times: Array<string | null>,
+  ) {
+    const seqs = lines.map((_, i) => firstSeq + i);
+    const exact: Array<string | null> = [];
+    const queryable = lines.map((line) => {
+      if (!line.includes('\\u0000')) {
+        exact.push(null);
+        return line;
+      }
+      exact.push(line);
+      return line.replace(NUL_ESCAPE, '$1\\ufffd');
+    });
+    await client.query(
+      `INSERT INTO ${this.#names.records} (session_id, seq, record, record_json, time)
+       SELECT $1, s, r::jsonb, e, t
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS x(s, r, e, t)`,
+      [this.sessionId, seqs, queryable, exact, times],
+    );
+  }
+
+  /**
+   * Learns the session's head before the first write, and after a batch whose outcome is unknown
+   * (the connection dropped around COMMIT) finds out whether it committed: the sessions row names
+   * the last batch that moved the head.
+   */
+  async #learnHead(): Promise<void> {
+    if (this.#head !== null && !this.#uncertain) return;
+    const client = await this.#connect();
+    let broken = false;
+    try {
+      await this.#reconcile(client);
+    } catch (error) {
+      broken = !(error instanceof RecordsConflictError);
+      throw error;
+    } finally {
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  async #reconcile(client: pg.PoolClient): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.#names.sessions} (session_id) VALUES ($1) ON CONFLICT (session_id) DO NOTHING`,
+      [this.sessionId],
+    );
+    const { rows } = await client.query<{
+      head_seq: string;
+      generation: string;
+      last_batch: string | null;
+    }>(
+      `SELECT head_seq, generation, last_batch FROM ${this.#names.sessions} WHERE session_id = $1`,
+      [this.sessionId],
+    );
+    const row = rows[0] as { head_seq: string; generation: string; last_batch: string | null };
+    const dbHead = Number(row.head_seq);
+    const dbGeneration = Number(row.generation);
+    if (this.#head === null) {
+      this.#head = dbHead;
+      this.#generation = dbGeneration;
+      return;
+    }
+    const attempt = this.#uncertain as Attempt;
+    this.#uncertain = null;
+    if (row.last_batch === attempt.batchId) {
+      // It committed. Mark what it held as written and write only the rest.
+      this.#acknowledgeCommitted(attempt);
+      this.#head = dbHead;
+      this.#generation = dbGeneration;
+      return;
+    }
+    if (dbHead !== this.#head || dbGeneration !== this.#generation) throw this.#conflictError();
+  }
+
+  /** A retried batch had committed: drop from the queue head what it wrote. */
+  #acknowledgeCommitted(attempt: Attempt): void {
+    const head = this.#queue[0] as Segment<R>;
+    let written = attempt.rewrite
+      ? attempt.newHead - (head.rewrite?.length ?? 0)
+      : attempt.newHead - (this.#head as number);
+    if (attempt.rewrite && head.rewrite) {
+      head.rewrite = null;
+      this.#completed++;
+    }
+    written = Math.max(0, Math.min(written, head.lines.length));
+    for (const line of head.lines.slice(0, written)) this.#pendingBytes -= line.length;
+    head.lines = head.lines.slice(written);
+    head.times = head.times.slice(written);
+    this.#completed += written;
+    this.#settleWaiters();
+  }
+
+  #conflictError(): RecordsConflictError {
+    return new RecordsConflictError(
+      `Session ${this.sessionId} was changed by another writer: its head sequence number is not ` +
+        `the ${this.#head} this writer built on. This writer stopped; its ${this.#queuedOps()} ` +
+        'unwritten records are kept (unwrittenRecords()). Replay the session before writing again.',
+    );
+  }
+
+  #requeue(segment: Segment<R>): void {
+    const head = this.#queue[0] as Segment<R>;
+    if (head.rewrite) {
+      // A rewrite queued meanwhile supersedes the failed appends.
+      for (const line of segment.lines) this.#pendingBytes -= line.length;
+      this.#completed += segment.lines.length + (segment.rewrite ? 1 : 0);
+      return;
+    }
+    this.#queue[0] = {
+      rewrite: segment.rewrite,
+      lines: segment.lines.concat(head.lines),
+      times: segment.times.concat(head.times),
+    };
+  }
+
+  #fail(error: unknown): void {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    this.#failure = cause;
+    if (!this.#episode) {
+      this.#episode = cause;
+      this.#report(cause, { kind: 'write-failed' });
+    }
+    const failure = new RecordsWriteError(
+      `Writing session ${this.sessionId} failed (${cause.message}); ${this.#queuedOps()} records ` +
+        'stay queued in order and are retried on the next flush().',
+      { cause },
+    );
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+  }
+
+  #refuse(error: RecordsConflictError): void {
+    this.#conflict = error;
+    this.#report(error, { kind: 'write-failed' });
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  #refuseRewrite(segment: Segment<R>, error: RecordsSerializeError | RecordsInvalidError): void {
+    const head = this.#queue[0] as Segment<R>;
+    if (head.rewrite === segment.rewrite) {
+      head.rewrite = null;
+      this.#completed++;
+    }
+    this.#report(error, { kind: 'record-refused', recordType: error.recordType });
+    const refused = new RecordsWriteError(
+      `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
+      { cause: error },
+    );
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(refused);
+  }
+
+  #recovered(): void {
+    if (!this.#episode) return;
+    const ended = this.#episode;
+    this.#episode = null;
+    this.#report(ended, { kind: 'write-recovered' });
+  }
+
+  #settleWaiters(): void {
+    if (this.#waiters.length === 0) return;
+    const waiting: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (waiter.target <= this.#completed) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.#waiters = waiting;
+  }
+
+  #report(error: Error, info: RecordsErrorInfo): void {
+    try {
+      this.#onError(error, info);
+    } catch {
+      // A throwing handler must not stop the writer.
+    }
+  }
+}
+
+/** A session id that is empty, too long, or holds NUL. */
+export class RecordsInvalidSessionIdError extends RecordsInvalidError {
+  constructor(sessionId: unknown) {
+    super(
+      undefined,
+      `session id ${JSON.stringify(String(sessionId)).slice(0, 80)} is not a non-empty string of at most 200 characters without NUL`,
+    );
+  }
+}
+
+/** A JSON `\u0000` escape (not an escaped backslash followed by `u0000`). */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+function timeOf(record: AgentRecordEnvelope): string | null {
+  return typeof record.time === 'number' && Number.isFinite(record.time)
+    ? new Date(record.time).toISOString()
+    : null;
+}

@@ -1,0 +1,114 @@
+import pg from 'pg';
+import {
+  PostgresAgentRecordPersistence,
+  type PostgresAgentRecordPersistenceOptions,
+  RecordsInvalidSessionIdError,
+} from './pg-persistence.js';
+import { ensureSchema, qualified } from './schema.js';
+
+export interface PostgresSessionInfo {
+  id: string;
+  /** Records in the session (its head sequence number). */
+  records: number;
+  /** Rewrites so far. */
+  generation: number;
+  createdAt: number;
+  modifiedAt: number;
+}
+
+/** Sessions in one PostgreSQL table, sharing one pool. */
+export class PostgresAgentRecordStore {
+  readonly #pool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #options: PostgresAgentRecordPersistenceOptions;
+  readonly #names: ReturnType<typeof qualified>;
+  #ready: Promise<void> | null = null;
+
+  constructor(options: PostgresAgentRecordPersistenceOptions = {}) {
+    this.#ownsPool = !options.pool;
+    this.#pool =
+      options.pool ??
+      new pg.Pool(options.connectionString ? { connectionString: options.connectionString } : {});
+    if (this.#pool.listenerCount('error') === 0) this.#pool.on('error', () => {});
+    this.#options = { ...options, pool: this.#pool };
+    this.#names = qualified({
+      schema: options.schema ?? 'public',
+      table: options.table ?? 'agent_records',
+    });
+  }
+
+  /** Creates or upgrades the tables (idempotent; safe from many processes at once). */
+  ensureSchema(): Promise<void> {
+    this.#ready ??= ensureSchema(this.#pool, {
+      schema: this.#options.schema ?? 'public',
+      table: this.#options.table ?? 'agent_records',
+    }).catch((error) => {
+      this.#ready = null;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  /** The persistence of one session, on the store's pool. */
+  open(
+    sessionId: string,
+    options: Omit<PostgresAgentRecordPersistenceOptions, 'pool' | 'schema' | 'table'> = {},
+  ): PostgresAgentRecordPersistence {
+    return new PostgresAgentRecordPersistence(sessionId, {
+      ...this.#options,
+      ...options,
+      pool: this.#pool,
+    });
+  }
+
+  async list(): Promise<PostgresSessionInfo[]> {
+    await this.ensureSchema();
+    const { rows } = await this.#pool.query<{
+      session_id: string;
+      head_seq: string;
+      generation: string;
+      created_at: Date;
+      updated_at: Date;
+    }>(
+      `SELECT session_id, head_seq, generation, created_at, updated_at FROM ${this.#names.sessions} ORDER BY session_id`,
+    );
+    return rows.map((row) => ({
+      id: row.session_id,
+      records: Number(row.head_seq),
+      generation: Number(row.generation),
+      createdAt: row.created_at.getTime(),
+      modifiedAt: row.updated_at.getTime(),
+    }));
+  }
+
+  /** Deletes a session's records and its row, in one transaction. False when there was none. */
+  async delete(sessionId: string): Promise<boolean> {
+    if (typeof sessionId !== 'string' || sessionId.length === 0)
+      throw new RecordsInvalidSessionIdError(sessionId);
+    await this.ensureSchema();
+    const client = await this.#pool.connect();
+    const ignore = () => {};
+    client.on('error', ignore); // a server going away must not crash the host
+    try {
+      await client.query('BEGIN');
+      await client.query(`DELETE FROM ${this.#names.records} WHERE session_id = $1`, [sessionId]);
+      const deleted = await client.query(
+        `DELETE FROM ${this.#names.sessions} WHERE session_id = $1`,
+        [sessionId],
+      );
+      await client.query('COMMIT');
+      return deleted.rowCount === 1;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.off('error', ignore);
+      client.release();
+    }
+  }
+
+  /** Ends the pool if the store made it. */
+  async close(): Promise<void> {
+    if (this.#ownsPool) await this.#pool.end();
+  }
+}

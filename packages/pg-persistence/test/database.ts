@@ -1,0 +1,51 @@
+// Connection to the real PostgreSQL these tests need. Under CI=true an unreachable server fails
+// the run loudly; elsewhere the tests are skipped with the reason printed.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+
+export const DATABASE_URL =
+  process.env.AGENT_RECORDS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function probe(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (error) {
+    return `cannot reach PostgreSQL at ${DATABASE_URL}: ${(error as Error).message}`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const unreachable = await probe();
+if (unreachable) {
+  if (process.env.CI === 'true') {
+    throw new Error(
+      `${unreachable}. CI needs it: .ci/run starts the local cluster; check it is installed.`,
+    );
+  }
+  console.log(`skipping PostgreSQL tests: ${unreachable}`);
+}
+export const available = unreachable === null;
+
+export function newPool(options: pg.PoolConfig = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4, ...options });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** A fresh schema name for one test file; drop it with `dropSchema`. */
+export function schemaName(): string {
+  return `ar_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const pool = newPool({ max: 1 });
+  try {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await pool.end();
+  }
+}
