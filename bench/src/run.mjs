@@ -42,12 +42,21 @@ const N = quick
       rewriteLarge: 1_000_000,
     };
 
+// PostgreSQL rows join the table when the local server answers (AGENT_RECORDS_PG_URL).
+const pgUrl = process.env.AGENT_RECORDS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const pgSchema = `agent_records_bench_${process.pid}`;
+const psql = (sql) => spawnSync('psql', [pgUrl, '-qAtc', sql], { encoding: 'utf8' }).stdout?.trim();
+const pgReachable = psql('SELECT 1') === '1';
+if (!pgReachable)
+  process.stderr.write(`PostgreSQL not reachable at ${pgUrl}: its rows are left out\n`);
+const withPg = (impls) => (pgReachable ? [...impls, 'pg'] : impls);
+
 const plan = [
-  ['batched', N.batched, ['limit', 'ours', 'reference', 'memory']],
+  ['batched', N.batched, withPg(['limit', 'ours', 'reference', 'memory'])],
   [
     'durable',
     N.durable,
-    [
+    withPg([
       'fdatasync-sync',
       'fdatasync-async',
       'ours',
@@ -55,10 +64,10 @@ const plan = [
       'naive',
       'open-write-fsync-close',
       'memory',
-    ],
+    ]),
   ],
   ['concurrent', N.concurrent, ['ours', 'reference']],
-  ['replay', N.replay, ['limit', 'ours', 'reference']],
+  ['replay', N.replay, withPg(['limit', 'ours', 'reference'])],
   ['replay-large', N.replayLarge, ['ours']],
   ['rewrite', N.rewrite, ['limit', 'ours', 'reference']],
   ['rewrite-large', N.rewriteLarge, ['ours', 'reference']],
@@ -69,7 +78,11 @@ function worker(kase, impl, count, sharedLog) {
   const result = spawnSync(
     process.execPath,
     ['--expose-gc', path.join(here, 'worker.mjs'), ...args],
-    { encoding: 'utf8', maxBuffer: 1 << 20 },
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+      env: { ...process.env, AGENT_RECORDS_PG_URL: pgUrl, AGENT_RECORDS_BENCH_SCHEMA: pgSchema },
+    },
   );
   if (result.status !== 0) {
     throw new Error(`${kase}/${impl} failed (${result.status}): ${result.stderr}`);
@@ -116,6 +129,7 @@ const results = {
     platform: `${os.platform()} ${os.release()}`,
     node: process.version,
     disk: diskType(workDir),
+    postgres: pgReachable ? psql('SHOW server_version') : null,
     dir: workDir,
   },
   n: N,
@@ -129,6 +143,7 @@ try {
     if (kase.startsWith('replay')) {
       sharedLog = path.join(workDir, `${kase}.jsonl`);
       worker('prepare', 'limit', count, sharedLog);
+      if (impls.includes('pg')) worker('prepare-pg', 'pg', count);
     }
     for (const impl of impls) {
       const samples = [];
@@ -139,6 +154,7 @@ try {
   }
 } finally {
   fs.rmSync(workDir, { recursive: true, force: true });
+  if (pgReachable) psql(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
 }
 
 // ---- Report ----

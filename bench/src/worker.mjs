@@ -9,6 +9,7 @@ import {
   nodeFileOperations,
 } from '@agent-records/fs-persistence';
 import { InMemoryAgentRecordPersistence } from '@agent-records/memory-persistence';
+import { PostgresAgentRecordPersistence } from '@agent-records/pg-persistence';
 import {
   limitRead,
   limitWrite,
@@ -73,6 +74,21 @@ function oursFs(options = {}) {
   };
 }
 
+const PG_URL = process.env.AGENT_RECORDS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PG_SCHEMA = process.env.AGENT_RECORDS_BENCH_SCHEMA ?? 'agent_records_bench';
+
+function oursPg(sessionId = `${kase}-${process.pid}`) {
+  const persistence = new PostgresAgentRecordPersistence(sessionId, {
+    connectionString: PG_URL,
+    schema: PG_SCHEMA,
+    onError: () => {},
+  });
+  return {
+    persistence,
+    records: new AgentRecords({ persistence, protocolVersion: '1.0', onError: () => {} }),
+  };
+}
+
 function oursMemory() {
   const persistence = new InMemoryAgentRecordPersistence([], { onError: () => {} });
   return {
@@ -115,14 +131,15 @@ const cases = {
         return { bytes: fileBytes(), fsyncs: appender.fsyncs };
       });
     } else {
-      const { records, persistence } = impl === 'memory' ? oursMemory() : oursFs();
+      const { records, persistence } =
+        impl === 'memory' ? oursMemory() : impl === 'pg' ? oursPg() : oursFs();
       result = await measure(async () => {
         for (let i = 0; i < count; i++) {
           records.logRecord(data[i]);
           if (i % 1000 === 999) await yieldNow();
         }
         await records.flush();
-        return { bytes: impl === 'memory' ? bytes : fileBytes() };
+        return { bytes: impl === 'ours' ? fileBytes() : bytes };
       });
       await persistence.close();
     }
@@ -190,7 +207,8 @@ const cases = {
         times.push(performance.now() - t);
       }
     } else {
-      const { records, persistence } = impl === 'memory' ? oursMemory() : oursFs();
+      const { records, persistence } =
+        impl === 'memory' ? oursMemory() : impl === 'pg' ? oursPg() : oursFs();
       records.logRecord({ type: 'warmup' });
       await records.flush();
       for (const record of data) {
@@ -250,11 +268,37 @@ const cases = {
     return { bytes: limitWrite(file, [metadata, ...makeRecords(count)]) };
   },
 
+  // Writes the session that the PostgreSQL replay case reads.
+  async 'prepare-pg'() {
+    const { persistence } = oursPg(`replay-${count}`);
+    persistence.rewrite([
+      { type: 'metadata', protocol_version: '1.0', created_at: 1 },
+      ...makeRecords(count),
+    ]);
+    await persistence.close();
+    return {};
+  },
+
   // 4. Replay of a log of `count` records at the current version.
   async replay() {
     const bytes = fs.statSync(file).size;
     let result;
-    if (impl === 'limit') {
+    if (impl === 'pg') {
+      const { persistence } = oursPg(`replay-${count}`);
+      let restored = 0;
+      const records = new AgentRecords({
+        persistence,
+        protocolVersion: '1.0',
+        restore: () => {
+          restored++;
+        },
+      });
+      result = await measure(async () => {
+        await records.replay();
+        return { restored };
+      });
+      await persistence.close();
+    } else if (impl === 'limit') {
       result = await measure(() => ({ restored: limitRead(file) }));
     } else if (impl === 'reference') {
       result = await measure(async () => ({ restored: await referenceRead(file) }));

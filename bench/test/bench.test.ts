@@ -43,6 +43,14 @@ it('runs every case in quick mode and writes results.json', async () => {
       results.cases.replay.records + 1,
     );
     expect(results.targets.length).toBeGreaterThan(5);
+    if (process.env.CI === 'true') {
+      // CI has the local PostgreSQL: its rows must be in the table.
+      expect(results.machine.postgres).toBeTruthy();
+      expect(results.cases.batched.implementations.pg.recordsPerSec.median).toBeGreaterThan(0);
+      expect(results.cases.replay.implementations.pg.restored.median).toBe(
+        results.cases.replay.records + 1,
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
