@@ -13,6 +13,7 @@ import {
   RecordsWriteError,
   serializeRecord,
 } from '@agent-records/types';
+import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';
 import { readRecordBatches } from './line-reader.js';
 import { WriterLock } from './lock.js';
@@ -35,6 +36,11 @@ export interface FileSystemAgentRecordPersistenceOptions {
   maxPendingBytes?: number;
   /** The file-system seam, for fault-injection tests; default the real `node:fs`. */
   fileOperations?: FileOperations;
+  /**
+   * Move large `data:<mime>;base64,` strings (inline images, files) out of the log into
+   * content-addressed files in `dir`, replaced by `blobref:<mime>;<sha256>` in the line.
+   */
+  blobs?: BlobOptions;
 }
 
 const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
@@ -92,6 +98,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly #dirMode: number;
   readonly #maxPendingBytes: number;
   readonly #lock: WriterLock | null;
+  readonly #blobs: BlobStore | null;
 
   #queue: Segment<R>[] = [{ rewrite: null, lines: [] }];
   #inflightLines: string[] | null = null;
@@ -124,6 +131,14 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     this.#fileMode = options.fileMode ?? 0o600;
     this.#dirMode = options.dirMode ?? 0o700;
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.#blobs = options.blobs
+      ? new BlobStore(
+          options.blobs,
+          this.#ops,
+          { file: this.#fileMode, dir: this.#dirMode },
+          this.#onError,
+        )
+      : null;
     this.#lock =
       options.lock === false
         ? null
@@ -133,9 +148,10 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   append(record: R): void {
     if (this.#closed)
       throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
-    const line = serializeRecord(record);
-    if (this.#pendingBytes + line.length > this.#maxPendingBytes) {
-      throw new RecordsOverflowError(this.#pendingBytes + line.length, this.#maxPendingBytes);
+    const line = serializeRecord(record, this.#blobs?.replacer);
+    const pending = this.#pendingBytes + (this.#blobs?.pendingBytes ?? 0) + line.length;
+    if (pending > this.#maxPendingBytes) {
+      throw new RecordsOverflowError(pending, this.#maxPendingBytes);
     }
     if (this.#lockedOut) return; // refused for good; flush() and close() say so
     (this.#queue[this.#queue.length - 1] as Segment<R>).lines.push(line);
@@ -223,13 +239,26 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   async *#batchesFrom(fd: number | null, snapshot: Snapshot<R>): AsyncGenerator<R[]> {
+    const blobs = this.#blobs;
+    if (!blobs) {
+      yield* this.#rawBatchesFrom(fd, snapshot);
+      return;
+    }
+    for await (const batch of this.#rawBatchesFrom(fd, snapshot)) {
+      await blobs.restore(batch);
+      yield batch;
+    }
+  }
+
+  async *#rawBatchesFrom(fd: number | null, snapshot: Snapshot<R>): AsyncGenerator<R[]> {
     if (fd !== null) {
       const opened = fd;
       const ops: FileOperations = { ...this.#ops, open: async () => opened };
       yield* readRecordBatches(ops, this.file, { end: snapshot.durableEnd }) as AsyncGenerator<R[]>;
     } else if (snapshot.base) {
       for (let i = 0; i < snapshot.base.length; i += 1000) {
-        yield snapshot.base.slice(i, i + 1000).map((r) => JSON.parse(serializeRecord(r)) as R);
+        const slice = snapshot.base.slice(i, i + 1000);
+        yield slice.map((r) => JSON.parse(serializeRecord(r, this.#blobs?.replacer)) as R);
       }
     }
     for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
@@ -325,6 +354,8 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       await this.#ops.ftruncate(fd, this.#durableSize);
       this.#dirty = false;
     }
+    // A line may point at a blob only once the blob is durable.
+    await this.#blobs?.flushPending();
     let position = this.#durableSize;
     let recordBytes = 0;
     let prefix = this.#needsNewline ? '\n' : '';
@@ -359,7 +390,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       for (let i = 0; i < records.length; ) {
         let text = '';
         while (i < records.length && text.length < WRITE_CHUNK_BYTES) {
-          text += `${serializeRecord(records[i++])}\n`;
+          text += `${serializeRecord(records[i++], this.#blobs?.replacer)}\n`;
         }
         const buffer = Buffer.from(text, 'utf8');
         await writeFully(this.#ops, fd, buffer, position);
@@ -367,6 +398,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       }
       await this.#ops.fdatasync(fd);
       await this.#ops.close(fd);
+      await this.#blobs?.flushPending();
       await this.#ops.rename(temp, this.file);
       renamed = true;
       await this.#syncDirectory(dir);

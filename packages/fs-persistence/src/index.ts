@@ -1,3 +1,10 @@
+export { type BlobOptions, blobPath } from './blobs/blob-store.js';
+export {
+  type BlobGarbageOptions,
+  type BlobGarbageReport,
+  collectBlobGarbage,
+  referencedBlobs,
+} from './blobs/gc.js';
 export { type FileOperations, nodeFileOperations } from './file-operations.js';
 export {
   FileSystemAgentRecordPersistence,

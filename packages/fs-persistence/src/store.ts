@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AgentRecordsError, RecordsLockedError } from '@agent-records/types';
+import { type BlobGarbageReport, collectBlobGarbage } from './blobs/gc.js';
 import { errorCode } from './file-operations.js';
 import {
   FileSystemAgentRecordPersistence,
@@ -117,6 +118,26 @@ export class FileSystemAgentRecordStore {
       sessions.push(session);
     }
     return sessions;
+  }
+
+  /**
+   * Removes blobs that no session of this store references (needs the `blobs` option). Blobs
+   * younger than `minAgeMs` (default one hour) are kept: a live writer may be about to point at
+   * them.
+   */
+  async collectBlobGarbage(
+    options: { dryRun?: boolean; minAgeMs?: number } = {},
+  ): Promise<BlobGarbageReport> {
+    const blobs = this.#options.blobs;
+    if (!blobs) {
+      throw new TypeError('This store has no blobs option: there is no blob folder to collect.');
+    }
+    const sessions = await this.list();
+    return collectBlobGarbage({
+      blobDir: blobs.dir,
+      logs: sessions.map((s) => s.file),
+      ...options,
+    });
   }
 
   /**

@@ -220,6 +220,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       let broken = false;
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        // Each page must walk the primary key from the last seq. On a freshly filled table the
+        // statistics say "a few rows" and the planner picks a bitmap scan that reads every later
+        // row of the session per page (50 ms instead of 1 ms per page): rule that out here.
+        await client.query('SET LOCAL enable_bitmapscan = off');
+        await client.query('SET LOCAL enable_seqscan = off');
         const session = await client.query<{ head_seq: string; generation: string }>(
           `SELECT head_seq, generation FROM ${this.#names.sessions} WHERE session_id = $1`,
           [this.sessionId],
@@ -236,7 +241,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         for (;;) {
           const page = await client.query<{ seq: string; record: string }>(
             `SELECT seq, COALESCE(record_json, record::text) AS record FROM ${this.#names.records}
-             WHERE session_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT ${PAGE_SIZE}`,
+             WHERE session_id = $1 AND seq > $2 AND seq <= $3 ORDER BY session_id, seq LIMIT ${PAGE_SIZE}`,
             [this.sessionId, last, limit],
           );
           if (page.rows.length === 0) break;

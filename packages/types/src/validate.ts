@@ -28,12 +28,17 @@ const LINE_SEPARATORS = /[\u2028\u2029]/g;
  * Serialises one record to a single line of JSON (no trailing newline), with U+2028 and U+2029
  * escaped so that no line-splitting reader can break it. Throws {@link RecordsInvalidError} for a
  * non-record and {@link RecordsSerializeError} for a value JSON cannot hold (a cycle, a BigInt).
+ * An optional `replacer` works as in `JSON.stringify` (backends use it to move large values out
+ * of line without copying the record).
  */
-export function serializeRecord(record: unknown): string {
+export function serializeRecord(
+  record: unknown,
+  replacer?: (this: unknown, key: string, value: unknown) => unknown,
+): string {
   assertRecord(record);
   let json: string;
   try {
-    json = JSON.stringify(record);
+    json = JSON.stringify(record, replacer);
   } catch (cause) {
     throw new RecordsSerializeError(record.type, { cause });
   }

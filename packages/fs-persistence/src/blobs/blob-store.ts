@@ -1,0 +1,225 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { AgentRecordEnvelope, RecordsErrorHandler } from '@agent-records/types';
+import { errorCode, type FileOperations } from '../file-operations.js';
+import { writeFully } from '../tail.js';
+
+/** Options of the blob store: where blobs live and which strings go there. */
+export interface BlobOptions {
+  /** The folder of content-addressed blob files (created 0700). */
+  dir: string;
+  /** `data:<mime>;base64,` strings longer than this many characters move out of line (default 4096). */
+  threshold?: number;
+  /** Bytes of decoded blobs kept in memory for reads (default 64 MiB). */
+  cacheBytes?: number;
+}
+
+const DATA_URI = /^data:([A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+);base64,/;
+export const BLOB_REF_PREFIX = 'blobref:';
+const BLOB_REF = /^blobref:([^;]*);(.*)$/;
+export const HASH = /^[0-9a-f]{64}$/;
+
+/** Where a blob of this hash lives, or null for anything that is not a sha256 in hex. */
+export function blobPath(dir: string, hash: string): string | null {
+  return HASH.test(hash) ? path.join(dir, hash) : null;
+}
+
+/**
+ * Content-addressed storage for large `data:` URIs found anywhere in a record. Writing replaces
+ * each with `blobref:<mime>;<sha256>` (the host's object is never touched: a `JSON.stringify`
+ * replacer does it while serialising), and the blob is made durable before the line that points
+ * at it. Reading puts the data URI back, through a byte-bounded LRU cache.
+ */
+export class BlobStore {
+  readonly dir: string;
+  readonly threshold: number;
+  readonly #cacheBytes: number;
+  readonly #ops: FileOperations;
+  readonly #mode: number;
+  readonly #dirMode: number;
+  readonly #onError: RecordsErrorHandler;
+  /** Blobs found by `serialize` and not yet written, by hash. */
+  #pending = new Map<string, Buffer>();
+  /** Hashes known to be durable in `dir` (written or found by this instance). */
+  #durable = new Set<string>();
+  #pendingBytes = 0;
+  /** Base64 of recently used blobs, by hash, least recently used first. */
+  #cache = new Map<string, string>();
+  #cached = 0;
+  #warned = new Set<string>();
+  #dirReady = false;
+
+  constructor(
+    options: BlobOptions,
+    ops: FileOperations,
+    modes: { file: number; dir: number },
+    onError: RecordsErrorHandler,
+  ) {
+    this.dir = path.resolve(options.dir);
+    this.threshold = options.threshold ?? 4096;
+    this.#cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
+    this.#ops = ops;
+    this.#mode = modes.file;
+    this.#dirMode = modes.dir;
+    this.#onError = onError;
+  }
+
+  /** Bytes of blobs waiting to be written. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** A `JSON.stringify` replacer that moves large data URIs out of line. */
+  readonly replacer = (_key: string, value: unknown): unknown => {
+    if (typeof value !== 'string' || value.length <= this.threshold || !value.startsWith('data:'))
+      return value;
+    const match = DATA_URI.exec(value);
+    if (!match) return value;
+    const mime = match[1] as string;
+    const base64 = value.slice(match[0].length);
+    const bytes = Buffer.from(base64, 'base64');
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    if (!this.#durable.has(hash) && !this.#pending.has(hash)) {
+      this.#pending.set(hash, bytes);
+      this.#pendingBytes += bytes.length;
+    }
+    this.#remember(hash, base64);
+    return `${BLOB_REF_PREFIX}${mime};${hash}`;
+  };
+
+  /** Makes every pending blob durable: temp file (exclusive create), fsync, rename, dir fsync. */
+  async flushPending(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    if (!this.#dirReady) {
+      await this.#ops.mkdir(this.dir, this.#dirMode);
+      this.#dirReady = true;
+    }
+    for (const [hash, bytes] of [...this.#pending]) {
+      const target = path.join(this.dir, hash);
+      const temp = path.join(this.dir, `.${hash}.${randomUUID()}.tmp`);
+      const fd = await this.#ops.open(temp, 'wx', this.#mode);
+      try {
+        await writeFully(this.#ops, fd, bytes, 0);
+        await this.#ops.fsync(fd);
+      } catch (error) {
+        await this.#ops.close(fd).catch(() => {});
+        await this.#ops.unlink(temp).catch(() => {});
+        throw error;
+      }
+      await this.#ops.close(fd);
+      // Same name, same content: an existing blob is simply replaced by its twin.
+      await this.#ops.rename(temp, target);
+      this.#pending.delete(hash);
+      this.#pendingBytes -= bytes.length;
+      this.#durable.add(hash);
+    }
+    const fd = await this.#ops.open(this.dir, 'r');
+    try {
+      await this.#ops.fsync(fd);
+    } finally {
+      await this.#ops.close(fd);
+    }
+  }
+
+  /** Puts data URIs back into parsed records, in place. Never throws for a bad or missing blob. */
+  async restore(records: AgentRecordEnvelope[]): Promise<void> {
+    const refs = new Set<string>();
+    for (const record of records) collectRefs(record, refs);
+    if (refs.size === 0) return;
+    const resolved = new Map<string, string>();
+    for (const ref of refs) {
+      const uri = await this.#load(ref);
+      if (uri !== null) resolved.set(ref, uri);
+    }
+    for (let i = 0; i < records.length; i++) {
+      records[i] = replaceRefs(records[i], resolved) as AgentRecordEnvelope;
+    }
+  }
+
+  async #load(ref: string): Promise<string | null> {
+    const match = BLOB_REF.exec(ref);
+    const mime = match?.[1] ?? '';
+    const hash = match?.[2] ?? '';
+    const file = blobPath(this.dir, hash);
+    if (!match || !file) {
+      this.#warn(
+        ref,
+        `a blob reference with an invalid hash was left as it is: ${ref.slice(0, 120)}`,
+      );
+      return null;
+    }
+    const cached = this.#cache.get(hash);
+    if (cached !== undefined) {
+      this.#cache.delete(hash);
+      this.#cache.set(hash, cached);
+      return `data:${mime};base64,${cached}`;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = this.#pending.get(hash) ?? (await readFile(file));
+    } catch (error) {
+      this.#warn(
+        ref,
+        `blob ${hash} is ${errorCode(error) === 'ENOENT' ? 'missing' : `unreadable (${(error as Error).message})`} in ${this.dir}; the record keeps the reference ${ref.slice(0, 120)}`,
+      );
+      return null;
+    }
+    const base64 = bytes.toString('base64');
+    this.#remember(hash, base64);
+    return `data:${mime};base64,${base64}`;
+  }
+
+  #remember(hash: string, base64: string): void {
+    if (base64.length > this.#cacheBytes) return;
+    const previous = this.#cache.get(hash);
+    if (previous !== undefined) {
+      this.#cache.delete(hash);
+      this.#cached -= previous.length;
+    }
+    this.#cache.set(hash, base64);
+    this.#cached += base64.length;
+    for (const [oldest, entry] of this.#cache) {
+      if (this.#cached <= this.#cacheBytes) break;
+      this.#cache.delete(oldest);
+      this.#cached -= entry.length;
+    }
+  }
+
+  #warn(key: string, message: string): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    try {
+      this.#onError(new Error(message), { kind: 'warning' });
+    } catch {
+      // A throwing handler must not fail a read.
+    }
+  }
+}
+
+function collectRefs(value: unknown, refs: Set<string>): void {
+  if (typeof value === 'string') {
+    if (value.startsWith(BLOB_REF_PREFIX)) refs.add(value);
+  } else if (Array.isArray(value)) {
+    for (const item of value) collectRefs(item, refs);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const key in value) collectRefs((value as Record<string, unknown>)[key], refs);
+  }
+}
+
+function replaceRefs(value: unknown, resolved: Map<string, string>): unknown {
+  if (typeof value === 'string') return resolved.get(value) ?? value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = replaceRefs(value[i], resolved);
+  } else if (typeof value === 'object' && value !== null) {
+    const object = value as Record<string, unknown>;
+    for (const key in object) object[key] = replaceRefs(object[key], resolved);
+  }
+  return value;
+}
+
+/** Every blob hash a JSON Lines text references. */
+export function refsInText(text: string, into: Set<string>): void {
+  const pattern = /"blobref:[^;"]*;([0-9a-f]{64})"/g;
+  for (const match of text.matchAll(pattern)) into.add(match[1] as string);
+}
