@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { gcBlobs, parseDuration } from './commands/blobs.js';
 import { catLog, parseSince, tailLog } from './commands/cat.js';
 import { type InspectReport, inspectLog } from './commands/inspect.js';
 import { loadMigrations, migrateLog } from './commands/migrate.js';
@@ -58,6 +59,13 @@ function printInspect(report: InspectReport): void {
     if (report.problemCount > 20)
       lines.push(`  ... and ${report.problemCount - 20} more (agent-records validate lists them)`);
   }
+  if (report.blobs) {
+    const b = report.blobs;
+    lines.push(
+      `blobs:      ${b.referenced} referenced, ${b.present} present (${mb(b.bytes)}) in ${b.dir}` +
+        (b.missing > 0 ? `, ${b.missing} missing` : ''),
+    );
+  }
   lines.push(
     `lock:       ${report.lock ? `${report.lock.alive ? 'held' : 'stale'} (pid ${report.lock.pid} on ${report.lock.host})` : 'none'}`,
   );
@@ -77,8 +85,9 @@ export function buildProgram(): Command {
     .description('protocol version, time span, records and bytes by type, problems, lock holder')
     .argument('<log>', 'a JSON Lines log')
     .option('--json', 'print the report as JSON')
-    .action(async (log: string, options: { json?: boolean }) => {
-      const report = await inspectLog(log);
+    .option('--blobs <dir>', 'the blob folder (default: blobs/ beside the log)')
+    .action(async (log: string, options: { json?: boolean; blobs?: string }) => {
+      const report = await inspectLog(log, { blobDir: options.blobs });
       if (options.json) console.log(json(report));
       else printInspect(report);
       if (report.problemCount > 0) process.exitCode = EXIT.problems;
@@ -209,6 +218,39 @@ export function buildProgram(): Command {
       );
       if (result.warning) console.log(`warning: ${result.warning}`);
     });
+
+  const blobs = program
+    .command('blobs')
+    .description('blob folder maintenance (large payloads kept out of line)');
+  blobs
+    .command('gc')
+    .description('remove blobs that no log of the store references any more')
+    .argument('<path>', 'a log, or the store folder holding the logs')
+    .option('--blobs <dir>', 'the blob folder (default: blobs/ in the store folder)')
+    .option(
+      '--min-age <duration>',
+      'keep unreferenced blobs younger than this (live writers)',
+      '1h',
+    )
+    .option('--dry-run', 'print what would be removed, remove nothing')
+    .action(
+      async (target: string, options: { blobs?: string; minAge: string; dryRun?: boolean }) => {
+        const report = await gcBlobs(target, {
+          blobDir: options.blobs,
+          minAgeMs: parseDuration(options.minAge),
+          dryRun: options.dryRun,
+        });
+        const verb = report.dryRun ? 'would remove' : 'removed';
+        for (const blob of report.removed) console.log(`${verb} ${blob.hash} (${mb(blob.bytes)})`);
+        console.log(
+          `${report.blobDir}: ${report.referenced} blobs referenced by ${report.logs} logs; ${verb} ` +
+            `${report.removed.length} (${mb(report.removedBytes)}); kept ${report.kept} (${mb(report.keptBytes)})` +
+            (report.tooYoung > 0
+              ? `, ${report.tooYoung} unreferenced but younger than ${options.minAge}`
+              : ''),
+        );
+      },
+    );
 
   program
     .command('sessions')

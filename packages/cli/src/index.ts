@@ -1,4 +1,5 @@
 export { buildProgram, main } from './cli.js';
+export { gcBlobs, parseDuration } from './commands/blobs.js';
 export {
   catLog,
   formatRecord,

@@ -350,3 +350,48 @@ describe('agent-records sessions, help and usage', () => {
     expect(existsSync(path.join(dir, 'x'))).toBe(false);
   });
 });
+
+describe('agent-records blobs gc and inspect with blobs', () => {
+  it('shows blob counts and collects unreferenced blobs, with a dry run', async () => {
+    const root = path.join(dir, 'store');
+    mkdirSync(root);
+    const png = (seed: number) => {
+      const bytes = Buffer.alloc(6000);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + seed) % 256;
+      return `data:image/png;base64,${bytes.toString('base64')}`;
+    };
+    const blobs = { dir: path.join(root, 'blobs') };
+    for (const [id, seed] of [
+      ['a', 1],
+      ['b', 2],
+    ] as const) {
+      const writer = new FileSystemAgentRecordPersistence(path.join(root, `${id}.jsonl`), {
+        blobs,
+      });
+      writer.append(JSON.parse(META));
+      writer.append({ type: 'context.append_message', image: png(seed) } as never);
+      await writer.close();
+    }
+    const inspected = run(['inspect', 'store/a.jsonl']);
+    expect(inspected.code).toBe(0);
+    expect(inspected.stdout).toMatch(/blobs:\s+1 referenced, 1 present \(5\.9 KB\)/);
+
+    rmSync(path.join(root, 'b.jsonl'));
+    const young = run(['blobs', 'gc', 'store']);
+    expect(young.code).toBe(0);
+    expect(young.stdout).toMatch(/removed 0 .*1 unreferenced but younger than 1h/);
+    const dry = run(['blobs', 'gc', '--min-age', '0s', '--dry-run', 'store/a.jsonl']);
+    expect(dry.stdout).toMatch(/^would remove [0-9a-f]{64} \(5\.9 KB\)$/m);
+    expect(readdirSync(path.join(root, 'blobs'))).toHaveLength(2);
+    const done = run(['blobs', 'gc', '--min-age', '0s', 'store']);
+    expect(done.stdout).toMatch(/1 blobs referenced by 1 logs; removed 1/);
+    expect(readdirSync(path.join(root, 'blobs'))).toHaveLength(1);
+    const missing = run(['inspect', '--json', 'store/a.jsonl']);
+    expect(JSON.parse(missing.stdout).blobs).toMatchObject({
+      referenced: 1,
+      present: 1,
+      missing: 0,
+    });
+    expect(run(['blobs', 'gc', '--min-age', 'soon', 'store']).code).toBe(2);
+  });
+});

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { readLockHolder } from '@agent-records/fs-persistence';
+import path from 'node:path';
+import { blobPath, readLockHolder } from '@agent-records/fs-persistence';
 import { fileError } from '../errors.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
@@ -25,12 +26,20 @@ export interface InspectReport {
   problemCount: number;
   tornTail: { offset: number; bytes: number } | null;
   lock: { pid: number; host: string; alive: boolean } | null;
+  /** Blobs the log references: how many, how many are in the blob folder, their bytes. */
+  blobs: {
+    dir: string;
+    referenced: number;
+    present: number;
+    missing: number;
+    bytes: number;
+  } | null;
 }
 
 /** Streams a log once and describes it. */
 export async function inspectLog(
   file: string,
-  options: { progress?: boolean } = {},
+  options: { progress?: boolean; blobDir?: string } = {},
 ): Promise<InspectReport> {
   let size: number;
   try {
@@ -54,7 +63,9 @@ export async function inspectLog(
     problemCount: 0,
     tornTail: null,
     lock: null,
+    blobs: null,
   };
+  const refs = new Set<string>();
   const progress = options.progress === false ? null : progressFor(file, 'inspect');
   try {
     for await (const line of scanLines(file, { onProgress: progress?.update })) {
@@ -69,6 +80,13 @@ export async function inspectLog(
       const record = line.record;
       if (!record) continue;
       report.records++;
+      if (line.raw.includes('"blobref:')) {
+        for (const match of line.raw
+          .toString('utf8')
+          .matchAll(/"blobref:[^;"]*;([0-9a-f]{64})"/g)) {
+          refs.add(match[1] as string);
+        }
+      }
       let entry = report.byType[record.type];
       if (!entry) {
         entry = { count: 0, bytes: 0 };
@@ -95,6 +113,18 @@ export async function inspectLog(
     throw fileError(file, error);
   } finally {
     progress?.done();
+  }
+  const blobDir = options.blobDir ?? path.join(path.dirname(file), 'blobs');
+  if (refs.size > 0 || options.blobDir) {
+    const blobs = { dir: blobDir, referenced: refs.size, present: 0, missing: 0, bytes: 0 };
+    for (const hash of refs) {
+      const info = await stat(blobPath(blobDir, hash) as string).catch(() => null);
+      if (info) {
+        blobs.present++;
+        blobs.bytes += info.size;
+      } else blobs.missing++;
+    }
+    report.blobs = blobs;
   }
   const holder = await readLockHolder(`${file}.lock`).catch(() => null);
   if (holder) report.lock = { pid: holder.pid, host: holder.host, alive: holder.alive };
