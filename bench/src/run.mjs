@@ -31,6 +31,7 @@ const N = quick
       replayLarge: 20_000,
       rewrite: 2_000,
       rewriteLarge: 20_000,
+      blobs: 100,
     }
   : {
       batched: 100_000,
@@ -40,6 +41,7 @@ const N = quick
       replayLarge: 1_000_000,
       rewrite: 100_000,
       rewriteLarge: 1_000_000,
+      blobs: 1_000,
     };
 
 // PostgreSQL rows join the table when the local server answers (AGENT_RECORDS_PG_URL).
@@ -71,6 +73,7 @@ const plan = [
   ['replay-large', N.replayLarge, ['ours']],
   ['rewrite', N.rewrite, ['limit', 'ours', 'reference']],
   ['rewrite-large', N.rewriteLarge, ['ours', 'reference']],
+  ['blobs', N.blobs, ['inline', 'blobs']],
 ];
 
 function worker(kase, impl, count, sharedLog) {
@@ -145,9 +148,15 @@ try {
       worker('prepare', 'limit', count, sharedLog);
       if (impls.includes('pg')) worker('prepare-pg', 'pg', count);
     }
+    const perImplLog = kase === 'blobs';
     for (const impl of impls) {
       const samples = [];
-      for (let run = 0; run < runs; run++) samples.push(worker(kase, impl, count, sharedLog));
+      let log = sharedLog;
+      if (perImplLog) {
+        log = path.join(workDir, `${kase}-${impl}.jsonl`);
+        worker('prepare-blobs', impl, count, log);
+      }
+      for (let run = 0; run < runs; run++) samples.push(worker(kase, impl, count, log));
       results.cases[kase].implementations[impl] = summarise(samples);
       process.stderr.write(`  ${kase}/${impl} done\n`);
     }
@@ -217,6 +226,12 @@ table('5b. rewrite, large', 'rewrite-large', [
   ['max stall ms', 'maxStallMs'],
   ['RSS growth MB', 'rssGrowthMB'],
   ['error', 'error'],
+]);
+table('6. large payloads: 1 in 10 records carries a 1 MB image (replay)', 'blobs', [
+  ['log MB', 'logMB'],
+  ['blob MB', 'blobMB'],
+  ['replay ms', 'ms'],
+  ['peak RSS MB', 'rssPeakMB'],
 ]);
 
 const ratio = (a, b) =>

@@ -18,7 +18,7 @@ import {
   referenceRead,
   referenceRewrite,
 } from './baselines.mjs';
-import { makeRecords } from './records.mjs';
+import { makeRecord, makeRecords } from './records.mjs';
 
 const [kase, impl, countArg, dir, sharedLog] = process.argv.slice(2);
 const count = Number(countArg);
@@ -352,6 +352,62 @@ const cases = {
     }
     return { ...result, records: count, recordsPerSec: count / (result.ms / 1000) };
   },
+};
+
+// 6. Large payloads: `count` records, one in ten carrying a 1 MB image, with and without blobs.
+function imageRecords() {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const record = makeRecord(i);
+    if (i % 10 === 5) {
+      const bytes = Buffer.alloc(1024 * 1024);
+      for (let b = 0; b < bytes.length; b += 4)
+        bytes.writeUInt32LE((Math.imul(i + 1, 2654435761) + b * 40503) >>> 0, b);
+      record.message = {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'what does this screenshot show?' },
+          { type: 'image', source: `data:image/png;base64,${bytes.toString('base64')}` },
+        ],
+      };
+    }
+    out.push(record);
+  }
+  return out;
+}
+const blobOptions = () => (impl === 'blobs' ? { blobs: { dir: `${file}.blobs` } } : {});
+
+cases['prepare-blobs'] = async () => {
+  const persistence = new FileSystemAgentRecordPersistence(file, { lock: false, ...blobOptions() });
+  persistence.append({ type: 'metadata', protocol_version: '1.0', created_at: 1 });
+  for (const record of imageRecords()) persistence.append(record);
+  await persistence.close();
+  return {};
+};
+
+cases.blobs = async () => {
+  const logBytes = fs.statSync(file).size;
+  const blobDir = `${file}.blobs`;
+  const blobBytes =
+    impl === 'blobs'
+      ? fs
+          .readdirSync(blobDir)
+          .reduce((sum, name) => sum + fs.statSync(path.join(blobDir, name)).size, 0)
+      : 0;
+  const persistence = new FileSystemAgentRecordPersistence(file, { lock: false, ...blobOptions() });
+  let restored = 0;
+  const records = new AgentRecords({
+    persistence,
+    protocolVersion: '1.0',
+    restore: () => {
+      restored++;
+    },
+  });
+  const result = await measure(async () => {
+    await records.replay();
+    return { restored };
+  });
+  return { ...result, records: count, logMB: logBytes / 2 ** 20, blobMB: blobBytes / 2 ** 20 };
 };
 
 cases['replay-large'] = cases.replay;

@@ -35,7 +35,11 @@ it('runs every case in quick mode and writes results.json', async () => {
       'replay-large',
       'rewrite',
       'rewrite-large',
+      'blobs',
     ]);
+    expect(results.cases.blobs.implementations.blobs.logMB.median).toBeLessThan(
+      results.cases.blobs.implementations.inline.logMB.median,
+    );
     expect(results.cases.batched.implementations.ours.recordsPerSec.median).toBeGreaterThan(0);
     expect(results.cases.durable.implementations.ours.p50Ms.median).toBeGreaterThan(0);
     expect(results.cases.concurrent.implementations.ours.fsyncsPerRecord.median).toBeGreaterThan(0);

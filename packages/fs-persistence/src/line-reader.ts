@@ -2,7 +2,7 @@ import { type AgentRecordEnvelope, RecordsCorruptError } from '@agent-records/ty
 import type { FileOperations } from './file-operations.js';
 import { errorCode } from './file-operations.js';
 
-const CHUNK_SIZE = 1024 * 1024;
+const CHUNK_SIZE = 256 * 1024;
 /** Longer lines are reported as corrupt rather than risking a string over V8's limit. */
 export const MAX_LINE_BYTES = 256 * 1024 * 1024;
 const NEWLINE = 0x0a;
