@@ -139,6 +139,7 @@ const results = {
   cases: {},
 };
 
+let failures = 0;
 try {
   for (const [kase, count, impls] of plan) {
     results.cases[kase] = { records: count, implementations: {} };
@@ -152,11 +153,17 @@ try {
     for (const impl of impls) {
       const samples = [];
       let log = sharedLog;
-      if (perImplLog) {
-        log = path.join(workDir, `${kase}-${impl}.jsonl`);
-        worker('prepare-blobs', impl, count, log);
+      if (perImplLog) log = path.join(workDir, `${kase}-${impl}.jsonl`);
+      try {
+        if (perImplLog) worker('prepare-blobs', impl, count, log);
+        for (let run = 0; run < runs; run++) samples.push(worker(kase, impl, count, log));
+      } catch (error) {
+        // One failing case must not lose the others' figures: record it and go on.
+        results.cases[kase].implementations[impl] = { error: String(error.message).split('\n')[0] };
+        failures++;
+        process.stderr.write(`  ${kase}/${impl} FAILED: ${error.message}\n`);
+        continue;
       }
-      for (let run = 0; run < runs; run++) samples.push(worker(kase, impl, count, log));
       results.cases[kase].implementations[impl] = summarise(samples);
       process.stderr.write(`  ${kase}/${impl} done\n`);
     }
@@ -304,3 +311,7 @@ results.targets = targets.map(([name, value, pass]) => {
 fs.writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 lines.push('', `results written to ${out}`);
 console.log(lines.join('\n'));
+if (failures > 0) {
+  console.error(`${failures} measurements failed; see the FAILED lines above`);
+  process.exitCode = 1;
+}

@@ -380,7 +380,11 @@ const blobOptions = () => (impl === 'blobs' ? { blobs: { dir: `${file}.blobs` } 
 cases['prepare-blobs'] = async () => {
   const persistence = new FileSystemAgentRecordPersistence(file, { lock: false, ...blobOptions() });
   persistence.append({ type: 'metadata', protocol_version: '1.0', created_at: 1 });
-  for (const record of imageRecords()) persistence.append(record);
+  // Flush as a live agent would: 130 MB of images queued at once would exceed maxPendingBytes.
+  for (const [i, record] of imageRecords().entries()) {
+    persistence.append(record);
+    if (i % 10 === 9) await persistence.flush();
+  }
   await persistence.close();
   return {};
 };

@@ -12,6 +12,7 @@ import {
   RecordsSerializeError,
   RecordsWriteError,
   serializeRecord,
+  WriteProgress,
 } from '@agent-records/types';
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';
@@ -63,12 +64,6 @@ interface Snapshot<R> {
   pending: string[][];
 }
 
-interface Waiter {
-  target: number;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 function isRefusedRecord(error: unknown): error is RecordsSerializeError | RecordsInvalidError {
   return error instanceof RecordsSerializeError || error instanceof RecordsInvalidError;
 }
@@ -104,9 +99,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   #inflightLines: string[] | null = null;
   #inflightRewrite: readonly R[] | null = null;
   #pendingBytes = 0;
-  #enqueued = 0;
-  #completed = 0;
-  #waiters: Waiter[] = [];
+  readonly #progress: WriteProgress;
 
   #fd: number | null = null;
   #durableSize = 0;
@@ -117,9 +110,6 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   #generation = 0;
 
   #running: Promise<void> | null = null;
-  #failure: Error | null = null;
-  #episode: Error | null = null;
-  #lockedOut: RecordsLockedError | null = null;
   #closed = false;
   #released = false;
 
@@ -128,6 +118,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     this.lockFile = `${this.file}.lock`;
     this.#ops = options.fileOperations ?? nodeFileOperations;
     this.#onError = options.onError ?? defaultOnError;
+    this.#progress = new WriteProgress(this.#onError);
     this.#fileMode = options.fileMode ?? 0o600;
     this.#dirMode = options.dirMode ?? 0o700;
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
@@ -153,10 +144,10 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     if (pending > this.#maxPendingBytes) {
       throw new RecordsOverflowError(pending, this.#maxPendingBytes);
     }
-    if (this.#lockedOut) return; // refused for good; flush() and close() say so
+    if (this.#progress.refusal) return; // refused for good; flush() and close() say so
     (this.#queue[this.#queue.length - 1] as Segment<R>).lines.push(line);
     this.#pendingBytes += line.length;
-    this.#enqueued++;
+    this.#progress.enqueue();
     this.#schedule();
   }
 
@@ -169,28 +160,21 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   rewrite(records: readonly R[]): void {
     if (this.#closed)
       throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
-    if (this.#lockedOut) return;
+    if (this.#progress.refusal) return;
     const copy = records.slice();
     // Whatever was queued before is replaced by the new log; drop it now rather than write it.
     for (const segment of this.#queue) {
       for (const line of segment.lines) this.#pendingBytes -= line.length;
     }
-    this.#completed += this.#queuedOps();
+    this.#progress.discard(this.#queuedOps());
     this.#queue = [{ rewrite: copy, lines: [] }];
-    this.#enqueued++;
+    this.#progress.enqueue();
     this.#schedule();
   }
 
   async flush(): Promise<void> {
-    if (this.#lockedOut) throw this.#lockedOut;
-    const target = this.#enqueued;
-    if (this.#completed >= target && !this.#failure) return;
     // A flush during a failure episode is the retry.
-    this.#failure = null;
-    await new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ target, resolve, reject });
-      this.#start();
-    });
+    await this.#progress.waitForAll(() => this.#start());
   }
 
   async close(): Promise<void> {
@@ -289,7 +273,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   #schedule(): void {
-    if (this.#failure || this.#running) return;
+    if (!this.#progress.writable || this.#running) return;
     this.#start();
   }
 
@@ -302,12 +286,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       .finally(() => {
         this.#running = null;
         // Work queued by a flush that arrived while this run was ending.
-        if (!this.#failure && !this.#lockedOut && this.#waiters.length > 0) this.#start();
+        if (this.#progress.writable && this.#progress.waiting) this.#start();
       });
   }
 
   async #run(): Promise<void> {
-    while (!this.#failure && !this.#lockedOut) {
+    while (this.#progress.writable) {
       const segment = this.#queue[0] as Segment<R>;
       if (!segment.rewrite && segment.lines.length === 0) {
         if (this.#queue.length === 1) break;
@@ -321,7 +305,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           segment.rewrite = null;
           await this.#replaceLog(this.#inflightRewrite);
           this.#inflightRewrite = null;
-          this.#completed++;
+          this.#progress.complete(1);
         } else {
           const lines = segment.lines;
           segment.lines = [];
@@ -329,22 +313,26 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           const bytes = await this.#appendLines(lines);
           this.#inflightLines = null;
           this.#pendingBytes -= bytes;
-          this.#completed += lines.length;
+          this.#progress.complete(lines.length);
         }
       } catch (error) {
         if (this.#inflightRewrite && isRefusedRecord(error)) {
           this.#refuseRewrite(error);
           continue;
         }
+        // Fail the waiting flushes first: requeueing may discard work a rewrite superseded,
+        // and that must not read as written.
+        if (error instanceof RecordsLockedError) {
+          this.#inflightLines = null; // refused for good: nothing of this writer is written
+          this.#inflightRewrite = null;
+          this.#refuse(error);
+          return;
+        }
+        this.#fail(error);
         this.#requeueInflight();
-        if (error instanceof RecordsLockedError) this.#refuse(error);
-        else this.#fail(error);
         return;
       }
-      this.#recovered();
-      this.#settleWaiters();
     }
-    this.#settleWaiters();
   }
 
   /** Writes one batch at the durable end with one fdatasync; returns the record bytes written. */
@@ -507,7 +495,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       if (head.rewrite) {
         // A rewrite queued meanwhile replaces the whole log: these lines are superseded.
         for (const line of this.#inflightLines) this.#pendingBytes -= line.length;
-        this.#completed += this.#inflightLines.length;
+        this.#progress.discard(this.#inflightLines.length);
       } else {
         head.lines = this.#inflightLines.concat(head.lines);
       }
@@ -520,62 +508,34 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   #fail(error: unknown): void {
-    const cause = error instanceof Error ? error : new Error(String(error));
-    this.#failure = cause;
-    if (!this.#episode) {
-      this.#episode = cause;
-      this.#report(cause, { kind: 'write-failed' });
-    }
-    const failure = new RecordsWriteError(
-      `Writing ${this.file} failed (${cause.message}); ${this.#queuedOps()} records stay queued ` +
+    this.#progress.fail(
+      error,
+      (cause) =>
+        `Writing ${this.file} failed (${cause.message}); ${this.#queuedOps() + (this.#inflightLines?.length ?? 0)} records stay queued ` +
         'in order and are retried on the next flush().',
-      { cause },
     );
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
   }
 
   /** A rewrite holding an unserialisable record: drop it whole, keep the old log, say so. */
   #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
     this.#inflightRewrite = null;
-    this.#completed++;
-    this.#report(error, { kind: 'record-refused', recordType: error.recordType });
-    const refused = new RecordsWriteError(
-      `The rewrite of ${this.file} was refused and the old log kept: ${error.message}`,
-      { cause: error },
+    this.#progress.report(error, { kind: 'record-refused', recordType: error.recordType });
+    this.#progress.rejectWaiters(
+      new RecordsWriteError(
+        `The rewrite of ${this.file} was refused and the old log kept: ${error.message}`,
+        { cause: error },
+      ),
     );
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(refused);
+    this.#progress.discard(1);
   }
 
   #refuse(error: RecordsLockedError): void {
-    this.#lockedOut = error;
     this.#queue = [{ rewrite: null, lines: [] }];
     this.#pendingBytes = 0;
-    this.#report(error, { kind: 'write-failed' });
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
-  }
-
-  #recovered(): void {
-    if (!this.#episode) return;
-    const ended = this.#episode;
-    this.#episode = null;
-    this.#report(ended, { kind: 'write-recovered' });
-  }
-
-  #settleWaiters(): void {
-    if (this.#waiters.length === 0) return;
-    const waiting: Waiter[] = [];
-    for (const waiter of this.#waiters) {
-      if (waiter.target <= this.#completed) waiter.resolve();
-      else waiting.push(waiter);
-    }
-    this.#waiters = waiting;
+    this.#progress.refuse(error);
   }
 
   #report(error: Error, info: RecordsErrorInfo): void {
-    try {
-      this.#onError(error, info);
-    } catch {
-      // A throwing handler must not stop the writer.
-    }
+    this.#progress.report(error, info);
   }
 }

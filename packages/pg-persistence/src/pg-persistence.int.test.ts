@@ -212,6 +212,24 @@ describe.skipIf(!available)('PostgresAgentRecordPersistence', () => {
     expect(() => store.open('')).toThrow(/session id/);
   });
 
+  it('refuses a rewrite holding an unserialisable record as a whole and keeps the old log', async () => {
+    const reports: string[] = [];
+    const persistence = new PostgresAgentRecordPersistence<Rec>('refused-rewrite', {
+      pool,
+      schema,
+      onError: (_error, info) => reports.push(`${info.kind}:${info.recordType}`),
+    });
+    for (let i = 0; i < 3; i++) persistence.append(rec(i));
+    await persistence.flush();
+    persistence.rewrite([rec(100), { type: 'bad', n: 1n } as unknown as Rec]);
+    await expect(persistence.flush()).rejects.toThrow(/was refused and the old log kept/);
+    expect(reports).toEqual(['record-refused:bad']);
+    persistence.append(rec(3));
+    await persistence.close();
+    const reader = new PostgresAgentRecordPersistence<Rec>('refused-rewrite', { pool, schema });
+    expect((await readAll(reader)).map((r) => r.n)).toEqual([0, 1, 2, 3]);
+  });
+
   it('a failed write is retried by flush and lands once', async () => {
     const id = 'retry';
     const persistence = new PostgresAgentRecordPersistence<Rec>(id, {

@@ -11,6 +11,7 @@ import {
   RecordsSerializeError,
   RecordsWriteError,
   serializeRecord,
+  WriteProgress,
 } from '@agent-records/types';
 import pg from 'pg';
 import { ensureSchema, qualified, type TableNames } from './schema.js';
@@ -41,12 +42,6 @@ interface Segment<R> {
   rewrite: readonly R[] | null;
   lines: string[];
   times: Array<string | null>;
-}
-
-interface Waiter {
-  target: number;
-  resolve: () => void;
-  reject: (error: Error) => void;
 }
 
 /** A batch sent to the server whose outcome is not known yet (or failed). */
@@ -86,9 +81,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #queue: Segment<R>[] = [{ rewrite: null, lines: [], times: [] }];
   #inflight: Segment<R> | null = null;
   #pendingBytes = 0;
-  #enqueued = 0;
-  #completed = 0;
-  #waiters: Waiter[] = [];
+  readonly #progress: WriteProgress;
 
   /** The committed head sequence number and generation this writer builds on (null: unknown yet). */
   #head: number | null = null;
@@ -97,9 +90,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #uncertain: Attempt | null = null;
 
   #running: Promise<void> | null = null;
-  #failure: Error | null = null;
-  #episode: Error | null = null;
-  #conflict: RecordsConflictError | null = null;
   #closed = false;
   #released = false;
 
@@ -121,6 +111,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       new pg.Pool(options.connectionString ? { connectionString: options.connectionString } : {});
     this.#ensure = options.ensureSchema ?? true;
     this.#onError = options.onError ?? defaultOnError;
+    this.#progress = new WriteProgress(this.#onError);
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     // An idle client whose server went away emits 'error' on the pool; unhandled, that would
     // crash the host. The next query fails and is handled as a failure episode instead.
@@ -138,7 +129,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     segment.lines.push(line);
     segment.times.push(timeOf(record));
     this.#pendingBytes += line.length;
-    this.#enqueued++;
+    this.#progress.enqueue();
     this.#schedule();
   }
 
@@ -152,21 +143,15 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     for (const segment of this.#queue) {
       for (const line of segment.lines) this.#pendingBytes -= line.length;
     }
-    this.#completed += this.#queuedOps();
+    this.#progress.discard(this.#queuedOps());
     this.#queue = [{ rewrite: records.slice(), lines: [], times: [] }];
-    this.#enqueued++;
+    this.#progress.enqueue();
     this.#schedule();
   }
 
   async flush(): Promise<void> {
-    if (this.#conflict) throw this.#conflict;
-    const target = this.#enqueued;
-    if (this.#completed >= target && !this.#failure) return;
-    this.#failure = null; // a flush during a failure episode is the retry
-    await new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ target, resolve, reject });
-      this.#start();
-    });
+    // A flush during a failure episode is the retry.
+    await this.#progress.waitForAll(() => this.#start());
   }
 
   async close(): Promise<void> {
@@ -178,12 +163,12 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       } catch (error) {
         // A conflict is final: release the connections anyway. A failure episode keeps them so
         // that a later close() can retry.
-        if (this.#conflict) await this.#release();
+        if (this.#progress.refusal) await this.#release();
         throw error;
       }
       await this.#release();
     }
-    if (this.#conflict) throw this.#conflict;
+    if (this.#progress.refusal) throw this.#progress.refusal;
   }
 
   async #release(): Promise<void> {
@@ -314,22 +299,22 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   #schedule(): void {
-    if (this.#failure || this.#running || this.#conflict) return;
+    if (!this.#progress.writable || this.#running) return;
     this.#start();
   }
 
   #start(): void {
-    if (this.#running || this.#conflict) return;
+    if (this.#running || this.#progress.refusal) return;
     this.#running = Promise.resolve()
       .then(() => this.#run())
       .finally(() => {
         this.#running = null;
-        if (!this.#failure && !this.#conflict && this.#waiters.length > 0) this.#start();
+        if (this.#progress.writable && this.#progress.waiting) this.#start();
       });
   }
 
   async #run(): Promise<void> {
-    while (!this.#failure && !this.#conflict) {
+    while (this.#progress.writable) {
       const first = this.#queue[0] as Segment<R>;
       if (!first.rewrite && first.lines.length === 0) {
         if (this.#queue.length === 1) break;
@@ -352,26 +337,28 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       try {
         await this.#writeBatch(segment);
         this.#inflight = null;
-        if (segment.rewrite) this.#completed++;
-        this.#completed += segment.lines.length;
         for (const line of segment.lines) this.#pendingBytes -= line.length;
+        this.#progress.complete((segment.rewrite ? 1 : 0) + segment.lines.length);
       } catch (error) {
-        this.#inflight = null;
-        this.#requeue(segment);
-        if (error instanceof RecordsConflictError) this.#refuse(error);
-        else if (
+        // Settle the waiting flushes first: requeueing may discard work a rewrite superseded,
+        // and that must not read as written.
+        if (
           segment.rewrite &&
           (error instanceof RecordsSerializeError || error instanceof RecordsInvalidError)
         ) {
-          this.#refuseRewrite(segment, error);
+          this.#refuseRewrite(error);
+          this.#inflight = null;
+          this.#requeue({ ...segment, rewrite: null });
+          this.#progress.discard(1);
           continue;
-        } else this.#fail(error);
+        }
+        if (error instanceof RecordsConflictError) this.#refuse(error);
+        else this.#fail(error);
+        this.#inflight = null;
+        this.#requeue(segment);
         return;
       }
-      this.#recovered();
-      this.#settleWaiters();
     }
-    this.#settleWaiters();
   }
 
   async #writeBatch(segment: Segment<R>): Promise<void> {
@@ -520,16 +507,16 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     let written = attempt.rewrite
       ? attempt.newHead - (head.rewrite?.length ?? 0)
       : attempt.newHead - (this.#head as number);
+    let operations = 0;
     if (attempt.rewrite && head.rewrite) {
       head.rewrite = null;
-      this.#completed++;
+      operations++;
     }
     written = Math.max(0, Math.min(written, head.lines.length));
     for (const line of head.lines.slice(0, written)) this.#pendingBytes -= line.length;
     head.lines = head.lines.slice(written);
     head.times = head.times.slice(written);
-    this.#completed += written;
-    this.#settleWaiters();
+    this.#progress.complete(operations + written);
   }
 
   #conflictError(): RecordsConflictError {
@@ -545,7 +532,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     if (head.rewrite) {
       // A rewrite queued meanwhile supersedes the failed appends.
       for (const line of segment.lines) this.#pendingBytes -= line.length;
-      this.#completed += segment.lines.length + (segment.rewrite ? 1 : 0);
+      this.#progress.discard(segment.lines.length + (segment.rewrite ? 1 : 0));
       return;
     }
     this.#queue[0] = {
@@ -556,63 +543,31 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   #fail(error: unknown): void {
-    const cause = error instanceof Error ? error : new Error(String(error));
-    this.#failure = cause;
-    if (!this.#episode) {
-      this.#episode = cause;
-      this.#report(cause, { kind: 'write-failed' });
-    }
-    const failure = new RecordsWriteError(
-      `Writing session ${this.sessionId} failed (${cause.message}); ${this.#queuedOps()} records ` +
+    this.#progress.fail(
+      error,
+      (cause) =>
+        `Writing session ${this.sessionId} failed (${cause.message}); ${this.#queuedOps() + (this.#inflight?.lines.length ?? 0)} records ` +
         'stay queued in order and are retried on the next flush().',
-      { cause },
     );
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
   }
 
   #refuse(error: RecordsConflictError): void {
-    this.#conflict = error;
-    this.#report(error, { kind: 'write-failed' });
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    this.#progress.refuse(error);
   }
 
-  #refuseRewrite(segment: Segment<R>, error: RecordsSerializeError | RecordsInvalidError): void {
-    const head = this.#queue[0] as Segment<R>;
-    if (head.rewrite === segment.rewrite) {
-      head.rewrite = null;
-      this.#completed++;
-    }
-    this.#report(error, { kind: 'record-refused', recordType: error.recordType });
-    const refused = new RecordsWriteError(
-      `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
-      { cause: error },
+  /** A rewrite holding an unserialisable record is dropped whole; the old log stays. */
+  #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
+    this.#progress.report(error, { kind: 'record-refused', recordType: error.recordType });
+    this.#progress.rejectWaiters(
+      new RecordsWriteError(
+        `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
+        { cause: error },
+      ),
     );
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(refused);
-  }
-
-  #recovered(): void {
-    if (!this.#episode) return;
-    const ended = this.#episode;
-    this.#episode = null;
-    this.#report(ended, { kind: 'write-recovered' });
-  }
-
-  #settleWaiters(): void {
-    if (this.#waiters.length === 0) return;
-    const waiting: Waiter[] = [];
-    for (const waiter of this.#waiters) {
-      if (waiter.target <= this.#completed) waiter.resolve();
-      else waiting.push(waiter);
-    }
-    this.#waiters = waiting;
   }
 
   #report(error: Error, info: RecordsErrorInfo): void {
-    try {
-      this.#onError(error, info);
-    } catch {
-      // A throwing handler must not stop the writer.
-    }
+    this.#progress.report(error, info);
   }
 }
 

@@ -42,3 +42,4 @@ export {
   type ToolResultPart,
 } from './records.js';
 export { assertRecord, serializeRecord } from './validate.js';
+export { WriteProgress } from './write-progress.js';

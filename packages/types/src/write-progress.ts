@@ -1,0 +1,150 @@
+import { RecordsWriteError } from './errors.js';
+import type { RecordsErrorHandler, RecordsErrorInfo } from './persistence.js';
+
+interface Waiter {
+  target: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * The bookkeeping every queued backend needs to honour the persistence contract, so backends
+ * (ours and yours) do not each re-implement it: counts of queued and written operations,
+ * `flush()` waiters that resolve when everything before them is written, and failure episodes
+ * (the first failure reported once through `onError`, waiters rejected with `RecordsWriteError`,
+ * the end reported when a retry succeeds). A refusal (a lock held by another writer, a conflict)
+ * is final: every later wait rejects with it.
+ */
+export class WriteProgress {
+  readonly #onError: RecordsErrorHandler;
+  #enqueued = 0;
+  #completed = 0;
+  #waiters: Waiter[] = [];
+  #failure: Error | null = null;
+  #episode: Error | null = null;
+  #refusal: Error | null = null;
+
+  constructor(onError: RecordsErrorHandler) {
+    this.#onError = onError;
+  }
+
+  /** Operations queued so far (an append or a rewrite is one). */
+  get enqueued(): number {
+    return this.#enqueued;
+  }
+
+  /** Operations written so far, or dropped because a rewrite replaced them. */
+  get completed(): number {
+    return this.#completed;
+  }
+
+  /** Operations queued and not written yet. */
+  get outstanding(): number {
+    return this.#enqueued - this.#completed;
+  }
+
+  /** The latched failure of the current episode, until a flush retries. */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  /** The final refusal, if any: nothing more will be written. */
+  get refusal(): Error | null {
+    return this.#refusal;
+  }
+
+  /** True while the writer should run: nothing latched, nothing refused. */
+  get writable(): boolean {
+    return this.#failure === null && this.#refusal === null;
+  }
+
+  /** True when a flush would have to wait. */
+  get waiting(): boolean {
+    return this.#waiters.length > 0;
+  }
+
+  enqueue(operations = 1): void {
+    this.#enqueued += operations;
+  }
+
+  /** Marks operations written; resolves the waiters they complete, ends an open episode. */
+  complete(operations: number): void {
+    this.#completed += operations;
+    if (this.#episode) {
+      const ended = this.#episode;
+      this.#episode = null;
+      this.report(ended, { kind: 'write-recovered' });
+    }
+    this.#settle();
+  }
+
+  /**
+   * Marks operations as done without writing them (a rewrite replaced them, or a refused rewrite
+   * was dropped). Resolves the waiters it completes; an open episode stays open.
+   */
+  discard(operations: number): void {
+    this.#completed += operations;
+    this.#settle();
+  }
+
+  /**
+   * What `flush()` awaits: resolves once everything queued before the call is written, rejects
+   * with the episode's `RecordsWriteError` or the refusal. Clears a latched failure, since a
+   * flush during an episode is the retry; call `start` to run the writer.
+   */
+  waitForAll(start: () => void): Promise<void> {
+    if (this.#refusal) return Promise.reject(this.#refusal);
+    const target = this.#enqueued;
+    if (this.#completed >= target && !this.#failure) return Promise.resolve();
+    this.#failure = null;
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ target, resolve, reject });
+      start();
+    });
+  }
+
+  /**
+   * A write failed: latch it, report it if it starts an episode, and reject the waiters with
+   * `RecordsWriteError` (its message from `describe`, its cause the error).
+   */
+  fail(error: unknown, describe: (cause: Error) => string): void {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    this.#failure = cause;
+    if (!this.#episode) {
+      this.#episode = cause;
+      this.report(cause, { kind: 'write-failed' });
+    }
+    this.rejectWaiters(new RecordsWriteError(describe(cause), { cause }));
+  }
+
+  /** A final refusal (another writer holds the log): reported once; every wait rejects with it. */
+  refuse(error: Error): void {
+    this.#refusal = error;
+    this.report(error, { kind: 'write-failed' });
+    this.rejectWaiters(error);
+  }
+
+  /** Rejects the current waiters only (a refused record or rewrite, which is not an episode). */
+  rejectWaiters(error: Error): void {
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** Calls `onError`; a handler that throws never stops the writer. */
+  report(error: Error, info: RecordsErrorInfo): void {
+    try {
+      this.#onError(error, info);
+    } catch {
+      // ignored on purpose
+    }
+  }
+
+  #settle(): void {
+    if (this.#waiters.length === 0) return;
+    const waiting: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (waiter.target <= this.#completed) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.#waiters = waiting;
+  }
+}
