@@ -45,6 +45,8 @@ export interface FileSystemAgentRecordPersistenceOptions {
 }
 
 const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+/** Characters of restored blobs after which a read yields the records it has so far. */
+const RESTORED_CHARS_PER_BATCH = 4 * 1024 * 1024;
 /** Bytes converted and written per write call, so no single step stalls the event loop. */
 const WRITE_CHUNK_BYTES = 1024 * 1024;
 
@@ -228,9 +230,20 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       yield* this.#rawBatchesFrom(fd, snapshot);
       return;
     }
+    // Yield before a batch holds more than a few images: a log of references is small, and
+    // restoring a whole chunk of it at once would hold every image in memory together.
     for await (const batch of this.#rawBatchesFrom(fd, snapshot)) {
-      await blobs.restore(batch);
-      yield batch;
+      let start = 0;
+      let restored = 0;
+      for (let i = 0; i < batch.length; i++) {
+        restored += await blobs.restore(batch[i] as R);
+        if (restored >= RESTORED_CHARS_PER_BATCH) {
+          yield batch.slice(start, i + 1);
+          start = i + 1;
+          restored = 0;
+        }
+      }
+      if (start < batch.length) yield start === 0 ? batch : batch.slice(start);
     }
   }
 

@@ -11,7 +11,10 @@ export interface BlobOptions {
   dir: string;
   /** `data:<mime>;base64,` strings longer than this many characters move out of line (default 4096). */
   threshold?: number;
-  /** Bytes of decoded blobs kept in memory for reads (default 64 MiB). */
+  /**
+   * Characters of base64 kept in memory for blobs that come back often (default 16 MiB); a blob
+   * bigger than a quarter of it is not cached, so one replay of many images stays lean.
+   */
   cacheBytes?: number;
 }
 
@@ -58,7 +61,7 @@ export class BlobStore {
   ) {
     this.dir = path.resolve(options.dir);
     this.threshold = options.threshold ?? 4096;
-    this.#cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
+    this.#cacheBytes = options.cacheBytes ?? 16 * 1024 * 1024;
     this.#ops = ops;
     this.#mode = modes.file;
     this.#dirMode = modes.dir;
@@ -122,19 +125,24 @@ export class BlobStore {
     }
   }
 
-  /** Puts data URIs back into parsed records, in place. Never throws for a bad or missing blob. */
-  async restore(records: AgentRecordEnvelope[]): Promise<void> {
+  /**
+   * Puts data URIs back into one parsed record, in place; returns the characters it added.
+   * Never throws for a bad or missing blob.
+   */
+  async restore(record: AgentRecordEnvelope): Promise<number> {
     const refs = new Set<string>();
-    for (const record of records) collectRefs(record, refs);
-    if (refs.size === 0) return;
+    collectRefs(record, refs);
+    if (refs.size === 0) return 0;
     const resolved = new Map<string, string>();
+    let added = 0;
     for (const ref of refs) {
       const uri = await this.#load(ref);
-      if (uri !== null) resolved.set(ref, uri);
+      if (uri === null) continue;
+      resolved.set(ref, uri);
+      added += uri.length;
     }
-    for (let i = 0; i < records.length; i++) {
-      records[i] = replaceRefs(records[i], resolved) as AgentRecordEnvelope;
-    }
+    replaceRefs(record, resolved);
+    return added;
   }
 
   async #load(ref: string): Promise<string | null> {
@@ -171,7 +179,7 @@ export class BlobStore {
   }
 
   #remember(hash: string, base64: string): void {
-    if (base64.length > this.#cacheBytes) return;
+    if (base64.length > this.#cacheBytes / 4) return;
     const previous = this.#cache.get(hash);
     if (previous !== undefined) {
       this.#cache.delete(hash);
