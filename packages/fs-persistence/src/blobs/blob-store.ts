@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentRecordEnvelope, RecordsErrorHandler } from '@agent-records/types';
 import { errorCode, type FileOperations } from '../file-operations.js';
@@ -52,6 +52,7 @@ export class BlobStore {
   #cached = 0;
   #warned = new Set<string>();
   #dirReady = false;
+  #readBuffer: Buffer = Buffer.alloc(0);
 
   constructor(
     options: BlobOptions,
@@ -165,7 +166,7 @@ export class BlobStore {
     }
     let bytes: Buffer;
     try {
-      bytes = this.#pending.get(hash) ?? (await readFile(file));
+      bytes = this.#pending.get(hash) ?? (await this.#readBlob(file));
     } catch (error) {
       this.#warn(
         ref,
@@ -176,6 +177,27 @@ export class BlobStore {
     const base64 = bytes.toString('base64');
     this.#remember(hash, base64);
     return `data:${mime};base64,${base64}`;
+  }
+
+  /**
+   * Reads a blob into one buffer reused from blob to blob: only the base64 string is new per
+   * blob, so a replay through many images does not churn the allocator with a buffer each.
+   */
+  async #readBlob(file: string): Promise<Buffer> {
+    const handle = await open(file, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (this.#readBuffer.length < size) this.#readBuffer = Buffer.allocUnsafe(size);
+      let done = 0;
+      while (done < size) {
+        const { bytesRead } = await handle.read(this.#readBuffer, done, size - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return this.#readBuffer.subarray(0, done);
+    } finally {
+      await handle.close();
+    }
   }
 
   #remember(hash: string, base64: string): void {
