@@ -395,3 +395,32 @@ describe('agent-records blobs gc and inspect with blobs', () => {
     expect(run(['blobs', 'gc', '--min-age', 'soon', 'store']).code).toBe(2);
   });
 });
+
+describe('progress', () => {
+  const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+  if (!hasScript)
+    console.log(
+      'skipping the progress-bar test: util-linux `script` (a pseudo-terminal) is not installed',
+    );
+
+  it.skipIf(!hasScript)(
+    'draws a progress bar on a terminal for a big log, and nothing when piped',
+    () => {
+      const file = path.join(dir, 'big.jsonl');
+      const line = `{"type":"context.append_message","message":{"role":"tool","content":"${'y'.repeat(2000)}"}}\n`;
+      writeFileSync(file, `${META}\n${line.repeat(6000)}`);
+      const onTerminal = spawnSync(
+        'script',
+        ['-qec', `"${process.execPath}" "${bin}" validate big.jsonl`, '/dev/null'],
+        {
+          cwd: dir,
+          encoding: 'utf8',
+        },
+      );
+      expect(onTerminal.stdout).toMatch(/validate \[[#.]{30}\] \d+% [\d.]+\/[\d.]+ MB/);
+      const piped = run(['validate', 'big.jsonl']);
+      expect(piped.stderr).not.toContain('[#');
+      expect(piped.stderr).toContain('valid (6001 records)');
+    },
+  );
+});
