@@ -12,11 +12,27 @@ export function ioError(code: 'ENOSPC' | 'EIO', syscall: string): NodeJS.ErrnoEx
 
 export class FaultyFileSystem {
   readonly calls: Record<string, number> = {};
-  #faults = new Map<OpName, { error: Error; shortFirst: boolean }>();
+  #faults = new Map<
+    OpName,
+    { error: Error; shortFirst: boolean; onlyPath?: (path: string) => boolean }
+  >();
+  /** The path each open descriptor was opened with, so a fault can target one file. */
+  #paths = new Map<number, string>();
 
-  /** From now on `op` fails with `error`. With `shortFirst`, the first write lands half its bytes. */
-  fail(op: OpName, error: Error, options: { shortFirst?: boolean } = {}): void {
-    this.#faults.set(op, { error, shortFirst: options.shortFirst ?? false });
+  /**
+   * From now on `op` fails with `error`. With `shortFirst`, the first write lands half its bytes.
+   * With `onlyPath`, only calls on matching files (by path, or by descriptor opened from it) fail.
+   */
+  fail(
+    op: OpName,
+    error: Error,
+    options: { shortFirst?: boolean; onlyPath?: (path: string) => boolean } = {},
+  ): void {
+    this.#faults.set(op, {
+      error,
+      shortFirst: options.shortFirst ?? false,
+      onlyPath: options.onlyPath,
+    });
   }
 
   clear(): void {
@@ -28,7 +44,9 @@ export class FaultyFileSystem {
       name,
       async (...args: unknown[]) => {
         this.calls[name] = (this.calls[name] ?? 0) + 1;
-        const fault = this.#faults.get(name);
+        const target = typeof args[0] === 'number' ? this.#paths.get(args[0]) : String(args[0]);
+        let fault = this.#faults.get(name);
+        if (fault?.onlyPath && !(target !== undefined && fault.onlyPath(target))) fault = undefined;
         if (fault && name === 'write' && fault.shortFirst) {
           fault.shortFirst = false;
           const [fd, buffer, offset, length, position] = args as [
@@ -42,7 +60,11 @@ export class FaultyFileSystem {
           return nodeFileOperations.write(fd, buffer, offset, Math.max(1, length >> 1), position);
         }
         if (fault) throw fault.error;
-        return (nodeFileOperations[name] as (...a: unknown[]) => Promise<unknown>)(...args);
+        const result = await (nodeFileOperations[name] as (...a: unknown[]) => Promise<unknown>)(
+          ...args,
+        );
+        if (name === 'open') this.#paths.set(result as number, String(args[0]));
+        return result;
       },
     ]),
   ) as unknown as FileOperations;

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FaultyFileSystem, ioError } from '../../test/faulty-fs.js';
 import { FileSystemAgentRecordPersistence } from '../fs-persistence.js';
 import { FileSystemAgentRecordStore } from '../store.js';
 import { collectBlobGarbage } from './gc.js';
@@ -154,6 +155,33 @@ describe('blobs', () => {
     expect(existsSync(path.join(blobDir, orphanHash))).toBe(false);
     expect(existsSync(path.join(blobDir, 'notes.txt'))).toBe(true);
     expect((await readAll(open(file)))[0]?.img).toBe(image(9000, 5));
+  });
+
+  it('a crash after the blob is durable and before its line leaves an orphan that gc collects', async () => {
+    const file = path.join(dir, 'crash.jsonl');
+    const first = open(file);
+    first.append({ type: 'kept', img: image(9000, 11) });
+    await first.close();
+    // The blob goes to disk, then the line write dies: what a crash between the two leaves.
+    const faults = new FaultyFileSystem();
+    const dying = new FileSystemAgentRecordPersistence<Rec>(file, {
+      blobs: { dir: blobDir },
+      fileOperations: faults.ops,
+      lock: false,
+      onError: () => {},
+    });
+    faults.fail('write', ioError('EIO', 'write'), { onlyPath: (p) => p === file });
+    dying.append({ type: 'lost', img: image(9000, 12) });
+    await expect(dying.flush()).rejects.toThrow();
+    expect(readdirSync(blobDir).filter((n) => !n.startsWith('.'))).toHaveLength(2);
+    const records = await readAll(open(file));
+    expect(records.map((r) => r.type)).toEqual(['kept']); // the orphan is harmless
+    const old = (Date.now() - 2 * 3600_000) / 1000;
+    for (const name of readdirSync(blobDir)) utimesSync(path.join(blobDir, name), old, old);
+    const report = await collectBlobGarbage({ blobDir, logs: [file] });
+    expect(report).toMatchObject({ referenced: 1, kept: 1 });
+    expect(report.removed).toHaveLength(1);
+    expect((await readAll(open(file)))[0]?.img).toBe(image(9000, 11));
   });
 
   it('the store collects blobs no session references any more', async () => {
