@@ -111,7 +111,6 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   /** Bumped by each completed rewrite, so a reader can tell the file it opened is current. */
   #generation = 0;
 
-  #running: Promise<void> | null = null;
   #closed = false;
   #released = false;
 
@@ -120,7 +119,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     this.lockFile = `${this.file}.lock`;
     this.#ops = options.fileOperations ?? nodeFileOperations;
     this.#onError = options.onError ?? defaultOnError;
-    this.#progress = new WriteProgress(this.#onError);
+    this.#progress = new WriteProgress(this.#onError, () => this.#run());
     this.#fileMode = options.fileMode ?? 0o600;
     this.#dirMode = options.dirMode ?? 0o700;
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
@@ -150,7 +149,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     (this.#queue[this.#queue.length - 1] as Segment<R>).lines.push(line);
     this.#pendingBytes += line.length;
     this.#progress.enqueue();
-    this.#schedule();
+    this.#progress.schedule();
   }
 
   /**
@@ -171,19 +170,19 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     this.#progress.discard(this.#queuedOps());
     this.#queue = [{ rewrite: copy, lines: [] }];
     this.#progress.enqueue();
-    this.#schedule();
+    this.#progress.schedule();
   }
 
   async flush(): Promise<void> {
     // A flush during a failure episode is the retry.
-    await this.#progress.waitForAll(() => this.#start());
+    await this.#progress.waitForAll();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#released) return;
     await this.flush();
-    await this.#running;
+    await this.#progress.running;
     if (this.#released) return;
     this.#released = true;
     if (this.#fd !== null) {
@@ -283,24 +282,6 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     let ops = 0;
     for (const segment of this.#queue) ops += (segment.rewrite ? 1 : 0) + segment.lines.length;
     return ops;
-  }
-
-  #schedule(): void {
-    if (!this.#progress.writable || this.#running) return;
-    this.#start();
-  }
-
-  #start(): void {
-    if (this.#running) return;
-    // Starts on a later microtask: a burst of appends becomes one batch, and no I/O runs on
-    // the caller's stack.
-    this.#running = Promise.resolve()
-      .then(() => this.#run())
-      .finally(() => {
-        this.#running = null;
-        // Work queued by a flush that arrived while this run was ending.
-        if (this.#progress.writable && this.#progress.waiting) this.#start();
-      });
   }
 
   async #run(): Promise<void> {

@@ -89,7 +89,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   /** A batch that may or may not have committed: checked before anything else is written. */
   #uncertain: Attempt | null = null;
 
-  #running: Promise<void> | null = null;
   #closed = false;
   #released = false;
 
@@ -111,7 +110,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       new pg.Pool(options.connectionString ? { connectionString: options.connectionString } : {});
     this.#ensure = options.ensureSchema ?? true;
     this.#onError = options.onError ?? defaultOnError;
-    this.#progress = new WriteProgress(this.#onError);
+    this.#progress = new WriteProgress(this.#onError, () => this.#run());
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     // An idle client whose server went away emits 'error' on the pool; unhandled, that would
     // crash the host. The next query fails and is handled as a failure episode instead.
@@ -130,7 +129,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     segment.times.push(timeOf(record));
     this.#pendingBytes += line.length;
     this.#progress.enqueue();
-    this.#schedule();
+    this.#progress.schedule();
   }
 
   /**
@@ -146,12 +145,12 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#progress.discard(this.#queuedOps());
     this.#queue = [{ rewrite: records.slice(), lines: [], times: [] }];
     this.#progress.enqueue();
-    this.#schedule();
+    this.#progress.schedule();
   }
 
   async flush(): Promise<void> {
     // A flush during a failure episode is the retry.
-    await this.#progress.waitForAll(() => this.#start());
+    await this.#progress.waitForAll();
   }
 
   async close(): Promise<void> {
@@ -159,7 +158,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     if (!this.#released) {
       try {
         await this.flush();
-        await this.#running;
+        await this.#progress.running;
       } catch (error) {
         // A conflict is final: release the connections anyway. A failure episode keeps them so
         // that a later close() can retry.
@@ -217,7 +216,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         const row = session.rows[0];
         const dbHead = row ? Number(row.head_seq) : 0;
         const limit = snapshot.head ?? dbHead;
-        if (this.#head === null && !this.#running && this.#queuedOps() === 0) {
+        if (this.#head === null && !this.#progress.running && this.#queuedOps() === 0) {
           // A replay fences the writer: its first write expects the log it has just read.
           this.#head = dbHead;
           this.#generation = row ? Number(row.generation) : 0;
@@ -296,21 +295,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       throw error;
     });
     return this.#ready;
-  }
-
-  #schedule(): void {
-    if (!this.#progress.writable || this.#running) return;
-    this.#start();
-  }
-
-  #start(): void {
-    if (this.#running || this.#progress.refusal) return;
-    this.#running = Promise.resolve()
-      .then(() => this.#run())
-      .finally(() => {
-        this.#running = null;
-        if (this.#progress.writable && this.#progress.waiting) this.#start();
-      });
   }
 
   async #run(): Promise<void> {

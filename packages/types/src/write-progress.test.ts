@@ -5,25 +5,29 @@ import { WriteProgress } from './write-progress.js';
 
 function setup() {
   const reports: Array<[RecordsErrorInfo['kind'], Error]> = [];
-  const progress = new WriteProgress((error, info) => reports.push([info.kind, error]));
   let starts = 0;
-  const start = () => {
-    starts++;
-  };
-  return { progress, reports, start, starts: () => starts };
+  const progress = new WriteProgress(
+    (error, info) => reports.push([info.kind, error]),
+    async () => {
+      starts++;
+    },
+  );
+  return { progress, reports, starts: () => starts };
 }
 
 describe('WriteProgress', () => {
   it('resolves a wait once everything queued before it is written, not what came after', async () => {
-    const { progress, start, starts } = setup();
-    await progress.waitForAll(start); // nothing queued: resolves at once
+    const { progress, starts } = setup();
+    await progress.waitForAll(); // nothing queued: resolves at once
     expect(starts()).toBe(0);
     progress.enqueue(3);
     let done = false;
-    const wait = progress.waitForAll(start).then(() => {
+    const wait = progress.waitForAll().then(() => {
       done = true;
     });
-    expect(starts()).toBe(1);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(starts()).toBe(1); // the writer runs on a later microtask, once
     progress.enqueue(5); // after the wait: not its business
     progress.complete(2);
     await Promise.resolve();
@@ -35,20 +39,20 @@ describe('WriteProgress', () => {
   });
 
   it('reports an episode once, rejects waits with the cause, retries on the next wait and reports the end', async () => {
-    const { progress, reports, start } = setup();
+    const { progress, reports } = setup();
     progress.enqueue(10);
-    const first = progress.waitForAll(start);
+    const first = progress.waitForAll();
     const cause = Object.assign(new Error('no space'), { code: 'ENOSPC' });
     progress.fail(cause, (c) => `failed: ${c.message}`);
     await expect(first).rejects.toMatchObject({ message: 'failed: no space', cause });
     await expect(first).rejects.toBeInstanceOf(RecordsWriteError);
     expect(progress.writable).toBe(false);
-    const retry = progress.waitForAll(start); // clears the latch: the retry
+    const retry = progress.waitForAll(); // clears the latch: the retry
     expect(progress.writable).toBe(true);
     progress.fail(new Error('still full'), () => 'again');
     await expect(retry).rejects.toThrow('again');
     expect(reports.map(([kind]) => kind)).toEqual(['write-failed']);
-    const third = progress.waitForAll(start);
+    const third = progress.waitForAll();
     progress.complete(10);
     await third;
     expect(reports.map(([kind, error]) => [kind, error])).toEqual([
@@ -58,32 +62,74 @@ describe('WriteProgress', () => {
   });
 
   it('a refusal is final', async () => {
-    const { progress, reports, start } = setup();
+    const { progress, reports } = setup();
     progress.enqueue();
-    const waiting = progress.waitForAll(start);
+    const waiting = progress.waitForAll();
     const locked = new RecordsLockedError('held by pid 7');
     progress.refuse(locked);
     await expect(waiting).rejects.toBe(locked);
-    await expect(progress.waitForAll(start)).rejects.toBe(locked);
+    await expect(progress.waitForAll()).rejects.toBe(locked);
     expect(progress.refusal).toBe(locked);
     expect(reports).toEqual([['write-failed', locked]]);
   });
 
   it('discarding superseded work settles waits without ending an episode', async () => {
-    const { progress, reports, start } = setup();
+    const { progress, reports } = setup();
     progress.enqueue(2);
     progress.fail(new Error('EIO'), () => 'failed');
-    const wait = progress.waitForAll(start);
+    const wait = progress.waitForAll();
     progress.discard(2);
     await wait;
     expect(reports.map(([kind]) => kind)).toEqual(['write-failed']);
   });
 
+  it('turns a writer that throws into an episode instead of an unhandled rejection', async () => {
+    const reports: string[] = [];
+    const progress = new WriteProgress(
+      (_error, info) => reports.push(info.kind),
+      async () => {
+        throw new Error('bug in the writer');
+      },
+    );
+    progress.enqueue();
+    await expect(progress.waitForAll()).rejects.toThrow(
+      'The writer failed unexpectedly: bug in the writer',
+    );
+    expect(reports).toEqual(['write-failed']);
+  });
+
   it('survives a throwing error handler', () => {
-    const progress = new WriteProgress(() => {
-      throw new Error('handler bug');
-    });
+    const progress = new WriteProgress(
+      () => {
+        throw new Error('handler bug');
+      },
+      async () => {},
+    );
     expect(() => progress.fail(new Error('EIO'), () => 'x')).not.toThrow();
     expect(() => progress.report(new Error('w'), { kind: 'warning' })).not.toThrow();
+  });
+});
+
+describe('WriteProgress writer runs', () => {
+  it('runs again for a flush that arrives while a failed run is ending', async () => {
+    let runs = 0;
+    let failNext = true;
+    const progress: WriteProgress = new WriteProgress(
+      () => {},
+      async () => {
+        runs++;
+        if (failNext) progress.fail(new Error('EIO'), () => 'failed');
+        else progress.complete(progress.outstanding);
+      },
+    );
+    progress.enqueue(1);
+    // Retry from the rejection handler itself: it runs before the failed run has finished
+    // settling, which is when a flush used to be lost.
+    const retried = progress.waitForAll().catch(() => {
+      failNext = false;
+      return progress.waitForAll();
+    });
+    await retried;
+    expect(runs).toBe(2);
   });
 });

@@ -9,14 +9,22 @@ interface Waiter {
 
 /**
  * The bookkeeping every queued backend needs to honour the persistence contract, so backends
- * (ours and yours) do not each re-implement it: counts of queued and written operations,
- * `flush()` waiters that resolve when everything before them is written, and failure episodes
- * (the first failure reported once through `onError`, waiters rejected with `RecordsWriteError`,
- * the end reported when a retry succeeds). A refusal (a lock held by another writer, a conflict)
- * is final: every later wait rejects with it.
+ * (ours and yours) do not each re-implement it: a single-flight writer loop started on a later
+ * microtask (a burst of appends becomes one batch, and no I/O runs on the caller's stack),
+ * counts of queued and written operations, `flush()` waiters that resolve when everything before
+ * them is written, and failure episodes (the first failure reported once through `onError`,
+ * waiters rejected with `RecordsWriteError`, the end reported when a retry succeeds). A refusal
+ * (a lock held by another writer, a conflict) is final: every later wait rejects with it.
+ *
+ * `write` is the backend's writer: it writes what is queued, calling `complete` as operations
+ * land and `fail` or `refuse` when they cannot, and returns when the queue is empty or a
+ * failure is latched.
  */
 export class WriteProgress {
   readonly #onError: RecordsErrorHandler;
+  readonly #write: () => Promise<void>;
+  #running: Promise<void> | null = null;
+  #again = false;
   #enqueued = 0;
   #completed = 0;
   #waiters: Waiter[] = [];
@@ -24,8 +32,19 @@ export class WriteProgress {
   #episode: Error | null = null;
   #refusal: Error | null = null;
 
-  constructor(onError: RecordsErrorHandler) {
+  constructor(onError: RecordsErrorHandler, write: () => Promise<void>) {
     this.#onError = onError;
+    this.#write = write;
+  }
+
+  /** The current writer run, if one is going (await it to let it finish). */
+  get running(): Promise<void> | null {
+    return this.#running;
+  }
+
+  /** After an append: start the writer, unless it runs already or an episode waits for a flush. */
+  schedule(): void {
+    if (this.writable) this.#start();
   }
 
   /** Operations queued so far (an append or a rewrite is one). */
@@ -89,18 +108,43 @@ export class WriteProgress {
 
   /**
    * What `flush()` awaits: resolves once everything queued before the call is written, rejects
-   * with the episode's `RecordsWriteError` or the refusal. Clears a latched failure, since a
-   * flush during an episode is the retry; call `start` to run the writer.
+   * with the episode's `RecordsWriteError` or the refusal. Clears a latched failure and starts
+   * the writer, since a flush during an episode is the retry.
    */
-  waitForAll(start: () => void): Promise<void> {
+  waitForAll(): Promise<void> {
     if (this.#refusal) return Promise.reject(this.#refusal);
     const target = this.#enqueued;
     if (this.#completed >= target && !this.#failure) return Promise.resolve();
     this.#failure = null;
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ target, resolve, reject });
-      start();
+      this.#start();
     });
+  }
+
+  #start(): void {
+    if (this.#refusal) return;
+    if (this.#running) {
+      // Asked for while a run is ending: run again once it has.
+      this.#again = true;
+      return;
+    }
+    this.#again = false;
+    const before = this.#enqueued + this.#completed;
+    this.#running = Promise.resolve()
+      .then(() => this.#write())
+      .catch((error: unknown) => {
+        // A writer should catch its own failures; one that escapes still becomes an episode.
+        this.fail(error, (cause) => `The writer failed unexpectedly: ${cause.message}`);
+      })
+      .finally(() => {
+        this.#running = null;
+        // Work or a flush that arrived while this run was ending; a run that changed nothing
+        // is not repeated (it would only spin).
+        const again = this.#again || this.#enqueued + this.#completed !== before;
+        this.#again = false;
+        if (again && this.writable && this.#waiters.length > 0) this.#start();
+      });
   }
 
   /**
