@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import parseChangeset from '@changesets/parse';
+import { isOptionalExtension } from './compat.mjs';
 import {
   collectExports,
   parseReport,
@@ -42,16 +43,21 @@ export function publishedPackages(root) {
 export function diffExports(before, after) {
   const removed = [...before.keys()].filter((name) => !after.has(name));
   const added = [...after.keys()].filter((name) => !before.has(name));
-  const changed = [...after.keys()].filter(
+  const differing = [...after.keys()].filter(
     (name) => before.has(name) && squash(before.get(name)) !== squash(after.get(name)),
   );
-  return { removed, added, changed };
+  // An interface that only gained optional members is a minor change; anything else is major.
+  const extended = differing.filter((name) =>
+    isOptionalExtension(before.get(name) ?? '', after.get(name) ?? ''),
+  );
+  const changed = differing.filter((name) => !extended.includes(name));
+  return { removed, added, changed, extended };
 }
 
-/** @param {{ removed: string[], added: string[], changed: string[] }} diff */
+/** @param {{ removed: string[], added: string[], changed: string[], extended: string[] }} diff */
 export function requiredBump(diff) {
   if (diff.removed.length > 0 || diff.changed.length > 0) return 'major';
-  if (diff.added.length > 0) return 'minor';
+  if (diff.added.length > 0 || diff.extended.length > 0) return 'minor';
   return 'none';
 }
 
@@ -165,11 +171,14 @@ export function runGate(root, options = {}) {
   return { ok, messages };
 }
 
-/** @param {{ removed: string[], added: string[], changed: string[] }} diff */
+/** @param {{ removed: string[], added: string[], changed: string[], extended: string[] }} diff */
 function describe(diff) {
   const parts = [];
   if (diff.removed.length) parts.push(`removed export ${diff.removed.map(quote).join(', ')}`);
   if (diff.changed.length) parts.push(`changed export ${diff.changed.map(quote).join(', ')}`);
+  if (diff.extended.length) {
+    parts.push(`optional members added to ${diff.extended.map(quote).join(', ')}`);
+  }
   if (diff.added.length) parts.push(`added export ${diff.added.map(quote).join(', ')}`);
   return parts.length ? parts.join('; ') : 'same exports, formatting differs';
 }

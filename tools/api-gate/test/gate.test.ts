@@ -118,6 +118,46 @@ describe('api-gate', () => {
     expect(result.code).toBe(0);
   });
 
+  it('treats optional members added to an interface as minor, required ones as major', async () => {
+    const base =
+      'export function keep(x: number): string { return String(x); }\nexport const gone = 1;\n';
+    setSource(`${base}export interface Options { a: number; b?: string }\n`);
+    await gate('update');
+    changeset('add-options', 'minor');
+    expect((await gate('check')).code).toBe(0);
+    git('add', '-A');
+    git('commit', '-q', '-m', 'add Options');
+    // Released: make this commit the baseline by bumping the version.
+    write(
+      'packages/foo/package.json',
+      `${JSON.stringify({ name: '@fixture/foo', version: '1.1.0' }, null, 2)}\n`,
+    );
+    rmSync(path.join(root, '.changeset'), { recursive: true, force: true });
+    git('add', '-A');
+    git('commit', '-q', '-m', 'release 1.1.0');
+
+    setSource(
+      `${base}export interface Options { a: number; b?: string; c?: boolean; d?(x: number): void }\n`,
+    );
+    await gate('update');
+    let result = await gate('check');
+    expect(result.output).toContain(
+      'optional members added to `Options`): needs a `minor` changeset',
+    );
+    changeset('optional', 'minor');
+    expect((await gate('check')).code).toBe(0);
+
+    setSource(`${base}export interface Options { a: number; b?: string; c: boolean }\n`);
+    await gate('update');
+    result = await gate('check');
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('changed export `Options`): needs a `major` changeset');
+
+    setSource(`${base}export interface Options { a: string; b?: string; c?: boolean }\n`);
+    await gate('update');
+    expect((await gate('check')).output).toContain('changed export `Options`');
+  });
+
   it('ignores body changes that leave the declarations alone', async () => {
     setSource(
       'export function keep(x: number): string { return String(x).concat("!"); }\nexport const gone = 1;\n',
