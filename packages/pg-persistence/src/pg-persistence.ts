@@ -13,7 +13,8 @@ import {
   serializeRecord,
   WriteProgress,
 } from '@agent-records/types';
-import pg from 'pg';
+import type pg from 'pg';
+import { checkout, poolFrom } from './client.js';
 import { ensureSchema, qualified, type TableNames } from './schema.js';
 
 export interface PostgresAgentRecordPersistenceOptions {
@@ -105,16 +106,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#tables = { schema: options.schema ?? 'public', table: options.table ?? 'agent_records' };
     this.#names = qualified(this.#tables);
     this.#ownsPool = !options.pool;
-    this.#pool =
-      options.pool ??
-      new pg.Pool(options.connectionString ? { connectionString: options.connectionString } : {});
+    this.#pool = poolFrom(options);
     this.#ensure = options.ensureSchema ?? true;
     this.#onError = options.onError ?? defaultOnError;
     this.#progress = new WriteProgress(this.#onError, () => this.#run());
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
-    // An idle client whose server went away emits 'error' on the pool; unhandled, that would
-    // crash the host. The next query fails and is handled as a failure episode instead.
-    if (this.#pool.listenerCount('error') === 0) this.#pool.on('error', () => {});
   }
 
   append(record: R): void {
@@ -200,7 +196,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     await this.#prepare();
     const snapshot = this.#snapshot();
     if (!snapshot.base) {
-      const client = await this.#connect();
+      const client = await checkout(this.#pool);
       let broken = false;
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -249,23 +245,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       }
     }
     for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
-  }
-
-  /**
-   * A pooled client with an error listener for as long as we hold it: a server that goes away
-   * makes a checked-out client emit 'error', which would otherwise crash the host process.
-   */
-  async #connect(): Promise<pg.PoolClient & { release(destroy?: boolean): void }> {
-    const client = await this.#pool.connect();
-    const ignore = () => {};
-    client.on('error', ignore);
-    const release = client.release.bind(client);
-    client.release = (destroy?: boolean | Error) => {
-      client.off('error', ignore);
-      client.release = release;
-      release(destroy);
-    };
-    return client;
   }
 
   #snapshot(): { head: number | null; base: readonly R[] | null; pending: string[][] } {
@@ -346,7 +325,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   async #writeBatch(segment: Segment<R>): Promise<void> {
-    const client = await this.#connect();
+    const client = await checkout(this.#pool);
     let broken = false;
     try {
       const head = this.#head as number;
@@ -440,7 +419,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
    */
   async #learnHead(): Promise<void> {
     if (this.#head !== null && !this.#uncertain) return;
-    const client = await this.#connect();
+    const client = await checkout(this.#pool);
     let broken = false;
     try {
       await this.#reconcile(client);

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { inTransaction } from './client.js';
 
 /** Where the records live: `"schema"."table"` and its sessions table `"schema"."table_sessions"`. */
 export interface TableNames {
@@ -37,11 +38,7 @@ export function qualified(names: TableNames) {
  */
 export async function ensureSchema(pool: Pool, names: TableNames): Promise<void> {
   const q = qualified(names);
-  const client: PoolClient = await pool.connect();
-  const ignore = () => {};
-  client.on('error', ignore); // a server going away must not crash the host
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [q.lockKey]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${q.schema}`);
     await client.query(
@@ -82,12 +79,5 @@ export async function ensureSchema(pool: Pool, names: TableNames): Promise<void>
         [String(SCHEMA_VERSION)],
       );
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.off('error', ignore);
-    client.release();
-  }
+  });
 }

@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { inTransaction, poolFrom } from './client.js';
 import {
   PostgresAgentRecordPersistence,
   type PostgresAgentRecordPersistenceOptions,
@@ -26,10 +27,7 @@ export class PostgresAgentRecordStore {
 
   constructor(options: PostgresAgentRecordPersistenceOptions = {}) {
     this.#ownsPool = !options.pool;
-    this.#pool =
-      options.pool ??
-      new pg.Pool(options.connectionString ? { connectionString: options.connectionString } : {});
-    if (this.#pool.listenerCount('error') === 0) this.#pool.on('error', () => {});
+    this.#pool = poolFrom(options);
     this.#options = { ...options, pool: this.#pool };
     this.#names = qualified({
       schema: options.schema ?? 'public',
@@ -86,25 +84,14 @@ export class PostgresAgentRecordStore {
     if (typeof sessionId !== 'string' || sessionId.length === 0)
       throw new RecordsInvalidSessionIdError(sessionId);
     await this.ensureSchema();
-    const client = await this.#pool.connect();
-    const ignore = () => {};
-    client.on('error', ignore); // a server going away must not crash the host
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.#pool, async (client) => {
       await client.query(`DELETE FROM ${this.#names.records} WHERE session_id = $1`, [sessionId]);
       const deleted = await client.query(
         `DELETE FROM ${this.#names.sessions} WHERE session_id = $1`,
         [sessionId],
       );
-      await client.query('COMMIT');
       return deleted.rowCount === 1;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.off('error', ignore);
-      client.release();
-    }
+    });
   }
 
   /** Ends the pool if the store made it. */
