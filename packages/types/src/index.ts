@@ -41,5 +41,5 @@ export {
   type ToolDefinition,
   type ToolResultPart,
 } from './records.js';
-export { assertRecord, serializeRecord } from './validate.js';
+export { assertRecord, recordProblem, serializeRecord } from './validate.js';
 export { WriteProgress } from './write-progress.js';
