@@ -8,7 +8,8 @@ export type AgentRecordsErrorCode =
   | 'RECORDS_VERSION'
   | 'RECORDS_CONFLICT'
   | 'RECORDS_SERIALIZE'
-  | 'RECORDS_INVALID';
+  | 'RECORDS_INVALID'
+  | 'RECORDS_INVALID_SESSION_ID';
 
 // A registry-wide symbol, so that `instanceof` still works when an application ends up with two
 // copies of this package (the ESM and the CJS build, or two versions side by side).
@@ -154,6 +155,25 @@ export class RecordsInvalidError extends AgentRecordsError {
         'log plain objects with a string `type` and, if set, a finite numeric `time`.',
     );
     this.recordType = recordType;
+  }
+}
+
+/**
+ * A session id a store refuses at `open()` (see `sessionIdProblem`): it could name a path outside
+ * the store, no file at all, or a file name too long for the file system. Nothing was touched.
+ */
+export class RecordsInvalidSessionIdError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_INVALID_SESSION_ID';
+  declare readonly code: 'RECORDS_INVALID_SESSION_ID';
+  /** The refused id, as given (possibly not a string). */
+  readonly sessionId: unknown;
+  constructor(sessionId: unknown, reason: string) {
+    super(
+      'RECORDS_INVALID_SESSION_ID',
+      `Invalid session id ${JSON.stringify(String(sessionId)).slice(0, 120)}: ${reason}. Use a ` +
+        'plain name such as a UUID; session ids never name a path outside the store.',
+    );
+    this.sessionId = sessionId;
   }
 }
 

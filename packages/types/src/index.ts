@@ -6,6 +6,7 @@ export {
   RecordsConflictError,
   RecordsCorruptError,
   RecordsInvalidError,
+  RecordsInvalidSessionIdError,
   RecordsLockedError,
   RecordsOverflowError,
   RecordsSerializeError,
@@ -41,5 +42,6 @@ export {
   type ToolDefinition,
   type ToolResultPart,
 } from './records.js';
+export { MAX_SESSION_ID_BYTES, sessionIdProblem } from './session-id.js';
 export { assertRecord, recordProblem, serializeRecord } from './validate.js';
 export { WriteProgress } from './write-progress.js';
