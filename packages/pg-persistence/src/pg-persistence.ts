@@ -261,6 +261,14 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     return { head: this.#head, base, pending };
   }
 
+  /** What `unwrittenRecords()` returns, counted: the batch in flight and everything queued. */
+  #unwrittenCount(): number {
+    let count = 0;
+    for (const segment of this.#inflight ? [this.#inflight, ...this.#queue] : this.#queue)
+      count += (segment.rewrite?.length ?? 0) + segment.lines.length;
+    return count;
+  }
+
   #queuedOps(): number {
     let ops = 0;
     for (const segment of this.#queue) ops += (segment.rewrite ? 1 : 0) + segment.lines.length;
@@ -340,6 +348,15 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       await client.query('BEGIN');
       // From here until COMMIT answers, the outcome is unknown if the connection drops.
       this.#uncertain = attempt;
+      if (head === 0 && this.#generation === 0) {
+        // A session this writer has only read (a replay of an empty log) has no sessions row
+        // yet: make it, so the compare-and-set below has a row to move. Another writer that got
+        // there first either left it at 0 (no conflict) or moved it (the update below fences us).
+        await client.query(
+          `INSERT INTO ${this.#names.sessions} (session_id) VALUES ($1) ON CONFLICT (session_id) DO NOTHING`,
+          [this.sessionId],
+        );
+      }
       const moved = await client.query(
         `UPDATE ${this.#names.sessions}
          SET head_seq = $2, generation = generation + $5, last_batch = $3, updated_at = now()
@@ -485,7 +502,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #conflictError(): RecordsConflictError {
     return new RecordsConflictError(
       `Session ${this.sessionId} was changed by another writer: its head sequence number is not ` +
-        `the ${this.#head} this writer built on. This writer stopped; its ${this.#queuedOps()} ` +
+        `the ${this.#head} this writer built on. This writer stopped; its ${this.#unwrittenCount()} ` +
         'unwritten records are kept (unwrittenRecords()). Replay the session before writing again.',
     );
   }

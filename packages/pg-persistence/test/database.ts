@@ -49,3 +49,21 @@ export async function dropSchema(schema: string): Promise<void> {
     await pool.end();
   }
 }
+
+/**
+ * Polls `check` until it returns true, or fails naming `what` after `timeoutMs`: background work
+ * is waited for with a deadline, never with a fixed sleep.
+ */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
