@@ -1,3 +1,5 @@
+/** Re-exported from `@agent-records/types`, where the one class shared by every store lives. */
+export { RecordsInvalidSessionIdError } from '@agent-records/types';
 export { type BlobOptions, blobPath } from './blobs/blob-store.js';
 export {
   type BlobGarbageOptions,
@@ -11,9 +13,4 @@ export {
   type FileSystemAgentRecordPersistenceOptions,
 } from './fs-persistence.js';
 export { type LockHolder, readLockHolder } from './lock.js';
-export {
-  assertSessionId,
-  FileSystemAgentRecordStore,
-  RecordsInvalidSessionIdError,
-  type SessionInfo,
-} from './store.js';
+export { assertSessionId, FileSystemAgentRecordStore, type SessionInfo } from './store.js';

@@ -1,13 +1,15 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { RecordsInvalidError, RecordsLockedError } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  assertSessionId,
-  FileSystemAgentRecordStore,
+  type AgentRecordEnvelope,
   RecordsInvalidSessionIdError,
-} from './store.js';
+  RecordsLockedError,
+} from '@agent-records/types';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RecordsInvalidSessionIdError as ReExported } from './index.js';
+import { assertSessionId, FileSystemAgentRecordStore } from './store.js';
 
 let root: string;
 beforeEach(() => {
@@ -62,19 +64,103 @@ describe('FileSystemAgentRecordStore', () => {
     ['a\\b', /path separator/],
     ['nul\u0000byte', /NUL/],
     ['.', /"\."/],
-    ['x'.repeat(201), /longer than 200/],
+    ['x'.repeat(201), /201 bytes in UTF-8/],
     [42, /not a string/],
   ])('refuses the session id %j without touching the disk', async (id, reason) => {
     const store = new FileSystemAgentRecordStore(root);
     expect(() => store.open(id as string)).toThrow(RecordsInvalidSessionIdError);
     expect(() => store.open(id as string)).toThrow(reason);
-    await expect(store.delete(id as string)).rejects.toBeInstanceOf(RecordsInvalidError);
+    await expect(store.delete(id as string)).rejects.toBeInstanceOf(RecordsInvalidSessionIdError);
     expect(readdirSync(path.dirname(root))).toEqual([]);
   });
 
   it('accepts ordinary ids', () => {
     for (const id of ['0b7c2f6e-4a4e-4f7e-9f6e-1d2a3b4c5d6e', 'my session', 'a.b', 'é']) {
       expect(() => assertSessionId(id)).not.toThrow();
+    }
+  });
+});
+
+/** The longest run of `char` that `open()` accepts: the extreme of each kind of id. */
+function longestAccepted(store: FileSystemAgentRecordStore, char: string): string {
+  let id = char;
+  for (let n = 1; n < 1000; n++) {
+    const candidate = char.repeat(n);
+    try {
+      store.open(candidate, { lock: false });
+    } catch {
+      break;
+    }
+    id = candidate;
+  }
+  return id;
+}
+
+describe('session ids', () => {
+  it('every id open() accepts can be appended, rewritten, flushed, listed and deleted', async () => {
+    const store = new FileSystemAgentRecordStore(root);
+    const extremes = ['x', '日', 'é', '😀', '-'].map((char) => longestAccepted(store, char));
+    const unit = fc.constantFrom('a', 'Z', '0', '-', '_', ' ', '.', 'é', '日', '😀', 'ß', '\u200d');
+    const ids = fc.oneof(
+      fc.constantFrom(...extremes),
+      fc.string({ unit, minLength: 1, maxLength: 200 }),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 120 }),
+    );
+    let checked = 0;
+    await fc.assert(
+      fc.asyncProperty(ids, async (id) => {
+        try {
+          store.open(id, { lock: false });
+        } catch (error) {
+          expect(error).toBeInstanceOf(RecordsInvalidSessionIdError);
+          return; // refused up front: nothing to check
+        }
+        checked++;
+        const log = store.open(id);
+        log.append({ type: 'metadata' });
+        log.append({ type: 'turn.prompt', text: id } as AgentRecordEnvelope);
+        await log.flush();
+        log.rewrite([{ type: 'metadata' }, { type: 'rewritten' }]);
+        log.append({ type: 'after' });
+        await log.close();
+        expect(readFileSync(store.fileOf(id), 'utf8')).toBe(
+          '{"type":"metadata"}\n{"type":"rewritten"}\n{"type":"after"}\n',
+        );
+        expect((await store.list()).map((s) => s.id)).toEqual([id]);
+        expect(await store.delete(id)).toBe(true);
+        expect(readdirSync(root)).toEqual([]);
+      }),
+      { numRuns: 40, examples: extremes.map((id) => [id]) },
+    );
+    expect(checked).toBeGreaterThan(extremes.length);
+  }, 120_000);
+
+  it('refuses an id starting with "."', () => {
+    const store = new FileSystemAgentRecordStore(root);
+    expect(() => store.open('.config')).toThrow(RecordsInvalidSessionIdError);
+    expect(() => store.open('.config')).toThrow(/starts with "\."/);
+  });
+
+  it('re-exports the one RecordsInvalidSessionIdError of the types package', () => {
+    expect(ReExported).toBe(RecordsInvalidSessionIdError);
+  });
+
+  it('leaves room in every derived file name for the longest id', () => {
+    // The longest name derived from an id today is the rewrite temp file
+    // `.<id>.jsonl.<uuid>.rewrite.tmp`; a summary temp file `.<id>.jsonl.summary.json.<uuid>.tmp`
+    // is planned. Both must fit the 255-byte name limit for the longest accepted id.
+    const store = new FileSystemAgentRecordStore(root);
+    const uuid = '0b7c2f6e-4a4e-4f7e-9f6e-1d2a3b4c5d6e';
+    for (const char of ['x', '日', '😀']) {
+      const id = longestAccepted(store, char);
+      for (const name of [
+        `.${id}.jsonl.${uuid}.rewrite.tmp`,
+        `.${id}.jsonl.summary.json.${uuid}.tmp`,
+        `${id}.jsonl.lock.break-${uuid}`,
+        `${id}.jsonl.torn-${Date.now()}-${uuid.slice(0, 8)}`,
+      ]) {
+        expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+      }
     }
   });
 });

@@ -1,8 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { AgentRecordsError, RecordsLockedError } from '@agent-records/types';
-import { type BlobGarbageReport, collectBlobGarbage } from './blobs/gc.js';
+import {
+  RecordsInvalidSessionIdError,
+  RecordsLockedError,
+  sessionIdProblem,
+} from '@agent-records/types';
+import { type BlobGarbageReport, collectBlobGarbage, logFilesIn } from './blobs/gc.js';
 import { errorCode } from './file-operations.js';
 import {
   FileSystemAgentRecordPersistence,
@@ -30,40 +34,16 @@ export interface SessionInfo {
 }
 
 /**
- * Checks a session id: a non-empty name without path separators, `..`, NUL or control
- * characters, at most 200 characters. Throws `RecordsInvalidSessionIdError` otherwise.
+ * Checks a session id against the one rule every store shares (`sessionIdProblem` in the types
+ * package): a non-empty name without path separators, `..`, a leading `.`, NUL or control
+ * characters, at most `MAX_SESSION_ID_BYTES` (175) bytes in UTF-8. That bound leaves 80 bytes of
+ * the 255-byte file name limit for what this backend appends: today at most 56
+ * (`.<id>.jsonl.<uuid>.rewrite.tmp`), and a summary temp file planned. Throws
+ * `RecordsInvalidSessionIdError` otherwise.
  */
 export function assertSessionId(sessionId: unknown): asserts sessionId is string {
-  const reason =
-    typeof sessionId !== 'string'
-      ? `it is a ${sessionId === null ? 'null' : typeof sessionId}, not a string`
-      : sessionId.length === 0
-        ? 'it is empty'
-        : sessionId.length > 200
-          ? 'it is longer than 200 characters'
-          : /[/\\]/.test(sessionId)
-            ? 'it contains a path separator'
-            : sessionId.includes('..')
-              ? 'it contains ".."'
-              : sessionId === '.'
-                ? 'it is "."'
-                : // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
-                  /[\u0000-\u001f\u007f]/.test(sessionId)
-                  ? 'it contains NUL or another control character'
-                  : null;
-  if (reason) {
-    throw new RecordsInvalidSessionIdError(
-      `Invalid session id ${JSON.stringify(String(sessionId)).slice(0, 220)}: ${reason}. Use a ` +
-        'plain name such as a UUID; ids never name paths outside the store root.',
-    );
-  }
-}
-
-/** A session id that could name a path outside the store, or no file at all. */
-export class RecordsInvalidSessionIdError extends AgentRecordsError {
-  constructor(message: string) {
-    super('RECORDS_INVALID', message);
-  }
+  const problem = sessionIdProblem(sessionId);
+  if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
 }
 
 /**
@@ -132,10 +112,11 @@ export class FileSystemAgentRecordStore {
     if (!blobs) {
       throw new TypeError('This store has no blobs option: there is no blob folder to collect.');
     }
-    const sessions = await this.list();
+    // Every log file of the root, not only the sessions list() shows: a blob must outlive its
+    // last reference, whatever the log's name.
     return collectBlobGarbage({
       blobDir: blobs.dir,
-      logs: sessions.map((s) => s.file),
+      logs: await logFilesIn(this.rootDir),
       ...options,
     });
   }
