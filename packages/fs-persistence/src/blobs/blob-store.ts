@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentRecordEnvelope, RecordsErrorHandler } from '@agent-records/types';
 import { errorCode, type FileOperations } from '../file-operations.js';
@@ -20,8 +20,42 @@ export interface BlobOptions {
 
 const DATA_URI = /^data:([A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+);base64,/;
 export const BLOB_REF_PREFIX = 'blobref:';
+/**
+ * How a host string that itself starts with `blobref:` is written: `blobref:~` + the rest. `~`
+ * can never start a reference (a mime type starts with a letter, digit or one of `!#$&^_.+-`),
+ * so an escaped string is never read as a reference, and a reference never as an escape.
+ */
+export const ESCAPED_PREFIX = 'blobref:~';
 const BLOB_REF = /^blobref:([^;]*);(.*)$/;
 export const HASH = /^[0-9a-f]{64}$/;
+/** Any character outside the standard base64 alphabet (padding included, as it ends the text). */
+const NOT_BASE64 = /[^A-Za-z0-9+/]/g;
+/** Last data characters whose unused low bits are zero, before `==` and before `=`. */
+const BEFORE_TWO_PADS = 'AQgw';
+const BEFORE_ONE_PAD = 'AEIMQUYcgkosw048';
+
+/**
+ * Whether `value` from `start` on is base64 exactly as `Buffer#toString('base64')` writes it, so
+ * decoding and re-encoding gives back the same text: the standard alphabet only, a length that is
+ * a multiple of four, `=` only as the last one or two characters, and zero unused bits before the
+ * padding. One scan of the text, no decode and no second copy; the property test checks it
+ * against a real decode and re-encode.
+ */
+export function isCanonicalBase64(value: string, start: number): boolean {
+  const length = value.length - start;
+  if (length % 4 !== 0) return false;
+  if (length === 0) return true;
+  let end = value.length;
+  if (value.charCodeAt(end - 1) === 0x3d) end--;
+  if (end > start && value.charCodeAt(end - 1) === 0x3d) end--;
+  NOT_BASE64.lastIndex = start;
+  const outside = NOT_BASE64.exec(value);
+  if (outside !== null && outside.index < end) return false;
+  const pads = value.length - end;
+  if (pads === 0) return true;
+  if (end === start) return false;
+  return (pads === 2 ? BEFORE_TWO_PADS : BEFORE_ONE_PAD).includes(value.charAt(end - 1));
+}
 
 /** Where a blob of this hash lives, or null for anything that is not a sha256 in hex. */
 export function blobPath(dir: string, hash: string): string | null {
@@ -42,9 +76,14 @@ export class BlobStore {
   readonly #mode: number;
   readonly #dirMode: number;
   readonly #onError: RecordsErrorHandler;
-  /** Blobs found by `serialize` and not yet written, by hash. */
+  /**
+   * Blobs the lines queued since the last flush point at, by hash: each is written, or found and
+   * refreshed, before those lines are (even one this instance wrote before: gc may have removed it).
+   */
   #pending = new Map<string, Buffer>();
-  /** Hashes known to be durable in `dir` (written or found by this instance). */
+  /** The pending blobs of the flush in progress (still served to readers from memory). */
+  #flushing: Map<string, Buffer> | null = null;
+  /** Hashes this instance wrote or found durable (found ones need the folder synced once). */
   #durable = new Set<string>();
   #pendingBytes = 0;
   /** Base64 of recently used blobs, by hash, least recently used first. */
@@ -74,17 +113,23 @@ export class BlobStore {
     return this.#pendingBytes;
   }
 
-  /** A `JSON.stringify` replacer that moves large data URIs out of line. */
+  /**
+   * A `JSON.stringify` replacer that moves large data URIs out of line and escapes host strings
+   * that start with `blobref:`. Only canonical base64 moves out, so the data URI read back is the
+   * very text appended, and one hash always stands for one text (the cache is keyed by it).
+   */
   readonly replacer = (_key: string, value: unknown): unknown => {
-    if (typeof value !== 'string' || value.length <= this.threshold || !value.startsWith('data:'))
-      return value;
+    if (typeof value !== 'string') return value;
+    if (value.startsWith(BLOB_REF_PREFIX))
+      return ESCAPED_PREFIX + value.slice(BLOB_REF_PREFIX.length);
+    if (value.length <= this.threshold || !value.startsWith('data:')) return value;
     const match = DATA_URI.exec(value);
-    if (!match) return value;
+    if (!match || !isCanonicalBase64(value, match[0].length)) return value;
     const mime = match[1] as string;
     const base64 = value.slice(match[0].length);
     const bytes = Buffer.from(base64, 'base64');
     const hash = createHash('sha256').update(bytes).digest('hex');
-    if (!this.#durable.has(hash) && !this.#pending.has(hash)) {
+    if (!this.#pending.has(hash)) {
       this.#pending.set(hash, bytes);
       this.#pendingBytes += bytes.length;
     }
@@ -92,32 +137,67 @@ export class BlobStore {
     return `${BLOB_REF_PREFIX}${mime};${hash}`;
   };
 
-  /** Makes every pending blob durable: temp file (exclusive create), fsync, rename, dir fsync. */
+  /**
+   * Makes every blob the queued lines point at durable, before those lines are written. A blob
+   * already in the folder is refreshed (its mtime set to now), which both checks that it is still
+   * there and keeps it young for gc's grace period; a missing one (never written, or removed by gc
+   * since this instance wrote it) is written: temp file (exclusive create), fsync, rename. The
+   * folder is synced when anything new to this instance is in it.
+   */
   async flushPending(): Promise<void> {
     if (this.#pending.size === 0) return;
-    if (!this.#dirReady) {
-      await this.#ops.mkdir(this.dir, this.#dirMode);
-      this.#dirReady = true;
-    }
-    for (const [hash, bytes] of [...this.#pending]) {
-      const target = path.join(this.dir, hash);
-      const temp = path.join(this.dir, `.${hash}.${randomUUID()}.tmp`);
-      const fd = await this.#ops.open(temp, 'wx', this.#mode);
-      try {
-        await writeFully(this.#ops, fd, bytes, 0);
-        await this.#ops.fsync(fd);
-      } catch (error) {
-        await this.#ops.close(fd).catch(() => {});
-        await this.#ops.unlink(temp).catch(() => {});
-        throw error;
+    const batch = this.#pending;
+    this.#pending = new Map();
+    this.#flushing = batch;
+    try {
+      if (!this.#dirReady) {
+        await this.#ops.mkdir(this.dir, this.#dirMode);
+        this.#dirReady = true;
       }
-      await this.#ops.close(fd);
-      // Same name, same content: an existing blob is simply replaced by its twin.
-      await this.#ops.rename(temp, target);
-      this.#pending.delete(hash);
-      this.#pendingBytes -= bytes.length;
-      this.#durable.add(hash);
+      let syncFolder = false;
+      for (const [hash, bytes] of batch) {
+        const target = path.join(this.dir, hash);
+        if (!(await refresh(target))) {
+          await this.#write(hash, bytes, target);
+          syncFolder = true;
+        } else if (!this.#durable.has(hash)) {
+          syncFolder = true; // another writer's rename: make sure it is durable too
+        }
+        this.#durable.add(hash);
+        batch.delete(hash);
+        this.#pendingBytes -= bytes.length;
+      }
+      if (syncFolder) await this.#syncFolder();
+    } catch (error) {
+      // What is not done yet is retried with the next flush, with whatever was found meanwhile.
+      for (const [hash, bytes] of this.#pending) {
+        if (batch.has(hash)) this.#pendingBytes -= bytes.length;
+        else batch.set(hash, bytes);
+      }
+      this.#pending = batch;
+      throw error;
+    } finally {
+      this.#flushing = null;
     }
+  }
+
+  async #write(hash: string, bytes: Buffer, target: string): Promise<void> {
+    const temp = path.join(this.dir, `.${hash}.${randomUUID()}.tmp`);
+    const fd = await this.#ops.open(temp, 'wx', this.#mode);
+    try {
+      await writeFully(this.#ops, fd, bytes, 0);
+      await this.#ops.fsync(fd);
+    } catch (error) {
+      await this.#ops.close(fd).catch(() => {});
+      await this.#ops.unlink(temp).catch(() => {});
+      throw error;
+    }
+    await this.#ops.close(fd);
+    // Same name, same content: an existing blob is simply replaced by its twin.
+    await this.#ops.rename(temp, target);
+  }
+
+  async #syncFolder(): Promise<void> {
     const fd = await this.#ops.open(this.dir, 'r');
     try {
       await this.#ops.fsync(fd);
@@ -147,6 +227,7 @@ export class BlobStore {
   }
 
   async #load(ref: string): Promise<string | null> {
+    if (ref.startsWith(ESCAPED_PREFIX)) return BLOB_REF_PREFIX + ref.slice(ESCAPED_PREFIX.length);
     const match = BLOB_REF.exec(ref);
     const mime = match?.[1] ?? '';
     const hash = match?.[2] ?? '';
@@ -166,7 +247,7 @@ export class BlobStore {
     }
     let bytes: Buffer;
     try {
-      bytes = this.#pending.get(hash) ?? (await this.#readBlob(file));
+      bytes = this.#pending.get(hash) ?? this.#flushing?.get(hash) ?? (await this.#readBlob(file));
     } catch (error) {
       this.#warn(
         ref,
@@ -225,6 +306,18 @@ export class BlobStore {
       // A throwing handler must not fail a read.
     }
   }
+}
+
+/**
+ * Sets a blob's times to now; false when it could not (missing, or not ours to touch: then it is
+ * written again, which refreshes it just as well).
+ */
+async function refresh(file: string): Promise<boolean> {
+  const now = new Date();
+  return utimes(file, now, now).then(
+    () => true,
+    () => false,
+  );
 }
 
 function collectRefs(value: unknown, refs: Set<string>): void {

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, stat, unlink } from 'node:fs/promises';
+import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errorCode } from '../file-operations.js';
 import { HASH, refsInText } from './blob-store.js';
@@ -7,13 +8,15 @@ import { HASH, refsInText } from './blob-store.js';
 export interface BlobGarbageOptions {
   /** The blob folder. */
   blobDir: string;
-  /** Every log that may reference blobs in it (all the logs of a store). */
+  /** Every log that may reference blobs in it (all the logs of a store: see `logFilesIn`). */
   logs: readonly string[];
   /** Report only; remove nothing. */
   dryRun?: boolean;
   /**
-   * Blobs younger than this are kept even when unreferenced (default one hour): a live writer
-   * makes a blob durable before the line that points at it.
+   * Blobs younger than this many milliseconds are kept even when unreferenced (default one hour):
+   * a live writer writes or refreshes a blob just before the line that points at it, so a line
+   * not yet in the logs gc read points at a young blob. 0 turns the protection off: use it only
+   * when no writer is running.
    */
   minAgeMs?: number;
 }
@@ -28,6 +31,37 @@ export interface BlobGarbageReport {
   /** Unreferenced blobs kept because they are younger than `minAgeMs`. */
   tooYoung: number;
   dryRun: boolean;
+}
+
+/** Names in a store folder that hold no records: lock files (`<log>.lock`). */
+const NOT_RECORDS = /\.lock$/;
+
+/**
+ * Every file of a store folder that may reference blobs: each log (`*.jsonl`, dotfiles too: a
+ * log of an id refused today may have been written before) and the backend's files that hold
+ * records of a log (kept torn tails `<log>.torn-*`, a rewrite in progress
+ * `.<log>.<id>.rewrite.tmp`). Lock files and folders are skipped. Reading a file too many only
+ * keeps a blob longer; missing one would lose it. An absent folder has none.
+ */
+export async function logFilesIn(root: string): Promise<string[]> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+  const files: string[] = [];
+  for (const entry of entries) {
+    if (!entry.name.includes('.jsonl') || NOT_RECORDS.test(entry.name)) continue;
+    const file = path.join(root, entry.name);
+    if (
+      entry.isFile() ||
+      (entry.isSymbolicLink() && (await stat(file).catch(() => null))?.isFile())
+    )
+      files.push(file);
+  }
+  return files.sort();
 }
 
 /** Every blob hash the given logs reference, read line by line in constant memory. */
@@ -82,12 +116,15 @@ export async function collectBlobGarbage(options: BlobGarbageOptions): Promise<B
   report.referenced = refs.size;
   const now = Date.now();
   for (const name of names) {
-    const tempOf = /^\.([0-9a-f]{64})\.[0-9a-f-]+\.tmp$/.exec(name);
-    if (!HASH.test(name) && !tempOf) continue;
+    // A writer's temp file, or a blob a gc interrupted by a crash had set aside.
+    const leftover = /^\.([0-9a-f]{64})\.[0-9a-f-]+\.(tmp|gc)$/.exec(name);
+    if (!HASH.test(name) && !leftover) continue;
+    const hash = leftover ? (leftover[1] as string) : name;
     const file = path.join(options.blobDir, name);
     const info = await stat(file).catch(() => null);
     if (!info?.isFile()) continue;
-    if (HASH.test(name) && refs.has(name)) {
+    if (refs.has(hash) && (!leftover || leftover[2] === 'gc')) {
+      if (leftover && !dryRun) await rename(file, path.join(options.blobDir, hash));
       report.kept++;
       report.keptBytes += info.size;
       continue;
@@ -98,9 +135,46 @@ export async function collectBlobGarbage(options: BlobGarbageOptions): Promise<B
       report.keptBytes += info.size;
       continue;
     }
-    report.removed.push({ hash: tempOf ? (tempOf[1] as string) : name, bytes: info.size });
+    if (!dryRun) {
+      const removed = leftover
+        ? await unlink(file).then(
+            () => true,
+            (error) => errorCode(error) === 'ENOENT',
+          )
+        : await removeUnlessTouched(file, info.mtimeMs);
+      if (!removed) {
+        report.tooYoung++; // a live writer refreshed it meanwhile
+        report.kept++;
+        report.keptBytes += info.size;
+        continue;
+      }
+    }
+    report.removed.push({ hash, bytes: info.size });
     report.removedBytes += info.size;
-    if (!dryRun) await unlink(file).catch(() => {});
   }
   return report;
+}
+
+/**
+ * Removes a blob unless a writer refreshed it since gc saw `seenMtimeMs`; true when removed (or
+ * already gone). The blob is first renamed aside, then its mtime looked at again: a writer's
+ * refresh either happened before the rename (seen here, and the blob is put back) or after it
+ * (the writer finds it missing and writes it again). Either way its line never points at nothing.
+ */
+export async function removeUnlessTouched(file: string, seenMtimeMs: number): Promise<boolean> {
+  const aside = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.gc`);
+  try {
+    await rename(file, aside);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return true;
+    throw error;
+  }
+  const info = await stat(aside);
+  if (info.mtimeMs !== seenMtimeMs) {
+    // Same name, same content: even if the writer wrote it again meanwhile, this is its twin.
+    await rename(aside, file);
+    return false;
+  }
+  await unlink(aside);
+  return true;
 }
