@@ -7,10 +7,12 @@ import {
   type RecordsErrorHandler,
   type RecordsErrorInfo,
   RecordsInvalidError,
+  RecordsInvalidSessionIdError,
   RecordsOverflowError,
   RecordsSerializeError,
   RecordsWriteError,
   serializeRecord,
+  sessionIdProblem,
   WriteProgress,
 } from '@agent-records/types';
 import type pg from 'pg';
@@ -94,14 +96,8 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #released = false;
 
   constructor(sessionId: string, options: PostgresAgentRecordPersistenceOptions = {}) {
-    if (
-      typeof sessionId !== 'string' ||
-      sessionId.length === 0 ||
-      sessionId.length > 200 ||
-      sessionId.includes('\u0000')
-    ) {
-      throw new RecordsInvalidSessionIdError(sessionId);
-    }
+    const problem = sessionIdProblem(sessionId);
+    if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
     this.sessionId = sessionId;
     this.#tables = { schema: options.schema ?? 'public', table: options.table ?? 'agent_records' };
     this.#names = qualified(this.#tables);
@@ -548,16 +544,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   #report(error: Error, info: RecordsErrorInfo): void {
     this.#progress.report(error, info);
-  }
-}
-
-/** A session id that is empty, too long, or holds NUL. */
-export class RecordsInvalidSessionIdError extends RecordsInvalidError {
-  constructor(sessionId: unknown) {
-    super(
-      undefined,
-      `session id ${JSON.stringify(String(sessionId)).slice(0, 80)} is not a non-empty string of at most 200 characters without NUL`,
-    );
   }
 }
 

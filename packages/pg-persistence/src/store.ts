@@ -1,9 +1,9 @@
+import { RecordsInvalidSessionIdError, sessionIdProblem } from '@agent-records/types';
 import type pg from 'pg';
 import { inTransaction, poolFrom } from './client.js';
 import {
   PostgresAgentRecordPersistence,
   type PostgresAgentRecordPersistenceOptions,
-  RecordsInvalidSessionIdError,
 } from './pg-persistence.js';
 import { ensureSchema, qualified } from './schema.js';
 
@@ -81,8 +81,8 @@ export class PostgresAgentRecordStore {
 
   /** Deletes a session's records and its row, in one transaction. False when there was none. */
   async delete(sessionId: string): Promise<boolean> {
-    if (typeof sessionId !== 'string' || sessionId.length === 0)
-      throw new RecordsInvalidSessionIdError(sessionId);
+    const problem = sessionIdProblem(sessionId);
+    if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
     await this.ensureSchema();
     return inTransaction(this.#pool, async (client) => {
       await client.query(`DELETE FROM ${this.#names.records} WHERE session_id = $1`, [sessionId]);
