@@ -8,6 +8,7 @@ import {
   RecordsInvalidError,
   RecordsLockedError,
   RecordsOverflowError,
+  RecordsReplayError,
   RecordsSerializeError,
   RecordsVersionError,
   RecordsWriteError,
@@ -28,6 +29,14 @@ describe('error classes', () => {
     [new RecordsConflictError('c'), RecordsConflictError, 'RECORDS_CONFLICT'],
     [new RecordsSerializeError('x'), RecordsSerializeError, 'RECORDS_SERIALIZE'],
     [new RecordsInvalidError(undefined, 'no type'), RecordsInvalidError, 'RECORDS_INVALID'],
+    [
+      new RecordsReplayError(
+        { position: 3, recordType: 'x', stage: 'restore' },
+        { cause: new Error('bad') },
+      ),
+      RecordsReplayError,
+      'RECORDS_REPLAY',
+    ],
   ] as const;
 
   it.each(cases)('%s has its code, name and base class', (error, Class, code) => {
@@ -83,5 +92,30 @@ describe('error classes', () => {
     expect(foreign).toBeInstanceOf(RecordsWriteError);
     expect(foreign).toBeInstanceOf(AgentRecordsError);
     expect(foreign).not.toBeInstanceOf(RecordsClosedError);
+  });
+});
+
+describe('RecordsReplayError', () => {
+  it('names the record position, type, step and cause, and what to do', () => {
+    const cause = new TypeError('state.items is undefined');
+    const error = new RecordsReplayError(
+      { position: 12, recordType: 'turn.prompt', stage: 'migrate', migration: '1.0 -> 1.1' },
+      { cause },
+    );
+    expect(error).toMatchObject({
+      position: 12,
+      recordType: 'turn.prompt',
+      stage: 'migrate',
+      cause,
+    });
+    expect(error.message).toContain('record #12');
+    expect(error.message).toContain('"turn.prompt"');
+    expect(error.message).toContain('migration 1.0 -> 1.1 threw (state.items is undefined)');
+    const inFile = new RecordsReplayError(
+      { position: 2, recordType: 'x', stage: 'restore', file: '/l/s.jsonl', line: 2 },
+      { cause },
+    );
+    expect(inFile.message).toContain('(/l/s.jsonl:2)');
+    expect(inFile.message).toContain('restore function threw');
   });
 });

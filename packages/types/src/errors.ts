@@ -9,7 +9,8 @@ export type AgentRecordsErrorCode =
   | 'RECORDS_CONFLICT'
   | 'RECORDS_SERIALIZE'
   | 'RECORDS_INVALID'
-  | 'RECORDS_INVALID_SESSION_ID';
+  | 'RECORDS_INVALID_SESSION_ID'
+  | 'RECORDS_REPLAY';
 
 // A registry-wide symbol, so that `instanceof` still works when an application ends up with two
 // copies of this package (the ESM and the CJS build, or two versions side by side).
@@ -88,21 +89,34 @@ export class RecordsLockedError extends AgentRecordsError {
   }
 }
 
-/** More unwritten data is queued than the configured bound allows. */
+/**
+ * More unwritten data is queued than the configured bound allows. Thrown by `append` for the
+ * record it refused; the next `flush()` rejects once per burst of refused records with one whose
+ * `dropped` says how many were not stored.
+ */
 export class RecordsOverflowError extends AgentRecordsError {
   static override readonly CODE = 'RECORDS_OVERFLOW';
   declare readonly code: 'RECORDS_OVERFLOW';
   readonly pendingBytes: number;
   readonly maxPendingBytes: number;
-  constructor(pendingBytes: number, maxPendingBytes: number) {
+  /** How many records were dropped by the bound, for the report a `flush()` rejects with. */
+  readonly dropped: number | undefined;
+  constructor(pendingBytes: number, maxPendingBytes: number, dropped?: number) {
+    const what =
+      dropped === undefined
+        ? `${pendingBytes} bytes of records are queued and unwritten, over maxPendingBytes ` +
+          `(${maxPendingBytes}); the record was not stored.`
+        : `${dropped} ${dropped === 1 ? 'record was' : 'records were'} dropped and not stored: ` +
+          `queued, unwritten records reached ${pendingBytes} bytes, over maxPendingBytes ` +
+          `(${maxPendingBytes}).`;
     super(
       'RECORDS_OVERFLOW',
-      `${pendingBytes} bytes of records are queued and unwritten, over maxPendingBytes ` +
-        `(${maxPendingBytes}). The store is not keeping up or is failing: await flush() to ` +
-        'apply backpressure, or raise maxPendingBytes.',
+      `${what} The store is not keeping up or is failing: await flush() to apply ` +
+        'backpressure, or raise maxPendingBytes.',
     );
     this.pendingBytes = pendingBytes;
     this.maxPendingBytes = maxPendingBytes;
+    this.dropped = dropped;
   }
 }
 
@@ -174,6 +188,60 @@ export class RecordsInvalidSessionIdError extends AgentRecordsError {
         'plain name such as a UUID; session ids never name a path outside the store.',
     );
     this.sessionId = sessionId;
+  }
+}
+
+/**
+ * The host's `restore` or a migration's `migrateRecord` threw while a log was replayed. Names the
+ * record (its 1-based position in the log, its type and, when the backend can tell, the file and
+ * line); `cause` is the original error.
+ */
+export class RecordsReplayError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_REPLAY';
+  declare readonly code: 'RECORDS_REPLAY';
+  /** The 1-based position of the record in the log (metadata records included). */
+  readonly position: number;
+  /** The `type` of the record that broke. */
+  readonly recordType: string | undefined;
+  /** Which step threw: the host's `restore`, or the migration named in the message. */
+  readonly stage: 'restore' | 'migrate';
+  /** The log file, when the backend is file based and said so. */
+  readonly file: string | undefined;
+  /** The 1-based line in `file`, when known. */
+  readonly line: number | undefined;
+  constructor(
+    details: {
+      position: number;
+      recordType: string | undefined;
+      stage: 'restore' | 'migrate';
+      /** For `migrate`: the migration, as `'1.0 -> 1.1'`. */
+      migration?: string;
+      file?: string;
+      line?: number;
+    },
+    options: { cause: unknown },
+  ) {
+    const where =
+      details.file === undefined
+        ? ''
+        : ` (${details.file}${details.line === undefined ? '' : `:${details.line}`})`;
+    const step =
+      details.stage === 'restore'
+        ? 'the restore function threw'
+        : `migration ${details.migration ?? ''} threw`.replace('  ', ' ');
+    const cause = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(
+      'RECORDS_REPLAY',
+      `Replaying record #${details.position}${where} of type ${describeType(details.recordType)} ` +
+        `failed: ${step} (${cause}). Fix the ${details.stage === 'restore' ? 'restore handler' : 'migration'} ` +
+        `for this record type, or inspect the record with \`agent-records cat\`; the log was not changed.`,
+      options,
+    );
+    this.position = details.position;
+    this.recordType = details.recordType;
+    this.stage = details.stage;
+    this.file = details.file;
+    this.line = details.line;
   }
 }
 

@@ -9,10 +9,12 @@ export {
   RecordsInvalidSessionIdError,
   RecordsLockedError,
   RecordsOverflowError,
+  RecordsReplayError,
   RecordsSerializeError,
   RecordsVersionError,
   RecordsWriteError,
 } from './errors.js';
+export { DEFAULT_MAX_PENDING_BYTES, PendingBytes, utf8ByteLength } from './pending-bytes.js';
 export type {
   AgentRecordPersistence,
   LegacyAgentRecordPersistence,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecordsLockedError, RecordsWriteError } from './errors.js';
+import { RecordsLockedError, RecordsOverflowError, RecordsWriteError } from './errors.js';
 import type { RecordsErrorInfo } from './persistence.js';
 import { WriteProgress } from './write-progress.js';
 
@@ -131,5 +131,96 @@ describe('WriteProgress writer runs', () => {
     });
     await retried;
     expect(runs).toBe(2);
+  });
+});
+
+describe('WriteProgress background drain', () => {
+  it('writes a record appended right after a flush without anyone flushing again', async () => {
+    // A writer like a backend's: it takes what is queued and marks it written.
+    const written: number[] = [];
+    let queued: number[] = [];
+    const progress: WriteProgress = new WriteProgress(
+      () => {},
+      async () => {
+        while (queued.length > 0) {
+          const batch = queued;
+          queued = [];
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          written.push(...batch);
+          progress.complete(batch.length);
+        }
+      },
+    );
+    const append = (n: number) => {
+      queued.push(n);
+      progress.enqueue();
+      progress.schedule();
+    };
+    append(1);
+    await progress.waitForAll();
+    append(2); // the run that served the flush may still be ending
+    const deadline = Date.now() + 5000;
+    while (written.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(written).toEqual([1, 2]);
+    expect(progress.outstanding).toBe(0);
+  });
+
+  it('does not spin when a run leaves work it cannot write and nothing changes', async () => {
+    let runs = 0;
+    const progress = new WriteProgress(
+      () => {},
+      async () => {
+        runs++;
+      },
+    );
+    progress.enqueue();
+    progress.schedule();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(runs).toBe(1);
+  });
+});
+
+describe('WriteProgress maxPendingBytes', () => {
+  it('one dropped burst makes one wait reject, saying how many were dropped; later waits resolve', async () => {
+    let written = 0;
+    const progress: WriteProgress = new WriteProgress(
+      () => {},
+      async () => {
+        const n = progress.outstanding;
+        written += n;
+        progress.complete(n);
+      },
+    );
+    progress.admit(60, 100);
+    progress.enqueue(1, 60); // not started: the bytes stay queued
+    expect(progress.pendingBytes).toBe(60);
+    for (let i = 0; i < 81; i++)
+      expect(() => progress.admit(60, 100)).toThrow(RecordsOverflowError);
+    const first = progress.waitForAll();
+    await expect(first).rejects.toBeInstanceOf(RecordsOverflowError);
+    await expect(first).rejects.toMatchObject({ dropped: 81 });
+    expect(written).toBe(1); // what was queued before the report is still written
+    expect(progress.pendingBytes).toBe(0);
+    for (let i = 0; i < 81; i++) await expect(progress.waitForAll()).resolves.toBeUndefined();
+  });
+
+  it('releases the bytes of completed and discarded operations, oldest first; a rewrite counts nothing', () => {
+    const progress = new WriteProgress(
+      () => {},
+      async () => {},
+    );
+    progress.enqueue(1, 10);
+    progress.enqueue(1, 20);
+    progress.enqueue(1); // a rewrite
+    progress.enqueue(1, 40);
+    expect(progress.pendingBytes).toBe(70);
+    progress.complete(1);
+    expect(progress.pendingBytes).toBe(60);
+    progress.discard(2);
+    expect(progress.pendingBytes).toBe(40);
+    progress.complete(1);
+    expect(progress.pendingBytes).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { RecordsWriteError } from './errors.js';
+import { PendingBytes } from './pending-bytes.js';
 import type { RecordsErrorHandler, RecordsErrorInfo } from './persistence.js';
 
 interface Waiter {
@@ -19,6 +20,14 @@ interface Waiter {
  * `write` is the backend's writer: it writes what is queued, calling `complete` as operations
  * land and `fail` or `refuse` when they cannot, and returns when the queue is empty or a
  * failure is latched.
+ *
+ * The writer runs whenever work is queued and nothing is latched, flush or no flush: a record
+ * appended and then left alone is written within one writer turn.
+ *
+ * It also keeps the `maxPendingBytes` rule (see {@link PendingBytes}): `admit` before queuing
+ * a record, `enqueue(1, bytes)` once it is queued; the bytes are released as operations are
+ * completed or discarded, oldest first. Records refused by the bound are one report per burst:
+ * the next `waitForAll()` rejects once with a `RecordsOverflowError` counting them.
  */
 export class WriteProgress {
   readonly #onError: RecordsErrorHandler;
@@ -31,6 +40,10 @@ export class WriteProgress {
   #failure: Error | null = null;
   #episode: Error | null = null;
   #refusal: Error | null = null;
+  readonly #bytes = new PendingBytes();
+  /** The bytes of each outstanding operation, oldest first, from #bytesHead on. */
+  #operationBytes: number[] = [];
+  #bytesHead = 0;
 
   constructor(onError: RecordsErrorHandler, write: () => Promise<void>) {
     this.#onError = onError;
@@ -82,13 +95,35 @@ export class WriteProgress {
     return this.#waiters.length > 0;
   }
 
-  enqueue(operations = 1): void {
+  /**
+   * Counts `operations` as queued; `bytes` is their size in UTF-8 bytes for the bound (0 for a
+   * rewrite, which does not count against it).
+   */
+  enqueue(operations = 1, bytes = 0): void {
     this.#enqueued += operations;
+    this.#operationBytes.push(bytes);
+    for (let i = 1; i < operations; i++) this.#operationBytes.push(0);
+    this.#bytes.add(bytes);
+  }
+
+  /** Queued, unwritten record bytes (UTF-8), as counted by `enqueue`. */
+  get pendingBytes(): number {
+    return this.#bytes.pendingBytes;
+  }
+
+  /**
+   * Before queuing a record of `bytes` (UTF-8): throws `RecordsOverflowError` when that would go
+   * over `maxPendingBytes`, and counts the record for the next flush's once-per-burst report.
+   * `otherPendingBytes` is queued data the backend keeps outside these counts.
+   */
+  admit(bytes: number, maxPendingBytes: number, otherPendingBytes = 0): void {
+    this.#bytes.admit(bytes, maxPendingBytes, otherPendingBytes);
   }
 
   /** Marks operations written; resolves the waiters they complete, ends an open episode. */
   complete(operations: number): void {
     this.#completed += operations;
+    this.#releaseBytes(operations);
     if (this.#episode) {
       const ended = this.#episode;
       this.#episode = null;
@@ -103,16 +138,34 @@ export class WriteProgress {
    */
   discard(operations: number): void {
     this.#completed += operations;
+    this.#releaseBytes(operations);
     this.#settle();
   }
 
   /**
    * What `flush()` awaits: resolves once everything queued before the call is written, rejects
    * with the episode's `RecordsWriteError` or the refusal. Clears a latched failure and starts
-   * the writer, since a flush during an episode is the retry.
+   * the writer, since a flush during an episode is the retry. After records were dropped by the
+   * bound, the first wait rejects (once everything before it is written) with one
+   * `RecordsOverflowError` saying how many; later waits resolve.
    */
   waitForAll(): Promise<void> {
     if (this.#refusal) return Promise.reject(this.#refusal);
+    const overflow = this.#bytes.takeOverflow();
+    if (!overflow) return this.#waitForAll();
+    return this.#waitForAll().then(
+      () => {
+        throw overflow;
+      },
+      (error: unknown) => {
+        // Not delivered: the next wait still owes the host this report.
+        this.#bytes.restoreOverflow(overflow);
+        throw error;
+      },
+    );
+  }
+
+  #waitForAll(): Promise<void> {
     const target = this.#enqueued;
     if (this.#completed >= target && !this.#failure) return Promise.resolve();
     this.#failure = null;
@@ -139,11 +192,14 @@ export class WriteProgress {
       })
       .finally(() => {
         this.#running = null;
-        // Work or a flush that arrived while this run was ending; a run that changed nothing
-        // is not repeated (it would only spin).
+        // Work or a flush that arrived while this run was ending: run again whenever something
+        // is left to write (background writes always drain, flush or not). A run that changed
+        // nothing is not repeated (it would only spin).
         const again = this.#again || this.#enqueued + this.#completed !== before;
         this.#again = false;
-        if (again && this.writable && this.#waiters.length > 0) this.#start();
+        if (again && this.writable && (this.#waiters.length > 0 || this.outstanding > 0)) {
+          this.#start();
+        }
       });
   }
 
@@ -164,6 +220,10 @@ export class WriteProgress {
   /** A final refusal (another writer holds the log): reported once; every wait rejects with it. */
   refuse(error: Error): void {
     this.#refusal = error;
+    // Nothing queued will be written: it no longer counts against the bound.
+    this.#operationBytes = [];
+    this.#bytesHead = 0;
+    this.#bytes.clear();
     this.report(error, { kind: 'write-failed' });
     this.rejectWaiters(error);
   }
@@ -180,6 +240,23 @@ export class WriteProgress {
     } catch {
       // ignored on purpose
     }
+  }
+
+  /** Releases the bytes of the oldest `operations` outstanding ones. */
+  #releaseBytes(operations: number): void {
+    let released = 0;
+    const end = Math.min(this.#bytesHead + operations, this.#operationBytes.length);
+    for (let i = this.#bytesHead; i < end; i++) released += this.#operationBytes[i] as number;
+    this.#bytesHead = end;
+    if (this.#bytesHead === this.#operationBytes.length) {
+      this.#operationBytes = [];
+      this.#bytesHead = 0;
+    } else if (this.#bytesHead > 4096 && this.#bytesHead * 2 > this.#operationBytes.length) {
+      this.#operationBytes = this.#operationBytes.slice(this.#bytesHead);
+      this.#bytesHead = 0;
+    }
+    if (this.outstanding <= 0) this.#bytes.clear();
+    else this.#bytes.release(released);
   }
 
   #settle(): void {
