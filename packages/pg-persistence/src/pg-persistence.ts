@@ -18,6 +18,7 @@ import {
 import type pg from 'pg';
 import { checkout, poolFrom } from './client.js';
 import { ensureSchema, qualified, type TableNames } from './schema.js';
+import { isDataRefusal, storableRecord } from './storable.js';
 
 export interface PostgresAgentRecordPersistenceOptions {
   /** A pool to use (not ended by `close()`); otherwise one is made from `connectionString`. */
@@ -44,7 +45,8 @@ const PAGE_SIZE = 1000;
 interface Segment<R> {
   rewrite: readonly R[] | null;
   lines: string[];
-  times: Array<string | null>;
+  /** Each line's `time` (epoch ms) for the `time` column, index for index with `lines`. */
+  times: Array<number | null>;
 }
 
 /** A batch sent to the server whose outcome is not known yet (or failed). */
@@ -89,6 +91,8 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   /** The committed head sequence number and generation this writer builds on (null: unknown yet). */
   #head: number | null = null;
   #generation = 0;
+  /** After the server refused a batch for a data reason: appends per batch until the row is found. */
+  #isolating: number | null = null;
   /** A batch that may or may not have committed: checked before anything else is written. */
   #uncertain: Attempt | null = null;
 
@@ -112,13 +116,14 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   append(record: R): void {
     if (this.#closed)
       throw new RecordsClosedError(`Session ${this.sessionId} is closed; open it again to write.`);
-    const line = serializeRecord(record);
+    // Refused here, before anything is queued, if the server could not hold it.
+    const { line, time } = storableRecord(record);
     if (this.#pendingBytes + line.length > this.#maxPendingBytes) {
       throw new RecordsOverflowError(this.#pendingBytes + line.length, this.#maxPendingBytes);
     }
     const segment = this.#queue[this.#queue.length - 1] as Segment<R>;
     segment.lines.push(line);
-    segment.times.push(timeOf(record));
+    segment.times.push(time);
     this.#pendingBytes += line.length;
     this.#progress.enqueue();
     this.#progress.schedule();
@@ -296,11 +301,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         else this.#fail(error);
         return;
       }
-      const segment = this.#queue[0] as Segment<R>;
-      if (!segment.rewrite && segment.lines.length === 0) continue; // a retried batch had committed
+      const head = this.#queue[0] as Segment<R>;
+      if (!head.rewrite && head.lines.length === 0) continue; // a retried batch had committed
       // Take the head segment as one batch; appends arriving meanwhile start a new one.
+      const segment = this.#takeBatch();
       this.#inflight = segment;
-      this.#queue[0] = { rewrite: null, lines: [], times: [] };
       try {
         await this.#writeBatch(segment);
         this.#inflight = null;
@@ -319,6 +324,10 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
           this.#progress.discard(1);
           continue;
         }
+        if (isDataRefusal(error)) {
+          this.#isolate(segment, error);
+          continue;
+        }
         if (error instanceof RecordsConflictError) this.#refuse(error);
         else this.#fail(error);
         this.#inflight = null;
@@ -326,6 +335,74 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         return;
       }
     }
+  }
+
+  /**
+   * The head segment, whole; while a refused row is being isolated, only its rewrite (if any)
+   * and the first `#isolating` appends, the rest staying at the head of the queue.
+   */
+  #takeBatch(): Segment<R> {
+    const head = this.#queue[0] as Segment<R>;
+    const limit = this.#isolating === null ? null : Math.max(head.rewrite ? 0 : 1, this.#isolating);
+    if (limit === null || head.lines.length <= limit) {
+      this.#queue[0] = { rewrite: null, lines: [], times: [] };
+      return head;
+    }
+    this.#queue[0] = {
+      rewrite: null,
+      lines: head.lines.slice(limit),
+      times: head.times.slice(limit),
+    };
+    return {
+      rewrite: head.rewrite,
+      lines: head.lines.slice(0, limit),
+      times: head.times.slice(0, limit),
+    };
+  }
+
+  /**
+   * The server refused a batch for a data reason (append checked what it can, but a server may
+   * still refuse a row: a constraint, an encoding, a nesting limit). That is no I/O failure and
+   * retrying would never end it, so it is no episode: the batch is retried in halves until the
+   * one row it refuses is found, which is reported and dropped alone (a rewrite it is in is
+   * refused whole and the old log kept); every other record is written, in order.
+   */
+  #isolate(batch: Segment<R>, error: unknown): void {
+    // The server answered with an error before COMMIT: nothing of the batch committed.
+    this.#uncertain = null;
+    this.#inflight = null;
+    const cause = error as Error & { code: string };
+    if (batch.rewrite && batch.lines.length === 0) {
+      this.#refuseRewrite(
+        new RecordsWriteError(
+          `PostgreSQL refused a record of the rewrite (SQLSTATE ${cause.code}: ${cause.message})`,
+          { cause },
+        ),
+      );
+      this.#progress.discard(1);
+      return;
+    }
+    if (!batch.rewrite && batch.lines.length === 1) {
+      const line = batch.lines[0] as string;
+      const recordType = (JSON.parse(line) as { type?: string }).type;
+      this.#pendingBytes -= line.length;
+      this.#isolating = null;
+      this.#report(
+        new RecordsWriteError(
+          `PostgreSQL refused record ${JSON.stringify(recordType)} of session ${this.sessionId} ` +
+            `(SQLSTATE ${cause.code}: ${cause.message}). It was not stored; the records before ` +
+            'and after it were. Check the table for constraints or triggers that refuse it.',
+          { cause },
+        ),
+        { kind: 'record-refused', ...(recordType !== undefined && { recordType }) },
+      );
+      this.#progress.discard(1);
+      return;
+    }
+    this.#isolating = batch.rewrite
+      ? Math.floor(batch.lines.length / 2)
+      : Math.ceil(batch.lines.length / 2);
+    this.#requeue(batch);
   }
 
   async #writeBatch(segment: Segment<R>): Promise<void> {
@@ -372,10 +449,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         const records = segment.rewrite;
         for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
           const lines: string[] = [];
-          const times: Array<string | null> = [];
+          const times: Array<number | null> = [];
           for (const record of records.slice(i, i + ROWS_PER_STATEMENT)) {
-            lines.push(serializeRecord(record));
-            times.push(timeOf(record));
+            const storable = storableRecord(record);
+            lines.push(storable.line);
+            times.push(storable.time);
           }
           await this.#insert(client, seq + 1, lines, times);
           seq += lines.length;
@@ -393,8 +471,14 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       this.#head = newHead;
       if (attempt.rewrite) this.#generation++;
     } catch (error) {
-      broken = !(error instanceof RecordsConflictError);
-      if (broken) await client.query('ROLLBACK').catch(() => {});
+      if (!(error instanceof RecordsConflictError)) {
+        const rolledBack = await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
+        // A server's refusal of a row leaves a usable connection; anything else may not.
+        broken = !(rolledBack && isDataRefusal(error));
+      }
       throw error;
     } finally {
       client.release(broken ? true : undefined);
@@ -405,7 +489,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     client: pg.PoolClient,
     firstSeq: number,
     lines: string[],
-    times: Array<string | null>,
+    times: Array<number | null>,
   ) {
     const seqs = lines.map((_, i) => firstSeq + i);
     const exact: Array<string | null> = [];
@@ -419,8 +503,8 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     });
     await client.query(
       `INSERT INTO ${this.#names.records} (session_id, seq, record, record_json, time)
-       SELECT $1, s, r::jsonb, e, t
-       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::timestamptz[]) AS x(s, r, e, t)`,
+       SELECT $1, s, r::jsonb, e, to_timestamp(t / 1000)
+       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::float8[]) AS x(s, r, e, t)`,
       [this.sessionId, seqs, queryable, exact, times],
     );
   }
@@ -532,8 +616,12 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   /** A rewrite holding an unserialisable record is dropped whole; the old log stays. */
-  #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
-    this.#progress.report(error, { kind: 'record-refused', recordType: error.recordType });
+  #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError | RecordsWriteError): void {
+    const recordType = 'recordType' in error ? error.recordType : undefined;
+    this.#progress.report(error, {
+      kind: 'record-refused',
+      ...(recordType !== undefined && { recordType }),
+    });
     this.#progress.rejectWaiters(
       new RecordsWriteError(
         `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
@@ -549,9 +637,3 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
 /** A JSON `\u0000` escape (not an escaped backslash followed by `u0000`). */
 const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
-
-function timeOf(record: AgentRecordEnvelope): string | null {
-  return typeof record.time === 'number' && Number.isFinite(record.time)
-    ? new Date(record.time).toISOString()
-    : null;
-}
