@@ -8,7 +8,6 @@ import {
   type RecordsErrorInfo,
   RecordsInvalidError,
   RecordsInvalidSessionIdError,
-  RecordsOverflowError,
   RecordsSerializeError,
   RecordsWriteError,
   serializeRecord,
@@ -118,14 +117,14 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       throw new RecordsClosedError(`Session ${this.sessionId} is closed; open it again to write.`);
     // Refused here, before anything is queued, if the server could not hold it.
     const { line, time } = storableRecord(record);
-    if (this.#pendingBytes + line.length > this.#maxPendingBytes) {
-      throw new RecordsOverflowError(this.#pendingBytes + line.length, this.#maxPendingBytes);
-    }
+    // The bound counts UTF-8 bytes; records it drops are one report for the next flush().
+    const bytes = Buffer.byteLength(line, 'utf8');
+    this.#progress.admit(bytes, this.#maxPendingBytes);
     const segment = this.#queue[this.#queue.length - 1] as Segment<R>;
     segment.lines.push(line);
     segment.times.push(time);
     this.#pendingBytes += line.length;
-    this.#progress.enqueue();
+    this.#progress.enqueue(1, bytes);
     this.#progress.schedule();
   }
 
