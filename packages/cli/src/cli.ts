@@ -229,7 +229,7 @@ export function buildProgram(): Command {
     .option('--blobs <dir>', 'the blob folder (default: blobs/ in the store folder)')
     .option(
       '--min-age <duration>',
-      'keep unreferenced blobs younger than this (live writers)',
+      'keep unreferenced blobs younger than this, for live writers: seconds, or 30s, 10m, 1h30m',
       '1h',
     )
     .option('--dry-run', 'print what would be removed, remove nothing')

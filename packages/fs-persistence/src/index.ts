@@ -5,6 +5,7 @@ export {
   type BlobGarbageOptions,
   type BlobGarbageReport,
   collectBlobGarbage,
+  logFilesIn,
   referencedBlobs,
 } from './blobs/gc.js';
 export { type FileOperations, nodeFileOperations } from './file-operations.js';
