@@ -148,35 +148,45 @@ describe.skipIf(!available)('PostgreSQL faults', () => {
       });
       let n = 0;
       let failures = 0;
-      const restart = new Promise<void>((resolve, reject) => {
-        setTimeout(() => {
+      // The restart starts once appends are being written (not after a guessed delay).
+      let restart: Promise<void> | null = null;
+      let restarted = false;
+      const startRestart = () =>
+        new Promise<void>((resolve, reject) => {
           execFile(
             'pg_ctlcluster',
             ['--skip-systemctl-redirect', cluster as string, 'main', 'restart'],
-            (error) => (error ? reject(error) : resolve()),
+            (error) => {
+              restarted = true;
+              if (error) reject(error);
+              else resolve();
+            },
           );
-        }, 200);
-      });
-      let restarted = false;
-      restart.then(() => {
-        restarted = true;
-      });
+        });
       const deadline = Date.now() + 30_000;
       while ((!restarted || failures === 0) && Date.now() < deadline) {
         for (let i = 0; i < 50; i++) persistence.append({ type: 'test', n: n++ });
-        await persistence.flush().catch(() => {
-          failures++;
-        });
+        await persistence.flush().then(
+          () => {
+            if (restart) return;
+            restart = startRestart();
+            restart.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+          },
+          () => {
+            failures++;
+          },
+        );
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       await restart;
-      // Back up: the queued records go in on the next successful flush.
-      for (let attempt = 0; ; attempt++) {
+      // Back up: the queued records go in on the next successful flush (polled, with a deadline).
+      const upBy = Date.now() + 30_000;
+      for (;;) {
         try {
           await persistence.flush();
           break;
         } catch (error) {
-          if (attempt > 100) throw error;
+          if (Date.now() > upBy) throw error;
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }

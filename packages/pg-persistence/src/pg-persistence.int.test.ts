@@ -152,24 +152,28 @@ describe.skipIf(!available)('PostgresAgentRecordPersistence', () => {
     const writer = new PostgresAgentRecordPersistence<Rec>('rewrite', { pool, schema });
     for (let i = 0; i < 5000; i++) writer.append({ type: 'old', n: i });
     await writer.flush();
+    // The reader reads again and again from before the rewrite until it has seen the new log
+    // (however long one read takes on a busy machine), or a deadline after the commit passes.
     const seen = new Set<string>();
-    let reading = true;
+    let deadline = Number.POSITIVE_INFINITY;
     const reader = (async () => {
-      while (reading) {
+      while (!seen.has('new:20000') && Date.now() < deadline) {
         const fresh = new PostgresAgentRecordPersistence<Rec>('rewrite', { pool, schema });
         const records = await readAll(fresh);
         const types = new Set(records.map((r) => r.type));
         seen.add(`${[...types].join('+')}:${records.length}`);
       }
     })();
-    writer.rewrite(Array.from({ length: 20_000 }, (_, n) => ({ type: 'new', n })));
-    await writer.flush();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    reading = false;
+    try {
+      writer.rewrite(Array.from({ length: 20_000 }, (_, n) => ({ type: 'new', n })));
+      await writer.flush();
+    } finally {
+      deadline = Date.now() + 30_000;
+    }
     await reader;
     await writer.close();
     for (const view of seen) expect(['old:5000', 'new:20000']).toContain(view);
-    expect(seen.has('new:20000')).toBe(true);
+    expect(seen.has('new:20000'), 'the reader saw the new log before the deadline').toBe(true);
   });
 
   it('ensureSchema is idempotent and safe from many connections at once', async () => {

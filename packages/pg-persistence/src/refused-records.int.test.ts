@@ -77,7 +77,7 @@ describe.skipIf(!available)('records PostgreSQL cannot hold', () => {
   it('surrogate pairs, the literal text \\ud800 and U+0000 are stored exactly', async () => {
     const persistence = open('well-formed', []);
     const texts = ['😀 \ud83d\ude00', '\\ud800', '\\\\ud800', 'a\u0000b', '\u2028'];
-    texts.forEach((text, n) => persistence.append({ type: 'test', n, text }));
+    for (const [n, text] of texts.entries()) persistence.append({ type: 'test', n, text });
     await persistence.close();
     const reader = open('well-formed', []);
     const back: unknown[] = [];
@@ -127,7 +127,7 @@ describe.skipIf(!available)('records PostgreSQL cannot hold', () => {
     const reports: string[] = [];
     const persistence = open('time-edges', reports);
     const times = [MIN_STORABLE_TIME, -6e13, 0, 3e14, MAX_STORABLE_TIME];
-    times.forEach((time, n) => persistence.append({ type: 'test', n, time }));
+    for (const [n, time] of times.entries()) persistence.append({ type: 'test', n, time });
     await persistence.close();
     expect(reports).toEqual([]);
     expect(await rows('time-edges')).toEqual(times.map((time, n) => [n + 1, n, time]));

@@ -38,10 +38,10 @@ export function storableRecord(record: unknown): StorableRecord {
   if (line.includes('\\u')) {
     const found = LONE_SURROGATE_ESCAPE.exec(line);
     if (found) {
-      const escape = found[0].slice(found[0].lastIndexOf('\\'));
+      const surrogate = found[0].slice(found[0].lastIndexOf('\\'));
       throw new RecordsSerializeError(type, {
         cause: new Error(
-          `it holds a lone UTF-16 surrogate (${escape} at character ${found.index + found[0].length - 6} of its JSON), which PostgreSQL jsonb cannot store; make its strings well formed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)`,
+          `it holds a lone UTF-16 surrogate (${surrogate} at character ${found.index + found[0].length - 6} of its JSON), which PostgreSQL jsonb cannot store; make its strings well formed (String.prototype.toWellFormed() replaces lone surrogates with U+FFFD)`,
         ),
       });
     }
