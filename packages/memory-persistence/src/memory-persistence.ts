@@ -1,11 +1,16 @@
 import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
+  DEFAULT_MAX_PENDING_BYTES,
+  PendingBytes,
   RecordsClosedError,
   type RecordsErrorHandler,
-  RecordsOverflowError,
+  type RecordsErrorInfo,
+  RecordsInvalidError,
+  RecordsSerializeError,
   RecordsWriteError,
   serializeRecord,
+  utf8ByteLength,
 } from '@agent-records/types';
 
 /** An operation of the in-memory backend that a test can make fail. */
@@ -25,13 +30,17 @@ export interface InMemoryAgentRecordPersistenceOptions<R> {
   onRecord?: (record: R) => void;
   /** Receives write failures (once per episode), recoveries and refused records. */
   onError?: RecordsErrorHandler;
-  /** Bound on queued, unwritten bytes (default 64 MiB). */
+  /**
+   * Bound on queued, unwritten record bytes, in UTF-8 (default 64 MiB). `append` throws
+   * `RecordsOverflowError` beyond it; the next `flush()` rejects once per burst of dropped records.
+   */
   maxPendingBytes?: number;
 }
 
-type Pending<R> = { op: 'append'; json: string } | { op: 'rewrite'; records: R[]; json: string[] };
-
-const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+type Pending<R> =
+  | { op: 'append'; json: string; bytes: number }
+  | { op: 'rewrite'; records: R[]; json: string[] }
+  | { op: 'refused-rewrite'; error: RecordsSerializeError | RecordsInvalidError };
 
 /**
  * A persistence that keeps records in an array, for tests. It honours the whole contract, so a
@@ -47,7 +56,9 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   readonly #options: InMemoryAgentRecordPersistenceOptions<R>;
   readonly #maxPendingBytes: number;
   #pending: Pending<R>[] = [];
-  #pendingBytes = 0;
+  readonly #bound = new PendingBytes();
+  /** A refused rewrite the next flush() still has to report. */
+  #refusedRewrite: RecordsWriteError | null = null;
   #faults: Array<{ op: FaultOperation; error: Error; remaining: number }> = [];
   #episode: Error | null = null;
   #writeScheduled = false;
@@ -90,17 +101,32 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   append(record: R): void {
     if (this.#closed) throw new RecordsClosedError();
     const json = serializeRecord(record);
-    if (this.#pendingBytes + json.length > this.#maxPendingBytes) {
-      throw new RecordsOverflowError(this.#pendingBytes + json.length, this.#maxPendingBytes);
-    }
-    this.#pending.push({ op: 'append', json });
-    this.#pendingBytes += json.length;
+    const bytes = utf8ByteLength(json);
+    this.#bound.admit(bytes, this.#maxPendingBytes);
+    this.#pending.push({ op: 'append', json, bytes });
+    this.#bound.add(bytes);
     this.#scheduleWrite();
   }
 
+  /**
+   * Replaces the whole log once written. As on the file backend, a record that cannot be
+   * serialised refuses the whole rewrite: it is reported (`record-refused`), the next `flush()`
+   * rejects with `RecordsWriteError` (its cause the refusal) and the old log stays, with every
+   * record appended before and after the rewrite call.
+   */
   rewrite(records: readonly R[]): void {
     if (this.#closed) throw new RecordsClosedError();
-    const json = records.map((record) => serializeRecord(record));
+    let json: string[];
+    try {
+      json = records.map((record) => serializeRecord(record));
+    } catch (error) {
+      if (!(error instanceof RecordsSerializeError || error instanceof RecordsInvalidError)) {
+        throw error;
+      }
+      this.#pending.push({ op: 'refused-rewrite', error });
+      this.#scheduleWrite();
+      return;
+    }
     this.#pending.push({ op: 'rewrite', records: json.map((j) => JSON.parse(j) as R), json });
     this.#scheduleWrite();
   }
@@ -115,9 +141,17 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         { cause: this.#episode },
       );
     }
+    // Once per burst of records dropped by maxPendingBytes, then once per refused rewrite.
+    const overflow = this.#bound.takeOverflow();
+    if (overflow) throw overflow;
+    const refused = this.#refusedRewrite;
+    if (refused) {
+      this.#refusedRewrite = null;
+      throw refused;
+    }
     const fault = this.#takeFault('flush');
     if (fault) {
-      this.#options.onError?.(fault, { kind: 'write-failed' });
+      this.#report(fault, { kind: 'write-failed' });
       throw new RecordsWriteError(`Flushing records failed (${fault.message}).`, { cause: fault });
     }
   }
@@ -164,27 +198,66 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #write(): void {
     while (this.#pending.length > 0) {
       const entry = this.#pending[0] as Pending<R>;
+      if (entry.op === 'refused-rewrite') {
+        this.#pending.shift();
+        this.#refuseRewrite(entry.error);
+        continue;
+      }
       const fault = this.#takeFault(entry.op);
       if (fault) {
-        if (!this.#episode) this.#options.onError?.(fault, { kind: 'write-failed' });
+        if (!this.#episode) this.#report(fault, { kind: 'write-failed' });
         this.#episode = fault;
         return;
       }
       this.#pending.shift();
       if (entry.op === 'append') {
-        this.#pendingBytes -= entry.json.length;
+        this.#bound.release(entry.bytes);
         this.#records.push(JSON.parse(entry.json) as R);
-        this.#options.onRecord?.(JSON.parse(entry.json) as R);
+        this.#notify(entry.json);
       } else {
         // A new array, so that a read() already iterating the old log is not disturbed.
         this.#records = entry.records;
-        for (const json of entry.json) this.#options.onRecord?.(JSON.parse(json) as R);
+        for (const json of entry.json) this.#notify(json);
       }
     }
     if (this.#episode) {
       const ended = this.#episode;
       this.#episode = null;
-      this.#options.onError?.(ended, { kind: 'write-recovered' });
+      this.#report(ended, { kind: 'write-recovered' });
+    }
+  }
+
+  #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
+    this.#report(error, { kind: 'record-refused', recordType: error.recordType });
+    this.#refusedRewrite = new RecordsWriteError(
+      `The rewrite was refused and the old log kept: ${error.message}`,
+      { cause: error },
+    );
+  }
+
+  /** Hands a written record to `onRecord`; a callback that throws is reported, not raised. */
+  #notify(json: string): void {
+    const onRecord = this.#options.onRecord;
+    if (!onRecord) return;
+    try {
+      onRecord(JSON.parse(json) as R);
+    } catch (error) {
+      const cause = error instanceof Error ? error : new Error(String(error));
+      this.#report(
+        new Error(`The onRecord callback threw (${cause.message}); the record was written.`, {
+          cause,
+        }),
+        { kind: 'warning' },
+      );
+    }
+  }
+
+  /** Calls `onError`; a handler that throws must not escape from a background write. */
+  #report(error: Error, info: RecordsErrorInfo): void {
+    try {
+      this.#options.onError?.(error, info);
+    } catch {
+      // ignored on purpose: the write goes on
     }
   }
 
