@@ -88,6 +88,32 @@ describe.skipIf(!available)('a session through the core', () => {
     expect(reports).toEqual([]);
   });
 
+  it('through the core, records the store cannot hold are refused alone: reported, flush resolves, later records written', async () => {
+    const id = 'refused-through-core';
+    const reports: string[] = [];
+    const records = new AgentRecords<Rec>({
+      persistence: store.open(id),
+      protocolVersion: '1.0',
+      restore: () => {},
+      onError: (error, info) => reports.push(`${info.kind}:${info.recordType}:${error.name}`),
+    });
+    await records.replay();
+    records.logRecord({ type: 'turn.prompt', n: 1 });
+    records.logRecord({ type: 'lone', n: 2, text: 'broken \ud800' } as Rec);
+    records.logRecord({ type: 'too-late', n: 3, time: 1e20 });
+    records.logRecord({ type: 'too-early', n: 4, time: -8e15 });
+    records.logRecord({ type: 'turn.steer', n: 5 });
+    await records.flush();
+    records.logRecord({ type: 'turn.cancel', n: 6 });
+    await records.close();
+    expect(reports).toEqual([
+      'record-refused:lone:RecordsSerializeError',
+      'record-refused:too-late:RecordsInvalidError',
+      'record-refused:too-early:RecordsInvalidError',
+    ]);
+    expect(await storedTypes(id)).toEqual(['metadata', 'turn.prompt', 'turn.steer', 'turn.cancel']);
+  });
+
   it('a rewrite as the first write of a replayed empty session is committed', async () => {
     const persistence = store.open('rewrite-first');
     for await (const _ of persistence.read()) throw new Error('the session should be empty');
