@@ -48,6 +48,8 @@ describePersistenceContract('FileSystemAgentRecordPersistence', () => {
         onError: options?.onError ?? (() => {}),
         fileOperations: faults.ops,
       }),
+    // A second instance that only reads: readers take no lock.
+    openReader: () => new FileSystemAgentRecordPersistence(file, { onError: () => {} }),
     injectWriteFault: (_persistence, error) => {
       faults.fail('write', error);
       return { clear: () => faults.clear() };

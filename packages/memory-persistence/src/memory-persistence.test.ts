@@ -18,6 +18,8 @@ describePersistenceContract('InMemoryAgentRecordPersistence', () => {
       current = new InMemoryAgentRecordPersistence<Rec>(log, options);
       return current;
     },
+    // A copy of what the store holds now (written records only, nothing pending).
+    openReader: () => new InMemoryAgentRecordPersistence<Rec>(current ? current.records : log),
     injectWriteFault(persistence, error) {
       const target = persistence as InMemoryAgentRecordPersistence;
       target.injectFault({ op: 'append', error, times: Number.POSITIVE_INFINITY });

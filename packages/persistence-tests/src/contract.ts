@@ -10,6 +10,7 @@ import {
   RecordsWriteError,
 } from '@agent-records/types';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { registerExampleTests } from './contract-examples.js';
 
 /** Options the suite passes when it opens a persistence. */
 export interface ContractOpenOptions {
@@ -29,6 +30,13 @@ export interface PersistenceContractSubject {
    * so single-writer backends need not special-case it.
    */
   open(options?: ContractOpenOptions): AgentRecordPersistence<AgentRecordEnvelope>;
+  /**
+   * Optional: opens another persistence on the same log, only to read it, while the one `open`
+   * returned is still open (a second reader of the same file or table). Provide it to run the
+   * tests that check what has reached the store, such as background writes draining without a
+   * flush. The suite closes it after reading and never writes through it.
+   */
+  openReader?(): AgentRecordPersistence<AgentRecordEnvelope>;
   /**
    * Optional fault hook: from now on, writes of `persistence` fail until `clear()`, with `error`
    * where the backend can inject it, or with a real fault of its own (a database constraint, a
@@ -278,6 +286,8 @@ export function describePersistenceContract(
       expect(seen).toBe(10);
       expect(await readAll(persistence)).toHaveLength(1000);
     });
+
+    registerExampleTests({ subject: () => subject, open, reopen });
 
     describe('failure episodes', () => {
       const withFaults = () => {

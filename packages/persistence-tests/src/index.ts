@@ -5,3 +5,8 @@ export {
   type PersistenceContractOptions,
   type PersistenceContractSubject,
 } from './contract.js';
+export {
+  describePersistenceModel,
+  type PersistenceModelOptions,
+  type StoreRefusals,
+} from './model.js';

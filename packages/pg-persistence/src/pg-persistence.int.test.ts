@@ -37,6 +37,7 @@ describe.skipIf(!available)('PostgresAgentRecordPersistence', () => {
           schema,
           onError: options?.onError ?? (() => {}),
         }),
+      openReader: () => new PostgresAgentRecordPersistence(sessionId, { pool, schema }),
       // A real server-side fault: a CHECK constraint that refuses this session's rows.
       injectWriteFault: async () => {
         await ensureSchema(pool, { schema, table: 'agent_records' });
