@@ -15,7 +15,7 @@ import {
 } from '@agent-records/types';
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';
-import { readRecordBatches } from './line-reader.js';
+import { readRecordBatchesFrom } from './line-reader.js';
 import { WriterLock } from './lock.js';
 import { inspectTail, writeFully } from './tail.js';
 
@@ -58,6 +58,8 @@ interface Segment<R> {
 /** The writer's state at one instant, as a reader sees it. */
 interface Snapshot<R> {
   generation: number;
+  /** Writer opens started so far: the first may cut a torn tail and append in its place. */
+  writerOpens: number;
   /** Durable bytes of the file, when this instance writes it; else read to the end. */
   durableEnd: number | undefined;
   /** A queued or in-flight rewrite: the whole log, instead of the file. */
@@ -109,6 +111,9 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   #dirty = false;
   /** Bumped by each completed rewrite, so a reader can tell the file it opened is current. */
   #generation = 0;
+  /** Bumped when the writer starts opening the file, which a reader's snapshot must not straddle. */
+  #writerOpens = 0;
+  #writerOpening: Promise<void> | null = null;
 
   #closed = false;
   #released = false;
@@ -202,23 +207,62 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
    * record. A capability beyond the contract, used by `AgentRecords.replay()` when present.
    */
   async *readBatches(): AsyncIterable<readonly R[]> {
-    // Take the writer's state at one instant: the file up to its durable end, then whatever is
-    // in flight or queued, from memory.
-    let fd: number | null = null;
-    let snapshot = this.#snapshot();
-    while (!snapshot.base) {
+    const { fd, snapshot } = await this.#openSnapshot();
+    try {
+      yield* this.#batchesFrom(fd, snapshot);
+    } finally {
+      if (fd !== null) await this.#ops.close(fd).catch(() => {});
+    }
+  }
+
+  /**
+   * Takes the writer's state at one instant and opens the file to match it: the file up to an
+   * end that the writer will not change, then whatever is in flight or queued, from memory. Starts
+   * over when, while the file was being opened, a rewrite landed or the writer first opened the
+   * file (it may have written the queued records by then: they would be read twice).
+   */
+  async #openSnapshot(): Promise<{ fd: number | null; snapshot: Snapshot<R> }> {
+    for (;;) {
+      while (this.#writerOpening) await this.#writerOpening.catch(() => {});
+      const snapshot = this.#snapshot();
+      if (snapshot.base) return { fd: null, snapshot };
+      let fd: number | null = null;
       try {
         fd = await this.#ops.open(this.file, 'r');
+        // Not written by this instance yet: stop before a torn last line, the only bytes the
+        // writer's first open may change (it cuts them and appends in their place).
+        if (snapshot.durableEnd === undefined) snapshot.durableEnd = await this.#stableEnd(fd);
       } catch (error) {
+        if (fd !== null) await this.#ops.close(fd).catch(() => {});
         if (errorCode(error) !== 'ENOENT') throw error;
+        fd = null;
       }
-      if (snapshot.generation === this.#generation) break;
-      // A rewrite landed while we opened the file: start over from the new state.
+      if (snapshot.generation === this.#generation && snapshot.writerOpens === this.#writerOpens) {
+        return { fd, snapshot };
+      }
       if (fd !== null) await this.#ops.close(fd).catch(() => {});
-      fd = null;
-      snapshot = this.#snapshot();
     }
-    yield* this.#batchesFrom(fd, snapshot);
+  }
+
+  /** The end of the file's last complete line (or of a last line that is complete JSON). */
+  async #stableEnd(fd: number): Promise<number | undefined> {
+    try {
+      const tail = await inspectTail(this.#ops, fd);
+      return tail.tailIsComplete ? tail.size : tail.lastLineStart;
+    } catch (error) {
+      if (errorCode(error) !== undefined) throw error;
+      return undefined; // the file shrank meanwhile (another process cut its torn tail): read it all
+    }
+  }
+
+  /** Opens the file for writing, announced to readers (see `#openSnapshot`). */
+  #openWriter(): Promise<void> {
+    this.#writerOpens++;
+    const opening = this.#openForWrite().finally(() => {
+      this.#writerOpening = null;
+    });
+    this.#writerOpening = opening;
+    return opening;
   }
 
   async *#batchesFrom(fd: number | null, snapshot: Snapshot<R>): AsyncGenerator<R[]> {
@@ -246,9 +290,9 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
 
   async *#rawBatchesFrom(fd: number | null, snapshot: Snapshot<R>): AsyncGenerator<R[]> {
     if (fd !== null) {
-      const opened = fd;
-      const ops: FileOperations = { ...this.#ops, open: async () => opened };
-      yield* readRecordBatches(ops, this.file, { end: snapshot.durableEnd }) as AsyncGenerator<R[]>;
+      yield* readRecordBatchesFrom(this.#ops, fd, this.file, {
+        end: snapshot.durableEnd,
+      }) as AsyncGenerator<R[]>;
     } else if (snapshot.base) {
       for (let i = 0; i < snapshot.base.length; i += 1000) {
         const slice = snapshot.base.slice(i, i + 1000);
@@ -270,6 +314,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     }
     return {
       generation: this.#generation,
+      writerOpens: this.#writerOpens,
       durableEnd: this.#fd === null ? undefined : this.#durableSize,
       base,
       pending,
@@ -291,7 +336,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
         continue;
       }
       try {
-        if (this.#fd === null) await this.#openForWrite();
+        if (this.#fd === null) await this.#openWriter();
         if (segment.rewrite) {
           this.#inflightRewrite = segment.rewrite;
           segment.rewrite = null;
@@ -426,7 +471,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       const tail = await inspectTail(this.#ops, fd);
       this.#durableSize = tail.size;
       this.#needsNewline = false;
-      if (tail.tail.length > 0 && tail.tailIsRecord) {
+      if (tail.tail.length > 0 && tail.tailIsComplete) {
         this.#needsNewline = true;
       } else if (tail.tail.length > 0) {
         await this.#keepTornTail(dir, tail.tail);

@@ -13,5 +13,11 @@ export {
   FileSystemAgentRecordPersistence,
   type FileSystemAgentRecordPersistenceOptions,
 } from './fs-persistence.js';
+export {
+  type LineBlock,
+  MAX_LINE_BYTES,
+  type ReadLineBlocksOptions,
+  readLineBlocks,
+} from './line-reader.js';
 export { type LockHolder, readLockHolder } from './lock.js';
 export { assertSessionId, FileSystemAgentRecordStore, type SessionInfo } from './store.js';

@@ -1,4 +1,4 @@
-import { type AgentRecordEnvelope, RecordsCorruptError } from '@agent-records/types';
+import { type AgentRecordEnvelope, RecordsCorruptError, recordProblem } from '@agent-records/types';
 import type { FileOperations } from './file-operations.js';
 import { errorCode } from './file-operations.js';
 
@@ -6,6 +6,135 @@ const CHUNK_SIZE = 256 * 1024;
 /** Longer lines are reported as corrupt rather than risking a string over V8's limit. */
 export const MAX_LINE_BYTES = 256 * 1024 * 1024;
 const NEWLINE = 0x0a;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Whole lines of a JSON Lines file, as raw bytes: one or more lines joined by `\n` (the final
+ * newline left out), or the file's last line when it lacks its newline, or one over-long line
+ * that was skipped rather than held in memory.
+ */
+export interface LineBlock {
+  /** The lines' bytes, `\n`-separated; empty for an over-long line. */
+  bytes: Buffer;
+  /** 1-based number of the block's first line. */
+  firstLine: number;
+  /** Byte offset in the file of the block's first line. */
+  offset: number;
+  /** False for the file's last line when it has no newline (maybe a torn write). */
+  complete: boolean;
+  /** Set for a line longer than `maxLineBytes`: its length in bytes (`bytes` is then empty). */
+  oversized?: number;
+}
+
+export interface ReadLineBlocksOptions {
+  /** Stop at this byte offset; default: the file's size when reading starts. */
+  end?: number;
+  /** Lines longer than this are skipped and reported as `oversized` (default {@link MAX_LINE_BYTES}). */
+  maxLineBytes?: number;
+  /** Bytes read per call (default 256 KiB). */
+  chunkSize?: number;
+  /** Called with the bytes read so far after every chunk. */
+  onProgress?: (bytesRead: number) => void;
+}
+
+/**
+ * The one line splitter of agent-records logs (the backend's `read()` and the CLI use it): reads an
+ * open file in chunks and yields its lines in blocks, with line numbers and byte offsets. Linear in
+ * the file's size whatever its line lengths: a line that spans chunks is collected as a list of
+ * chunks and joined once, when its newline arrives. A block may be a view of a buffer that the
+ * next step reuses: use or copy it before asking for the next block.
+ */
+export async function* readLineBlocks(
+  ops: FileOperations,
+  fd: number,
+  options: ReadLineBlocksOptions = {},
+): AsyncGenerator<LineBlock> {
+  const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
+  // A line inside one chunk is shorter than the chunk, so only lines that span chunks need the
+  // length check, as long as a chunk is no longer than the limit.
+  const chunkSize = Math.max(1, Math.min(options.chunkSize ?? CHUNK_SIZE, maxLineBytes));
+  const end = options.end ?? (await ops.fstat(fd)).size;
+  let chunk = Buffer.allocUnsafe(chunkSize);
+  let position = 0;
+  /** Lines before the unfinished one, and the byte offset where the unfinished line starts. */
+  let lineBase = 0;
+  let lineStart = 0;
+  // The unfinished line's pieces: never joined until its newline is found.
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
+  let oversized = false;
+
+  while (position < end) {
+    const read = await ops.read(fd, chunk, 0, Math.min(chunkSize, end - position), position);
+    if (read === 0) break;
+    const chunkStart = position;
+    position += read;
+    options.onProgress?.(position);
+    const view = chunk.subarray(0, read);
+    const firstNewline = view.indexOf(NEWLINE);
+    const found = firstNewline !== -1;
+    const lengthSoFar = carryBytes + (found ? firstNewline : read);
+    if (!oversized && lengthSoFar > maxLineBytes) {
+      oversized = true;
+      carry = [];
+    }
+    if (!found) {
+      carryBytes += read;
+      if (!oversized) {
+        // Hand this buffer over to the line instead of copying it; read into a fresh one.
+        carry.push(view);
+        chunk = Buffer.allocUnsafe(chunkSize);
+      }
+      continue;
+    }
+    let headStart = 0;
+    if (oversized) {
+      yield {
+        bytes: EMPTY,
+        firstLine: lineBase + 1,
+        offset: lineStart,
+        complete: true,
+        oversized: lengthSoFar,
+      };
+      lineBase++;
+      headStart = firstNewline + 1;
+      carry = [];
+      carryBytes = 0;
+      oversized = false;
+    }
+    const lastNewline = view.lastIndexOf(NEWLINE);
+    if (headStart <= lastNewline) {
+      const head = chunk.subarray(headStart, lastNewline);
+      const bytes =
+        carry.length > 0 ? Buffer.concat([...carry, head], carryBytes + head.length) : head;
+      const firstLine = lineBase + 1;
+      lineBase += countNewlines(head) + 1;
+      yield { bytes, firstLine, offset: lineStart, complete: true };
+    }
+    lineStart = chunkStart + lastNewline + 1;
+    // The start of the next line is copied (at most one chunk), as the chunk is read into again.
+    carry = lastNewline + 1 < read ? [Buffer.from(view.subarray(lastNewline + 1))] : [];
+    carryBytes = read - lastNewline - 1;
+  }
+  if (oversized) {
+    yield {
+      bytes: EMPTY,
+      firstLine: lineBase + 1,
+      offset: lineStart,
+      complete: false,
+      oversized: carryBytes,
+    };
+  } else if (carryBytes > 0) {
+    const bytes = carry.length === 1 ? (carry[0] as Buffer) : Buffer.concat(carry, carryBytes);
+    yield { bytes, firstLine: lineBase + 1, offset: lineStart, complete: false };
+  }
+}
+
+function countNewlines(bytes: Buffer): number {
+  let count = 0;
+  for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) count++;
+  return count;
+}
 
 export interface ReadRecordsOptions {
   /** Stop at this byte offset (the writer's durable size); default: the file's end. */
@@ -14,10 +143,10 @@ export interface ReadRecordsOptions {
 
 /**
  * Streams the records of a JSON Lines file in batches, one chunk of the file in memory at a
- * time: each chunk is decoded once up to its last newline and split, so no buffer is copied per
- * line. Blank lines are skipped. A line that is not a JSON object with a string `type` is a
+ * time: each block of whole lines is decoded once and split, so no buffer is copied per line.
+ * Blank lines are skipped. A line that is not a record (see `recordProblem`) is a
  * `RecordsCorruptError` with file, line and byte offset, except a last line without a newline
- * that does not parse: a torn write, skipped. A file that does not exist reads as empty.
+ * that is not valid JSON: a torn write, skipped. A file that does not exist reads as empty.
  */
 export async function* readRecordBatches(
   ops: FileOperations,
@@ -32,54 +161,35 @@ export async function* readRecordBatches(
     throw error;
   }
   try {
-    const end = options.end ?? (await ops.fstat(fd)).size;
-    const chunk = Buffer.allocUnsafe(CHUNK_SIZE);
-    let position = 0;
-    /** Lines completed before the current text, and the byte offset where the text starts. */
-    let lineBase = 0;
-    let textOffset = 0;
-    // The start of a line that continues into the next chunk: only that remainder is copied.
-    let carry: Buffer | null = null;
-
-    while (position < end) {
-      const read = await ops.read(fd, chunk, 0, Math.min(CHUNK_SIZE, end - position), position);
-      if (read === 0) break;
-      position += read;
-      const lastNewline = chunk.lastIndexOf(NEWLINE, read - 1);
-      if (lastNewline === -1) {
-        carry = carry
-          ? Buffer.concat([carry, chunk.subarray(0, read)])
-          : Buffer.from(chunk.subarray(0, read));
-        if (carry.length > MAX_LINE_BYTES) {
-          throw new RecordsCorruptError({
-            file,
-            line: lineBase + 1,
-            offset: textOffset,
-            reason: `line is longer than ${MAX_LINE_BYTES} bytes`,
-          });
-        }
-        continue;
-      }
-      const head = chunk.subarray(0, lastNewline);
-      const bytes = carry ? Buffer.concat([carry, head]) : head;
-      const lines = bytes.toString('utf8').split('\n');
-      const batch = parseLines(lines, true, { file, lineBase, textOffset, bytes });
-      lineBase += lines.length;
-      textOffset += bytes.length + 1;
-      carry = lastNewline + 1 < read ? Buffer.from(chunk.subarray(lastNewline + 1, read)) : null;
-      if (batch.length > 0) yield batch;
-    }
-    if (carry && carry.length > 0) {
-      const batch = parseLines([carry.toString('utf8')], false, {
-        file,
-        lineBase,
-        textOffset,
-        bytes: carry,
-      });
-      if (batch.length > 0) yield batch;
-    }
+    yield* readRecordBatchesFrom(ops, fd, file, options);
   } finally {
     await ops.close(fd).catch(() => {});
+  }
+}
+
+/** {@link readRecordBatches} on a descriptor the caller opened (and closes). */
+export async function* readRecordBatchesFrom(
+  ops: FileOperations,
+  fd: number,
+  file: string,
+  options: ReadRecordsOptions = {},
+): AsyncGenerator<AgentRecordEnvelope[]> {
+  for await (const block of readLineBlocks(ops, fd, { end: options.end })) {
+    const place = {
+      file,
+      lineBase: block.firstLine - 1,
+      textOffset: block.offset,
+      bytes: block.bytes,
+    };
+    if (block.oversized !== undefined) {
+      throw corrupt(
+        place,
+        0,
+        `line is ${block.oversized} bytes, longer than the ${MAX_LINE_BYTES} a reader holds`,
+      );
+    }
+    const batch = parseLines(block.bytes.toString('utf8').split('\n'), block.complete, place);
+    if (batch.length > 0) yield batch;
   }
 }
 
@@ -103,11 +213,10 @@ function parseLines(lines: string[], complete: boolean, place: Place): AgentReco
       if (!complete) continue;
       throw corrupt(place, i, `not valid JSON (${(error as Error).message})`, error);
     }
-    const reason = notARecord(value);
-    if (reason) {
-      if (!complete) continue;
-      throw corrupt(place, i, reason);
-    }
+    // Only text that does not parse can be a torn write; valid JSON that is not a record was
+    // written that way, and skipping it would drop it silently.
+    const problem = recordProblem(value);
+    if (problem) throw corrupt(place, i, `not a record: ${problem}`);
     records.push(value as AgentRecordEnvelope);
   }
   return records;
@@ -126,18 +235,6 @@ function corrupt(
     { file: place.file, line: place.lineBase + index + 1, offset: place.textOffset + at, reason },
     cause === undefined ? undefined : { cause },
   );
-}
-
-/** Why a parsed JSON value is not a record, or null when it is one. */
-export function notARecord(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const what = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
-    return `JSON ${what} is not a record (an object with a string "type")`;
-  }
-  if (typeof (value as { type?: unknown }).type !== 'string') {
-    return 'object has no string "type"';
-  }
-  return null;
 }
 
 function isBlank(text: string): boolean {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -9,7 +9,9 @@ import {
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FULL } from '../test/child.js';
+import { nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+import { readLineBlocks } from './line-reader.js';
 
 const RUNS = Number(process.env.AGENT_RECORDS_FUZZ_RUNS ?? (FULL ? 5000 : 300));
 const dir = mkdtempSync(path.join(tmpdir(), 'fuzz-'));
@@ -103,6 +105,66 @@ describe(`reader fuzz (${RUNS} runs per property)`, () => {
           const copy = Buffer.from(bytes);
           for (const [at, value] of edits) if (copy.length > 0) copy[at % copy.length] = value;
           await readFile(copy);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  }, 300_000);
+
+  it('line blocks give every line with its number and byte offset, whatever the chunk size', async () => {
+    const bytesArb = fc
+      .array(fc.oneof(fc.constant(0x0a), fc.integer({ min: 0, max: 255 })), { maxLength: 400 })
+      .map((values) => Buffer.from(values));
+    await fc.assert(
+      fc.asyncProperty(
+        bytesArb,
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 100 }),
+        async (bytes, chunkSize, maxLineBytes) => {
+          const file = path.join(dir, `b${counter++}.jsonl`);
+          writeFileSync(file, bytes);
+          const fd = openSync(file, 'r');
+          const seen: Array<[number, number, string, boolean]> = [];
+          try {
+            for await (const block of readLineBlocks(nodeFileOperations, fd, {
+              chunkSize,
+              maxLineBytes,
+            })) {
+              if (block.oversized !== undefined) {
+                seen.push([
+                  block.firstLine,
+                  block.offset,
+                  `oversized ${block.oversized}`,
+                  block.complete,
+                ]);
+                continue;
+              }
+              let offset = block.offset;
+              block.bytes
+                .toString('latin1')
+                .split('\n')
+                .forEach((text, i) => {
+                  seen.push([block.firstLine + i, offset, text, block.complete]);
+                  offset += text.length + 1;
+                });
+            }
+          } finally {
+            closeSync(fd);
+            rmSync(file, { force: true });
+          }
+          // The same lines, split the obvious way.
+          const expected: Array<[number, number, string, boolean]> = [];
+          const lines = bytes.toString('latin1').split('\n');
+          let offset = 0;
+          lines.forEach((text, i) => {
+            const last = i === lines.length - 1;
+            if (!(last && text.length === 0)) {
+              const shown = text.length > maxLineBytes ? `oversized ${text.length}` : text;
+              expected.push([i + 1, offset, shown, !last]);
+            }
+            offset += text.length + 1;
+          });
+          expect(seen).toEqual(expected);
         },
       ),
       { numRuns: RUNS },

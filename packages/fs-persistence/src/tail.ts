@@ -1,5 +1,4 @@
 import type { FileOperations } from './file-operations.js';
-import { notARecord } from './line-reader.js';
 
 const STEP = 64 * 1024;
 
@@ -10,14 +9,18 @@ export interface TailState {
   lastLineStart: number;
   /** The bytes after the last newline: empty when the file ends with `\n`. */
   tail: Buffer;
-  /** The tail is a complete record that merely lacks its newline (another writer's style). */
-  tailIsRecord: boolean;
+  /**
+   * The tail is a complete line that merely lacks its newline (another writer's style): valid
+   * JSON, so not a torn write. Whether it is a record is the reader's call (it reports a
+   * non-record as corrupt, like any other bad line); only text that does not parse is torn.
+   */
+  tailIsComplete: boolean;
 }
 
 /** Looks at the end of a log: does it end with a newline, a complete record, or a torn write? */
 export async function inspectTail(ops: FileOperations, fd: number): Promise<TailState> {
   const { size } = await ops.fstat(fd);
-  if (size === 0) return { size, lastLineStart: 0, tail: Buffer.alloc(0), tailIsRecord: false };
+  if (size === 0) return { size, lastLineStart: 0, tail: Buffer.alloc(0), tailIsComplete: false };
   const pieces: Buffer[] = [];
   let end = size;
   let lastLineStart = 0;
@@ -35,12 +38,20 @@ export async function inspectTail(ops: FileOperations, fd: number): Promise<Tail
     end = start;
   }
   const tail = Buffer.concat(pieces);
-  return { size, lastLineStart, tail, tailIsRecord: tail.length > 0 && isRecordText(tail) };
+  return {
+    size,
+    lastLineStart,
+    tail,
+    tailIsComplete: tail.length > 0 && isCompleteJson(tail, lastLineStart === 0),
+  };
 }
 
-function isRecordText(bytes: Buffer): boolean {
+function isCompleteJson(bytes: Buffer, firstLine: boolean): boolean {
+  const text = bytes.toString('utf8');
   try {
-    return notARecord(JSON.parse(bytes.toString('utf8'))) === null;
+    // The reader accepts a byte order mark before the first line; so must this.
+    JSON.parse(firstLine && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return true;
   } catch {
     return false;
   }

@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type AgentRecordEnvelope, RecordsCorruptError } from '@agent-records/types';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type FileOperations, nodeFileOperations } from './file-operations.js';
+import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fs-reader-'));
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function readAll(
+  persistence: FileSystemAgentRecordPersistence,
+): Promise<AgentRecordEnvelope[]> {
+  const out: AgentRecordEnvelope[] = [];
+  for await (const record of persistence.read()) out.push(record);
+  return out;
+}
+
+describe('read() snapshot', () => {
+  it('does not yield the first batch twice when its open is slow and the writer opens the file meanwhile', async () => {
+    const file = path.join(dir, 'slow-open.jsonl');
+    let releaseOpen = () => {};
+    const gate = new Promise<void>((resolve) => {
+      releaseOpen = resolve;
+    });
+    let readerOpening = () => {};
+    const readerOpened = new Promise<void>((resolve) => {
+      readerOpening = resolve;
+    });
+    let gated = false;
+    // The seam holds the reader's first open of the log until the writer has written.
+    const fileOperations: FileOperations = {
+      ...nodeFileOperations,
+      async open(target, flags, mode) {
+        if (target === file && flags === 'r' && !gated) {
+          gated = true;
+          readerOpening();
+          await gate;
+        }
+        return nodeFileOperations.open(target, flags, mode);
+      },
+    };
+    const persistence = new FileSystemAgentRecordPersistence(file, { fileOperations });
+    persistence.append({ type: 'metadata' });
+    const reading = readAll(persistence);
+    await readerOpened;
+    await persistence.flush();
+    releaseOpen();
+    expect((await reading).map((r) => r.type)).toEqual(['metadata']);
+    persistence.append({ type: 'b' });
+    expect((await readAll(persistence)).map((r) => r.type)).toEqual(['metadata', 'b']);
+    await persistence.close();
+  });
+});
+
+describe('one long line', () => {
+  it('is read in linear time: its bytes are copied a bounded number of times, not once per chunk', async () => {
+    const file = path.join(dir, 'long.jsonl');
+    const text = 'x'.repeat(16 * 1024 * 1024);
+    const line = `{"type":"big","text":"${text}"}\n`;
+    writeFileSync(file, line);
+    let copied = 0;
+    const concat = Buffer.concat;
+    vi.spyOn(Buffer, 'concat').mockImplementation((list, length) => {
+      const joined = concat(list, length);
+      copied += joined.length;
+      return joined;
+    });
+    const from = Buffer.from as (...args: unknown[]) => Buffer;
+    vi.spyOn(Buffer, 'from').mockImplementation(((...args: unknown[]) => {
+      const made = from(...args);
+      if (args[0] instanceof Uint8Array) copied += made.length;
+      return made;
+    }) as typeof Buffer.from);
+    const records = await readAll(new FileSystemAgentRecordPersistence(file));
+    vi.restoreAllMocks();
+    expect(records).toHaveLength(1);
+    expect((records[0] as { text?: string }).text?.length).toBe(text.length);
+    // Joining the line once copies it once; a join per 256 KiB chunk copied it ~32 times.
+    expect(copied).toBeLessThanOrEqual(2 * line.length);
+  }, 60_000);
+});
+
+describe('what a record is (recordProblem)', () => {
+  const cases: Array<[string, string]> = [
+    ['a time that is not a number', '{"type":"b","time":"yesterday"}'],
+    ['an empty type', '{"type":""}'],
+  ];
+  it.each(cases)(
+    'a line with %s is RecordsCorruptError with file, line, offset and the repair hint',
+    async (_what, bad) => {
+      const file = path.join(dir, 'bad.jsonl');
+      writeFileSync(file, `{"type":"a"}\n${bad}\n{"type":"c"}\n`);
+      const failure = await readAll(new FileSystemAgentRecordPersistence(file)).catch(
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(RecordsCorruptError);
+      expect(failure).toMatchObject({ file, line: 2, offset: 13 });
+      expect((failure as Error).message).toContain(`${file}:2:13`);
+      expect((failure as Error).message).toContain('agent-records repair');
+    },
+  );
+
+  it('a last line without newline that is JSON but not a record is corrupt, not skipped as torn', async () => {
+    const file = path.join(dir, 'bad-last.jsonl');
+    writeFileSync(file, '{"type":"a"}\n{"type":"b","time":"yesterday"}');
+    await expect(readAll(new FileSystemAgentRecordPersistence(file))).rejects.toMatchObject({
+      line: 2,
+      offset: 13,
+    });
+    // The writer does not cut it as a torn write either: it ends the line and appends after it.
+    const writer = new FileSystemAgentRecordPersistence(file);
+    writer.append({ type: 'c' });
+    await writer.close();
+    await expect(readAll(new FileSystemAgentRecordPersistence(file))).rejects.toMatchObject({
+      line: 2,
+    });
+  });
+
+  it('a torn last line (not valid JSON) is still skipped', async () => {
+    const file = path.join(dir, 'torn.jsonl');
+    writeFileSync(file, '{"type":"a"}\n{"type":"b","ti');
+    expect((await readAll(new FileSystemAgentRecordPersistence(file))).map((r) => r.type)).toEqual([
+      'a',
+    ]);
+  });
+});
