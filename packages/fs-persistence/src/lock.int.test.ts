@@ -1,5 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   type AgentRecordEnvelope,
@@ -8,8 +10,10 @@ import {
 } from '@agent-records/types';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startChild } from '../test/child.js';
+import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 import { readLockHolder } from './lock.js';
+import { FileSystemAgentRecordStore } from './store.js';
 
 let dir: string;
 beforeEach(() => {
@@ -52,4 +56,203 @@ describe('two writers in two processes', () => {
         .map((l) => JSON.parse(l).type),
     ).toEqual(['holder', 'successor']);
   }, 60_000);
+});
+
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A pid that surely names no running process: a child that has already exited. */
+function deadPid(): number {
+  const result = spawnSync(process.execPath, ['-e', '0']);
+  expect(result.pid).toBeGreaterThan(0);
+  return result.pid as number;
+}
+
+function writeLock(file: string, content: unknown): string {
+  const lockFile = `${file}.lock`;
+  writeFileSync(lockFile, typeof content === 'string' ? content : JSON.stringify(content));
+  return lockFile;
+}
+
+function staleLock(pid: number, extra: Record<string, unknown> = {}) {
+  return {
+    pid,
+    token: randomUUID(),
+    host: hostname(),
+    boot_id: bootId(),
+    acquired_at: Date.now() - 60_000,
+    ...extra,
+  };
+}
+
+/** Opens a writer, appends one record and flushes it; the writer stays open until `close()`. */
+async function openAndWrite(
+  file: string,
+  type: string,
+  options: { fileOperations?: FileOperations } = {},
+) {
+  const persistence = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
+    ...options,
+    onError: () => {},
+  });
+  persistence.append({ type });
+  const result = await persistence.flush().then(
+    () => ({ ok: true as const }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  return { result, close: () => persistence.close().catch(() => {}) };
+}
+
+/** Writes one record and closes the writer. */
+async function write(
+  file: string,
+  type: string,
+  options: { fileOperations?: FileOperations } = {},
+): Promise<{ ok: true } | { ok: false; error: unknown }> {
+  const { result, close } = await openAndWrite(file, type, options);
+  await close();
+  return result;
+}
+
+function recordTypes(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l).type);
+}
+
+/**
+ * File operations that hold back each writer's first step on the lock after its first attempt
+ * to create it (the take-over step, taken once it judged the lock stale) until both writers
+ * have judged; `extraPauseMs` then delays one of them, so the other acts inside its window.
+ */
+function takeOverBarrier(lockFile: string) {
+  let arrived = 0;
+  let release: () => void = () => {};
+  const allArrived = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const isLockStep = (name: string, args: unknown[]) =>
+    (name === 'link' || name === 'rename') && String(args[1]).startsWith(lockFile)
+      ? true
+      : name === 'unlink' && args[0] === lockFile;
+  const wrap = (extraPauseMs: number): FileOperations => {
+    let lockSteps = 0;
+    return Object.fromEntries(
+      Object.entries(nodeFileOperations).map(([name, op]) => [
+        name,
+        async (...args: unknown[]) => {
+          if (isLockStep(name, args) && ++lockSteps === 2) {
+            arrived++;
+            if (arrived === 2) release();
+            await Promise.race([allArrived, new Promise((r) => setTimeout(r, 20_000))]);
+            await new Promise((r) => setTimeout(r, extraPauseMs));
+          }
+          return (op as (...a: unknown[]) => Promise<unknown>)(...args);
+        },
+      ]),
+    ) as unknown as FileOperations;
+  };
+  return { wrap, arrived: () => arrived };
+}
+
+describe('taking over a stale lock', () => {
+  it('lets only one of two writers take over the same stale lock, even when one pauses mid-way', async () => {
+    const file = path.join(dir, 'raced.jsonl');
+    writeLock(file, staleLock(deadPid()));
+    const barrier = takeOverBarrier(`${file}.lock`);
+    // Both writers stay open until both flushed: a lock released by a closed writer may be
+    // taken by the next one, and that is no race.
+    const writers = await Promise.all([
+      openAndWrite(file, 'slow', { fileOperations: barrier.wrap(200) }),
+      openAndWrite(file, 'fast', { fileOperations: barrier.wrap(0) }),
+    ]);
+    const [slow, fast] = writers.map((w) => w.result) as [
+      { ok: boolean; error?: unknown },
+      { ok: boolean; error?: unknown },
+    ];
+    for (const writer of writers) await writer.close();
+    expect(barrier.arrived()).toBe(2); // both judged the lock stale before either acted
+    expect(fast).toEqual({ ok: true });
+    expect(slow.ok).toBe(false);
+    expect(slow.error).toBeInstanceOf(RecordsLockedError);
+    expect(recordTypes(file)).toEqual(['fast']);
+    expect(readdirSync(dir).sort()).toEqual(['raced.jsonl']);
+  }, 60_000);
+
+  it('takes over a lock of this very pid left by an earlier boot (a restarted container)', async () => {
+    const file = path.join(dir, 'rebooted.jsonl');
+    writeLock(file, staleLock(process.pid, { boot_id: 'an-earlier-boot' }));
+    expect(await write(file, 'after-reboot')).toEqual({ ok: true });
+    expect(recordTypes(file)).toEqual(['after-reboot']);
+  });
+
+  it('takes over a lock of this pid from the same boot when the process started at another time', async () => {
+    const file = path.join(dir, 'restarted.jsonl');
+    writeLock(file, staleLock(process.pid, { started: '1' }));
+    expect(await write(file, 'after-restart')).toEqual({ ok: true });
+  });
+
+  it('refuses another live instance of this process (same pid, same boot, other token)', async () => {
+    const file = path.join(dir, 'twice.jsonl');
+    const first = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
+      onError: () => {},
+    });
+    first.append({ type: 'first' });
+    await first.flush();
+    const second = await write(file, 'second');
+    expect(second.ok).toBe(false);
+    expect((second as { error: Error }).error.message).toMatch(/another instance in this process/);
+    await first.close();
+  });
+});
+
+describe('locks that cannot be judged', () => {
+  it('refuses a lock of another host, saying whose it is and how to clear it', async () => {
+    const file = path.join(dir, 'foreign.jsonl');
+    const since = Date.UTC(2026, 0, 2, 3, 4, 5);
+    writeLock(file, staleLock(4242, { host: 'build-box-7', acquired_at: since }));
+    const result = await write(file, 'mine');
+    expect(result.ok).toBe(false);
+    const error = (result as { error: Error }).error;
+    expect(error).toBeInstanceOf(RecordsLockedError);
+    expect(error.message).toContain('process 4242 on host build-box-7');
+    expect(error.message).toContain('2026-01-02T03:04:05.000Z');
+    expect(error.message).toContain(`agent-records unlock --force ${file}`);
+  });
+
+  it.each([
+    ['null', 'null'],
+    ['a number', '42'],
+    ['an array', '[1,2]'],
+    ['an object that is not a lock', '{"pid":"12"}'],
+    ['garbage', 'not json at all'],
+    ['empty', ''],
+  ])(
+    'refuses a lock file holding %s with a clear RecordsLockedError, also from store.delete()',
+    async (_, content) => {
+      const root = path.join(dir, 'store');
+      const store = new FileSystemAgentRecordStore(root);
+      const first = store.open('s');
+      first.append({ type: 'a' });
+      await first.close();
+      const file = store.fileOf('s');
+      const lockFile = writeLock(file, content);
+      for (const failure of [
+        (await write(file, 'mine')) as { error: Error },
+        { error: (await store.delete('s').catch((error: unknown) => error)) as Error },
+      ]) {
+        expect(failure.error).toBeInstanceOf(RecordsLockedError);
+        expect(failure.error.message).toContain(lockFile);
+        expect(failure.error.message).toContain(`agent-records unlock --force ${file}`);
+      }
+      expect(readFileSync(lockFile, 'utf8')).toBe(content);
+      expect(recordTypes(file)).toEqual(['a']);
+    },
+  );
 });

@@ -2,23 +2,49 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { RecordsLockedError } from '@agent-records/types';
-import { errorCode, type FileOperations } from './file-operations.js';
+import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';
 import { writeFully } from './tail.js';
 
+/** What a lock file holds (one JSON object and a newline). */
 interface LockContent {
   pid: number;
+  /** Random per writer instance: tells two instances of one process apart. */
   token: string;
   host: string;
+  /** The kernel's boot id (`/proc/sys/kernel/random/boot_id`), when readable. */
+  boot_id?: string;
+  /** The process's start time in clock ticks since boot (`/proc/<pid>/stat`), when readable. */
+  started?: string;
+  /** Epoch ms. */
   acquired_at: number;
 }
 
+/** How a lock's holder was judged. */
+export type LockHolderState =
+  /** A running process of this host (this one included, for another instance in it). */
+  | 'alive'
+  /** Its pid is gone on this host, or now names a process started later (a reused pid). */
+  | 'dead'
+  /** Written on this host in an earlier boot (a reboot or a restarted container). */
+  | 'previous-boot'
+  /** Another host's: this host cannot tell whether it runs. Never taken over silently. */
+  | 'other-host';
+
 /** What is known about a lock file's holder. */
 export interface LockHolder extends LockContent {
-  /** False when the pid is gone on this host (a stale lock). */
+  /** False when the lock is stale (`dead`, `previous-boot`); true when alive or unknowable. */
   alive: boolean;
+  state: LockHolderState;
 }
 
-/** Reads the holder of `lockFile`, or null when there is no lock. */
+const TOKEN = /^[A-Za-z0-9-]{1,64}$/;
+
+/**
+ * Reads the holder of `lockFile`, or null when there is no lock. A file that is not a lock
+ * (garbage, `null`, any JSON that is not a lock object) is a `RecordsLockedError` naming it and
+ * saying how to clear it: locks are linked into place fully written, so such a file was not
+ * written by a writer of this library, and nothing tells whether its owner still writes.
+ */
 export async function readLockHolder(lockFile: string): Promise<LockHolder | null> {
   let text: string;
   try {
@@ -27,92 +53,146 @@ export async function readLockHolder(lockFile: string): Promise<LockHolder | nul
     if (errorCode(error) === 'ENOENT') return null;
     throw error;
   }
-  let content: LockContent;
-  try {
-    content = JSON.parse(text) as LockContent;
-  } catch {
-    // Locks are linked into place fully written, so this one was damaged by hand: no live holder.
-    return { pid: 0, token: '', host: hostname(), acquired_at: 0, alive: false };
+  const content = parseLock(text);
+  if (typeof content === 'string') {
+    const log = lockFile.endsWith('.lock') ? lockFile.slice(0, -'.lock'.length) : lockFile;
+    throw new RecordsLockedError(
+      `${lockFile} is not a lock file (${content}; it holds ${JSON.stringify(text.slice(0, 80))}), ` +
+        `so nothing tells whether someone still writes ${log}. If no writer uses that log, run ` +
+        `\`agent-records unlock --force ${log}\` to remove it.`,
+    );
   }
-  return { ...content, alive: isAlive(content) };
+  const state = await judge(content);
+  return { ...content, alive: state === 'alive' || state === 'other-host', state };
 }
 
-function isAlive(content: LockContent): boolean {
-  if (content.host !== hostname()) return true; // cannot tell: assume alive
-  if (!Number.isInteger(content.pid) || content.pid <= 0) return false;
+/** The lock, or why the text is not one. */
+function parseLock(text: string): LockContent | string {
+  let value: unknown;
   try {
-    process.kill(content.pid, 0);
+    value = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return `JSON ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}, not a lock object`;
+  }
+  const v = value as Record<string, unknown>;
+  if (!Number.isInteger(v.pid) || (v.pid as number) <= 0) return 'no valid `pid`';
+  if (typeof v.token !== 'string' || !TOKEN.test(v.token)) return 'no valid `token`';
+  if (typeof v.host !== 'string') return 'no `host`';
+  if (typeof v.acquired_at !== 'number') return 'no `acquired_at`';
+  if (v.boot_id !== undefined && typeof v.boot_id !== 'string') return '`boot_id` not a string';
+  if (v.started !== undefined && typeof v.started !== 'string') return '`started` not a string';
+  return v as unknown as LockContent;
+}
+
+let bootId: Promise<string | undefined> | undefined;
+function thisBootId(): Promise<string | undefined> {
+  bootId ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then(
+    (text) => text.trim() || undefined,
+    () => undefined,
+  );
+  return bootId;
+}
+
+/** Field 22 of `/proc/<pid>/stat` (start time in ticks since boot); undefined off Linux. */
+async function processStart(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function pidRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
     return true;
   } catch (error) {
     return errorCode(error) === 'EPERM';
   }
 }
 
-/**
- * A lock file beside the log holding the writer's pid and an instance token. Another live
- * writer, in another process or in this one, makes `acquire` throw `RecordsLockedError`; a lock
- * whose pid is dead on this host is taken over.
- */
-export class WriterLock {
-  readonly token = randomUUID();
-  #held = false;
-
-  constructor(
-    private readonly ops: FileOperations,
-    readonly lockFile: string,
-    private readonly logFile: string,
-    private readonly mode: number,
-  ) {}
-
-  get held(): boolean {
-    return this.#held;
+async function judge(content: LockContent): Promise<LockHolderState> {
+  if (content.host !== hostname()) return 'other-host';
+  const boot = await thisBootId();
+  if (content.boot_id !== undefined && boot !== undefined && content.boot_id !== boot) {
+    return 'previous-boot';
   }
+  if (!pidRuns(content.pid)) return 'dead';
+  // The pid runs, but a restarted container (same boot id) reuses small pids: the start time
+  // tells the process that wrote the lock from a newer one under the same pid. Locks without
+  // it (older writers, no /proc) keep the conservative answer: alive.
+  if (content.started !== undefined) {
+    const started = await processStart(content.pid);
+    if (started !== undefined && started !== content.started) return 'dead';
+  }
+  return 'alive';
+}
 
-  async acquire(): Promise<{ tookOverFrom?: LockHolder }> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      if (await this.#tryCreate()) return {};
-      const holder = await readLockHolder(this.lockFile);
-      if (!holder) continue; // released between our attempts
-      if (holder.token === this.token) {
-        this.#held = true;
-        return {};
-      }
-      if (holder.alive) {
-        const who =
-          holder.pid === process.pid ? 'another instance in this process' : `process ${holder.pid}`;
-        throw new RecordsLockedError(
-          `${this.logFile} is being written by ${who} (lock ${this.lockFile}, host ` +
-            `${holder.host}). Only one writer may append to a log: close the other writer, or open ` +
-            'this one read-only. Its records were not written.',
-        );
-      }
-      // Stale: its pid is gone. Remove it only if it is still the same stale lock.
-      const again = await readLockHolder(this.lockFile);
-      if (again && again.token === holder.token && !again.alive) {
-        await this.ops.unlink(this.lockFile).catch((error) => {
-          if (errorCode(error) !== 'ENOENT') throw error;
-        });
-        if (await this.#tryCreate()) return { tookOverFrom: holder };
-      }
-    }
-    throw new RecordsLockedError(
-      `Could not take the lock ${this.lockFile} for ${this.logFile}: writers keep racing for it.`,
+function describeHolder(holder: LockHolder): string {
+  const since = Number.isFinite(holder.acquired_at)
+    ? new Date(holder.acquired_at).toISOString()
+    : 'an unknown time';
+  return `process ${holder.pid} on host ${holder.host} since ${since}`;
+}
+
+/** The error for a lock that is not ours and may not be taken over. */
+export function lockedError(holder: LockHolder, lockFile: string, logFile: string): Error {
+  if (holder.state === 'other-host') {
+    return new RecordsLockedError(
+      `${logFile} is locked by ${describeHolder(holder)} (lock ${lockFile}). This host cannot ` +
+        'tell whether that writer still runs, so it never takes the lock over by itself. If no ' +
+        `writer on ${holder.host} uses the log, run \`agent-records unlock --force ${logFile}\`.`,
     );
   }
+  const who =
+    holder.pid === process.pid ? 'another instance in this process' : `process ${holder.pid}`;
+  return new RecordsLockedError(
+    `${logFile} is being written by ${who} (lock ${lockFile}, ${describeHolder(holder)}). Only ` +
+      'one writer may append to a log: close the other writer, or open this one read-only. ' +
+      'Its records were not written.',
+  );
+}
 
-  async release(): Promise<void> {
-    if (!this.#held) return;
-    this.#held = false;
-    const holder = await readLockHolder(this.lockFile).catch(() => null);
-    if (holder?.token === this.token) await this.ops.unlink(this.lockFile).catch(() => {});
-  }
+// Tokens of the locks this process holds, shared by every copy of this module (ESM and CJS).
+const HELD_KEY = Symbol.for('@agent-records/fs-persistence/held-lock-tokens');
+const held: Set<string> =
+  ((globalThis as Record<symbol, unknown>)[HELD_KEY] as Set<string> | undefined) ??
+  new Set<string>();
+(globalThis as Record<symbol, unknown>)[HELD_KEY] = held;
 
-  /**
-   * Creates the lock fully written or not at all: the content goes to a private temp file, which
-   * is then hard-linked to the lock path (atomic, and EEXIST if someone holds it). A crash can
-   * leave only the temp file, never a half-written lock.
-   */
-  async #tryCreate(): Promise<boolean> {
+/**
+ * Lock-file operations under one identity (pid, host, boot id, start time, token).
+ *
+ * Taking over a stale lock is one atomic step for everyone. A plain "judge it dead, then unlink
+ * it" lets two writers both judge the same stale lock, one unlink it and create its own, and the
+ * other then unlink that fresh lock and create a third: two writers. Renaming the stale file
+ * aside first does not help either: the second renamer moves the first one's fresh lock away.
+ * So a take-over of the lock with token T first creates the claim file `<lock>.break-<T>`
+ * exclusively (a hard link: exactly one creator wins). While T's lock file and T's claim both
+ * exist, nothing can replace the lock: creators get EEXIST, other breakers cannot claim T, and T
+ * itself is dead. The claimer re-reads the lock: if it still names T, it renames its own fully
+ * written lock over it (atomic: the lock path never goes missing, so no third writer can slip
+ * in), then removes the claim; if it names someone else, the take-over already happened and the
+ * claimer backs off. Token values are unique per instance, so T can never come back. A claimer
+ * that dies leaves a claim naming a dead process: it is broken the same way, by claiming its
+ * token. The CLI's `unlock` removes a lock through the same claim, so it cannot race a writer.
+ */
+class LockIdentity {
+  readonly token = randomUUID();
+
+  constructor(
+    readonly ops: FileOperations,
+    readonly lockFile: string,
+    readonly mode: number,
+  ) {}
+
+  /** Our lock content, fully written to a private temp file; returns its path. */
+  async writeTemp(): Promise<string> {
     const temp = `${this.lockFile}.${this.token}.tmp`;
     const fd = await this.ops.open(temp, 'w', this.mode);
     try {
@@ -120,6 +200,8 @@ export class WriterLock {
         pid: process.pid,
         token: this.token,
         host: hostname(),
+        boot_id: await thisBootId(),
+        started: await processStart(process.pid),
         acquired_at: Date.now(),
       };
       await writeFully(this.ops, fd, Buffer.from(`${JSON.stringify(content)}\n`), 0);
@@ -130,15 +212,167 @@ export class WriterLock {
       throw error;
     }
     await this.ops.close(fd);
+    return temp;
+  }
+
+  /** Creates `target` holding our content, fully written or not at all; false if it exists. */
+  async create(target: string): Promise<boolean> {
+    const temp = await this.writeTemp();
     try {
-      await this.ops.link(temp, this.lockFile);
+      await this.ops.link(temp, target);
+      return true;
     } catch (error) {
       if (errorCode(error) === 'EEXIST') return false;
       throw error;
     } finally {
       await this.ops.unlink(temp).catch(() => {});
     }
-    this.#held = true;
-    return true;
   }
+
+  /**
+   * Replaces `target`, which holds the stale token `staleToken`, by our lock (or removes it
+   * with `remove`), atomically with respect to every other writer. False when someone else got
+   * there first or is at it right now.
+   */
+  async takeOver(target: string, staleToken: string, remove = false, depth = 0): Promise<boolean> {
+    const claim = `${this.lockFile}.break-${staleToken}`;
+    if (!(await this.create(claim))) {
+      const claimer = await readLockHolder(claim).catch(() => null);
+      if (!claimer || claimer.alive || depth >= 3) return false; // someone else is at it
+      if (!(await this.takeOver(claim, claimer.token, false, depth + 1))) return false;
+    }
+    try {
+      const current = await readLockHolder(target).catch(() => null);
+      if (current?.token !== staleToken) return false; // taken over (or removed) already
+      if (remove) {
+        await this.ops.unlink(target);
+      } else {
+        const temp = await this.writeTemp();
+        try {
+          await this.ops.rename(temp, target);
+        } catch (error) {
+          await this.ops.unlink(temp).catch(() => {});
+          throw error;
+        }
+      }
+      return true;
+    } finally {
+      await this.ops.unlink(claim).catch(() => {});
+    }
+  }
+}
+
+/**
+ * A lock file beside the log holding the writer's pid, host, boot id, start time and an instance
+ * token. Another live writer, in another process or in this one, makes `acquire` throw
+ * `RecordsLockedError`; so does another host's lock (reported with whose it is and how to
+ * clear it) and a file that is not a lock. A stale lock is taken over atomically.
+ */
+export class WriterLock {
+  readonly #identity: LockIdentity;
+  #held = false;
+
+  constructor(
+    ops: FileOperations,
+    readonly lockFile: string,
+    private readonly logFile: string,
+    mode: number,
+  ) {
+    this.#identity = new LockIdentity(ops, lockFile, mode);
+  }
+
+  get token(): string {
+    return this.#identity.token;
+  }
+
+  get held(): boolean {
+    return this.#held;
+  }
+
+  async acquire(): Promise<{ tookOverFrom?: LockHolder }> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      let tookOverFrom: LockHolder | undefined;
+      if (!(await this.#identity.create(this.lockFile))) {
+        const holder = await readLockHolder(this.lockFile);
+        if (!holder) continue; // released between our attempts
+        if (holder.token === this.token) return this.#taken({});
+        if (holder.alive) throw lockedError(holder, this.lockFile, this.logFile);
+        if (!(await this.#identity.takeOver(this.lockFile, holder.token))) continue;
+        tookOverFrom = holder;
+      }
+      return this.#taken(tookOverFrom ? { tookOverFrom } : {});
+    }
+    throw new RecordsLockedError(
+      `Could not take the lock ${this.lockFile} for ${this.logFile}: writers keep racing for it. ` +
+        `Run \`agent-records unlock ${this.logFile}\` to see who holds it.`,
+    );
+  }
+
+  #taken(result: { tookOverFrom?: LockHolder }): { tookOverFrom?: LockHolder } {
+    this.#held = true;
+    held.add(this.token);
+    return result;
+  }
+
+  async release(): Promise<void> {
+    if (!this.#held) return;
+    this.#held = false;
+    held.delete(this.token);
+    const holder = await readLockHolder(this.lockFile).catch(() => null);
+    if (holder?.token === this.token) {
+      await this.#identity.ops.unlink(this.lockFile).catch(() => {});
+    }
+  }
+}
+
+/** What `unlockLog` found and did. */
+export interface UnlockResult {
+  lockFile: string;
+  /** The holder, or null when there was no lock (or it was not a lock, see `notALock`). */
+  holder: LockHolder | null;
+  /** Why the file is not a lock, when it is not one. */
+  notALock?: string;
+  removed: boolean;
+  /** Why it was not removed. */
+  refused?: string;
+}
+
+/**
+ * Removes the lock of `logFile` when its holder is dead on this host or of an earlier boot;
+ * with `force`, also another host's lock or a file that is not a lock. Never removes the lock
+ * of a live writer on this host. Goes through the same claim as a writer's take-over, so it
+ * cannot remove a lock that a writer took over meanwhile.
+ */
+export async function unlockLog(
+  logFile: string,
+  options: { force?: boolean; fileOperations?: FileOperations } = {},
+): Promise<UnlockResult> {
+  const lockFile = `${logFile}.lock`;
+  const ops = options.fileOperations ?? nodeFileOperations;
+  let holder: LockHolder | null;
+  try {
+    holder = await readLockHolder(lockFile);
+  } catch (error) {
+    if (!(error instanceof RecordsLockedError)) throw error;
+    const notALock = error.message;
+    if (!options.force) {
+      return { lockFile, holder: null, notALock, removed: false, refused: 'not a lock' };
+    }
+    await ops.unlink(lockFile).catch((e) => {
+      if (errorCode(e) !== 'ENOENT') throw e;
+    });
+    return { lockFile, holder: null, notALock, removed: true };
+  }
+  if (!holder) return { lockFile, holder: null, removed: false };
+  if (holder.state === 'alive') {
+    return { lockFile, holder, removed: false, refused: 'its writer is alive on this host' };
+  }
+  if (holder.state === 'other-host' && !options.force) {
+    return { lockFile, holder, removed: false, refused: `it belongs to host ${holder.host}` };
+  }
+  const identity = new LockIdentity(ops, lockFile, 0o600);
+  const removed = await identity.takeOver(lockFile, holder.token, true);
+  return removed
+    ? { lockFile, holder, removed }
+    : { lockFile, holder, removed, refused: 'another writer took it over meanwhile' };
 }

@@ -1,18 +1,14 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  RecordsInvalidSessionIdError,
-  RecordsLockedError,
-  sessionIdProblem,
-} from '@agent-records/types';
+import { RecordsInvalidSessionIdError, sessionIdProblem } from '@agent-records/types';
 import { type BlobGarbageReport, collectBlobGarbage, logFilesIn } from './blobs/gc.js';
-import { errorCode } from './file-operations.js';
+import { errorCode, nodeFileOperations } from './file-operations.js';
 import {
   FileSystemAgentRecordPersistence,
   type FileSystemAgentRecordPersistenceOptions,
 } from './fs-persistence.js';
-import { readLockHolder } from './lock.js';
+import { readLockHolder, WriterLock } from './lock.js';
 
 const LOG_SUFFIX = '.jsonl';
 /** Logs up to this size get a record count in `list()`; counting bigger ones is not cheap. */
@@ -123,25 +119,31 @@ export class FileSystemAgentRecordStore {
 
   /**
    * Deletes a session's log and its lock. Refuses (`RecordsLockedError`) while a live writer
-   * holds it. Side files (kept torn tails) are left for inspection. Returns false when there was
-   * no such session.
+   * holds it, when another host's writer does, or when the lock file is not a lock. It takes the
+   * lock itself first (a stale one is taken over), so no writer can start between the check
+   * and the unlink. Side files (kept torn tails) are left for inspection. Returns false when
+   * there was no such session.
    */
   async delete(sessionId: string): Promise<boolean> {
     const file = this.fileOf(sessionId);
-    const holder = await readLockHolder(`${file}.lock`);
-    if (holder?.alive) {
-      throw new RecordsLockedError(
-        `Session ${sessionId} is being written by process ${holder.pid}; close that writer ` +
-          'before deleting it.',
-      );
+    const lock = new WriterLock(nodeFileOperations, `${file}.lock`, file, 0o600);
+    try {
+      await lock.acquire();
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return false; // no root folder: no session
+      throw error;
     }
-    let existed = true;
-    await unlink(file).catch((error) => {
-      if (errorCode(error) !== 'ENOENT') throw error;
-      existed = false;
-    });
-    await unlink(`${file}.lock`).catch(() => {});
-    return existed;
+    try {
+      return await unlink(file).then(
+        () => true,
+        (error) => {
+          if (errorCode(error) === 'ENOENT') return false;
+          throw error;
+        },
+      );
+    } finally {
+      await lock.release();
+    }
   }
 }
 
