@@ -90,8 +90,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   /** The committed head sequence number and generation this writer builds on (null: unknown yet). */
   #head: number | null = null;
   #generation = 0;
-  /** After the server refused a batch for a data reason: appends per batch until the row is found. */
-  #isolating: number | null = null;
+  /**
+   * After the server refused a batch for a data reason: at most `limit` appends per batch until
+   * the refused row is found, or the `remaining` appends of the refused batch are written.
+   */
+  #isolation: { limit: number; remaining: number } | null = null;
   /** A batch that may or may not have committed: checked before anything else is written. */
   #uncertain: Attempt | null = null;
 
@@ -140,6 +143,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     }
     this.#progress.discard(this.#queuedOps());
     this.#queue = [{ rewrite: records.slice(), lines: [], times: [] }];
+    this.#isolation = null;
     this.#progress.enqueue();
     this.#progress.schedule();
   }
@@ -308,6 +312,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       try {
         await this.#writeBatch(segment);
         this.#inflight = null;
+        if (this.#isolation) {
+          // These rows were not the refused one: once all of the refused batch is, stop cutting.
+          this.#isolation.remaining -= segment.lines.length;
+          if (this.#isolation.remaining <= 0) this.#isolation = null;
+        }
         for (const line of segment.lines) this.#pendingBytes -= line.length;
         this.#progress.complete((segment.rewrite ? 1 : 0) + segment.lines.length);
       } catch (error) {
@@ -338,11 +347,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   /**
    * The head segment, whole; while a refused row is being isolated, only its rewrite (if any)
-   * and the first `#isolating` appends, the rest staying at the head of the queue.
+   * and the first `#isolation.limit` appends, the rest staying at the head of the queue.
    */
   #takeBatch(): Segment<R> {
     const head = this.#queue[0] as Segment<R>;
-    const limit = this.#isolating === null ? null : Math.max(head.rewrite ? 0 : 1, this.#isolating);
+    const limit = this.#isolation && Math.max(head.rewrite ? 0 : 1, this.#isolation.limit);
     if (limit === null || head.lines.length <= limit) {
       this.#queue[0] = { rewrite: null, lines: [], times: [] };
       return head;
@@ -372,6 +381,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#inflight = null;
     const cause = error as Error & { code: string };
     if (batch.rewrite && batch.lines.length === 0) {
+      this.#isolation = null;
       this.#refuseRewrite(
         new RecordsWriteError(
           `PostgreSQL refused a record of the rewrite (SQLSTATE ${cause.code}: ${cause.message})`,
@@ -385,7 +395,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       const line = batch.lines[0] as string;
       const recordType = (JSON.parse(line) as { type?: string }).type;
       this.#pendingBytes -= line.length;
-      this.#isolating = null;
+      this.#isolation = null;
       this.#report(
         new RecordsWriteError(
           `PostgreSQL refused record ${JSON.stringify(recordType)} of session ${this.sessionId} ` +
@@ -398,9 +408,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       this.#progress.discard(1);
       return;
     }
-    this.#isolating = batch.rewrite
-      ? Math.floor(batch.lines.length / 2)
-      : Math.ceil(batch.lines.length / 2);
+    // Halve the batch (a rewrite with one append: the rewrite alone) and write on from its start.
+    this.#isolation = {
+      limit: batch.rewrite ? Math.floor(batch.lines.length / 2) : Math.ceil(batch.lines.length / 2),
+      remaining: this.#isolation?.remaining ?? batch.lines.length,
+    };
     this.#requeue(batch);
   }
 

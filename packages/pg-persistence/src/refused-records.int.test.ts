@@ -157,6 +157,36 @@ describe.skipIf(!available)('records PostgreSQL cannot hold', () => {
     expect(reports).toEqual(['record-refused:bad', 'record-refused:bad']);
   });
 
+  it('a server-refused row queued behind a rewrite is refused alone; a refused rewrite keeps the appends queued behind it', async () => {
+    const id = 'rewrite-then-appends';
+    const reports: string[] = [];
+    const persistence = open(id, reports);
+    persistence.append({ type: 'test', n: 0 });
+    await persistence.flush();
+    const clear = await refuseBadRowsOnTheServer(id);
+    try {
+      // One batch: a good rewrite, then appends of which one is refused.
+      persistence.rewrite([{ type: 'test', n: 10 }]);
+      for (let n = 11; n < 16; n++)
+        persistence.append({ type: n === 13 ? 'bad' : 'test', n, ...(n === 13 && { bad: 'x' }) });
+      await persistence.flush();
+      expect((await rows(id)).map(([, n]) => n)).toEqual([10, 11, 12, 14, 15]);
+      // One batch: a refused rewrite, then good appends, written on the old log.
+      persistence.rewrite([{ type: 'cast', n: 20, bad: 'x' }]);
+      persistence.append({ type: 'test', n: 16 });
+      persistence.append({ type: 'test', n: 17 });
+      await expect(persistence.flush()).rejects.toThrow(/was refused and the old log kept/);
+      await persistence.flush();
+    } finally {
+      await clear();
+    }
+    await persistence.close();
+    expect(reports).toEqual(['record-refused:bad', 'record-refused:RecordsWriteError']);
+    expect(await rows(id)).toEqual(
+      [10, 11, 12, 14, 15, 16, 17].map((n, i) => [i + 1, n, null] as [number, number, null]),
+    );
+  });
+
   it('a rewrite the store cannot hold is refused whole: the old log stays and later appends are written', async () => {
     const id = 'refused-rewrites';
     const reports: string[] = [];
