@@ -8,15 +8,18 @@ import {
   isMetadataRecord,
   isObservabilityRecord,
   type LegacyAgentRecordPersistence,
+  PendingBytes,
   parseProtocolVersion,
   RecordsClosedError,
   type RecordsErrorHandler,
   type RecordsErrorInfo,
   RecordsInvalidError,
   RecordsOverflowError,
+  RecordsReplayError,
   RecordsSerializeError,
   RecordsVersionError,
   RecordsWriteError,
+  recordProblem,
 } from '@agent-records/types';
 import { asError, canRewrite, messageOf, toPersistence } from './legacy.js';
 import { type Migration, MigrationChain } from './migrations.js';
@@ -90,6 +93,8 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
   #episode: { error: unknown } | null = null;
   /** Failures flush() must report once even though nothing can be retried. */
   #unreported: AgentRecordsError[] = [];
+  /** Records the persistence dropped for its bound: one report per burst (see flush()). */
+  readonly #dropped = new PendingBytes();
   #closed = false;
 
   constructor(options: AgentRecordsOptions<R>) {
@@ -117,11 +122,26 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
   logRecord(record: R): void {
     if (this.#restoring) return;
     try {
-      assertRecord(record);
+      this.#log(record);
     } catch (error) {
-      this.#report(error as RecordsInvalidError, {
+      // Whatever the value: a getter or Proxy trap that throws while the record is copied, a
+      // clock that throws. It is refused on its own; the live code after logRecord runs.
+      const type = typeOf(record);
+      const refusal =
+        error instanceof AgentRecordsError
+          ? error
+          : new RecordsSerializeError(type, { cause: error });
+      this.#report(refusal, { kind: 'record-refused', recordType: type });
+    }
+  }
+
+  #log(record: R): void {
+    const problem = recordProblem(record);
+    if (problem !== null) {
+      const type = typeOf(record);
+      this.#report(new RecordsInvalidError(type, problem), {
         kind: 'record-refused',
-        recordType: (error as RecordsInvalidError).recordType,
+        recordType: type,
       });
       return;
     }
@@ -130,17 +150,27 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
         new RecordsClosedError('logRecord() after close(): the record was not stored.'),
         {
           kind: 'record-refused',
-          recordType: record.type,
+          recordType: typeOf(record),
         },
       );
       return;
     }
     if (!this.#persistence) return;
-    if (!this.#segmentOpen) {
-      this.#segmentOpen = true;
-      if (record.type !== 'metadata') this.#append(this.#metadata());
+    // The log's metadata record first (its created_at before the record's time), then the
+    // record, copied to stamp its time; nothing is appended unless both are ready.
+    const metadata = this.#segmentOpen || record.type === 'metadata' ? null : this.#metadata();
+    let entry: R = record;
+    if (record.time === undefined) {
+      const time = this.#now();
+      try {
+        entry = { ...record, time } as R;
+      } catch (cause) {
+        throw new RecordsSerializeError(typeOf(record), { cause });
+      }
     }
-    this.#append(record.time === undefined ? ({ ...record, time: this.#now() } as R) : record);
+    this.#segmentOpen = true;
+    if (metadata) this.#append(metadata);
+    this.#append(entry);
   }
 
   /** Re-applies one record through the `restore` option, with `restoring` set. */
@@ -190,18 +220,18 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
           if (compareProtocolVersions(segmentVersion, this.protocolVersion) > 0) {
             newestAhead = segmentVersion;
           }
-          this.restore(record as R, { time: timeOf(record, segmentCreatedAt) });
+          this.#restoreReplayed(record as R, position, segmentCreatedAt);
           restored++;
           continue;
         }
         let current = record;
-        for (const migration of chain) current = migration.migrateRecord(current);
+        for (const migration of chain) current = this.#migrate(migration, current, position);
         if (chain.length > 0 && migratedTail === null) migratedTail = [];
         if (migratedTail) migratedTail.push(current);
         else recordsBeforeTail++;
         if (chain.length > 0) migrated = true;
         if (isObservabilityRecord(current)) continue;
-        this.restore(current, { time: timeOf(current, segmentCreatedAt) });
+        this.#restoreReplayed(current, position, segmentCreatedAt);
         restored++;
       }
     }
@@ -241,9 +271,9 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
       try {
         persistence.append(record);
       } catch (error) {
-        if (isRefusal(error)) {
+        if (isRefusal(error) || error instanceof RecordsOverflowError) {
           this.#retry.shift();
-          this.#report(error, { kind: 'record-refused', recordType: record.type });
+          this.#refused(record, error);
           continue;
         }
         throw new RecordsWriteError(
@@ -257,12 +287,16 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     try {
       await persistence.flush();
     } catch (error) {
+      // The persistence's own once-per-burst report covers the drops this instance counted.
+      if (error instanceof RecordsOverflowError) this.#dropped.takeOverflow();
       throw error instanceof AgentRecordsError
         ? error
         : new RecordsWriteError(`Flushing records failed (${messageOf(error)}).`, { cause: error });
     }
     const unreported = this.#unreported.shift();
     if (unreported) throw unreported;
+    const overflow = this.#dropped.takeOverflow();
+    if (overflow) throw overflow;
     if (this.#episode) {
       const { error } = this.#episode;
       this.#episode = null;
@@ -273,7 +307,15 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
   /** Flushes and closes the persistence. Idempotent; rejects like `flush()`. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.flush();
+    try {
+      await this.flush();
+    } catch (error) {
+      if (!(error instanceof RecordsOverflowError)) throw error;
+      // The report of records already dropped: nothing is left to retry, so close anyway (the
+      // lock is released), then tell the host.
+      await this.#persistence?.close();
+      throw error;
+    }
     await this.#persistence?.close();
   }
 
@@ -306,7 +348,7 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
       result.then(undefined, (error: unknown) => {
         const failure = new RecordsWriteError(
           `The persistence's asynchronous append failed (${messageOf(error)}); a record of type ` +
-            `"${record.type}" may be missing. Make append() synchronous (queue and return).`,
+            `"${typeOf(record)}" may be missing. Make append() synchronous (queue and return).`,
           { cause: error },
         );
         this.#unreported.push(failure);
@@ -316,21 +358,23 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
   }
 
   #appendFailed(record: R, error: unknown): void {
-    if (isRefusal(error)) {
-      this.#report(error, { kind: 'record-refused', recordType: record.type });
-      return;
-    }
-    if (error instanceof RecordsOverflowError) {
-      this.#report(error, { kind: 'record-refused', recordType: record.type });
-      this.#unreported.push(
-        new RecordsWriteError(`A record of type "${record.type}" was dropped: ${error.message}`, {
-          cause: error,
-        }),
-      );
+    if (isRefusal(error) || error instanceof RecordsOverflowError) {
+      this.#refused(record, error);
       return;
     }
     this.#retry.push(record);
     this.#startEpisode(error);
+  }
+
+  /**
+   * A record the persistence refused: reported on its own, never an episode. Records dropped by
+   * the bound are one report per burst, and the next flush() rejects once saying how many.
+   */
+  #refused(record: R, error: AgentRecordsError): void {
+    if (error instanceof RecordsOverflowError) {
+      if (!this.#dropped.noteDropped(error)) return;
+    }
+    this.#report(error, { kind: 'record-refused', recordType: typeOf(record) });
   }
 
   #startEpisode(error: unknown): void {
@@ -389,6 +433,41 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     return undefined;
   }
 
+  /** Restores one replayed record; what the host's `restore` throws names the record. */
+  #restoreReplayed(record: R, position: number, segmentCreatedAt: number): void {
+    try {
+      this.restore(record, { time: timeOf(record, segmentCreatedAt) });
+    } catch (cause) {
+      throw new RecordsReplayError(
+        { position, recordType: record.type, stage: 'restore', file: this.#logFile() },
+        { cause },
+      );
+    }
+  }
+
+  #migrate(migration: Migration<R>, record: R, position: number): R {
+    try {
+      return migration.migrateRecord(record);
+    } catch (cause) {
+      throw new RecordsReplayError(
+        {
+          position,
+          recordType: record.type,
+          stage: 'migrate',
+          migration: `${migration.sourceVersion} -> ${migration.targetVersion}`,
+          file: this.#logFile(),
+        },
+        { cause },
+      );
+    }
+  }
+
+  /** The log's file, when the persistence is file based and names it. */
+  #logFile(): string | undefined {
+    const file = (this.#persistence as { file?: unknown } | undefined)?.file;
+    return typeof file === 'string' ? file : undefined;
+  }
+
   #checkReplayed(raw: unknown, position: number): R {
     try {
       assertRecord(raw);
@@ -427,6 +506,16 @@ async function* batchesOf<R extends AgentRecordEnvelope>(
     return;
   }
   for await (const record of persistence.read()) yield [record];
+}
+
+/** The record's `type` if reading it works and it is a string, for reports. */
+function typeOf(record: unknown): string | undefined {
+  try {
+    const type = (record as { type?: unknown } | null)?.type;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function timeOf(record: AgentRecordEnvelope, fallback: number): number {
