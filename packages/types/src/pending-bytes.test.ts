@@ -35,4 +35,13 @@ describe('PendingBytes', () => {
     expect(() => bound.admit(200, 100)).toThrow(RecordsOverflowError);
     expect(bound.takeOverflow()?.dropped).toBe(2);
   });
+
+  it('counts drops another layer saw as one burst, started once', () => {
+    const bound = new PendingBytes();
+    const refusal = new RecordsOverflowError(120, 100);
+    expect(bound.noteDropped(refusal)).toBe(true);
+    expect(bound.noteDropped(refusal)).toBe(false);
+    expect(bound.takeOverflow()).toMatchObject({ dropped: 2, pendingBytes: 120 });
+    expect(bound.noteDropped(refusal)).toBe(true);
+  });
 });

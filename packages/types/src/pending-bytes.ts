@@ -42,6 +42,18 @@ export class PendingBytes {
     throw new RecordsOverflowError(total, maxPendingBytes);
   }
 
+  /**
+   * Counts a record that another layer refused with `report` (the core, for its persistence's
+   * `append`): it joins the current burst. Returns true when it starts one (report it then).
+   */
+  noteDropped(report: RecordsOverflowError): boolean {
+    const starts = this.#dropped === 0;
+    this.#dropped++;
+    this.#lastAttempt = report.pendingBytes;
+    this.#lastMax = report.maxPendingBytes;
+    return starts;
+  }
+
   add(bytes: number): void {
     this.#pending += bytes;
   }
