@@ -7,6 +7,7 @@ import parseChangeset from '@changesets/parse';
 import { isOptionalExtension } from './compat.mjs';
 import {
   collectExports,
+  createSourceFileCache,
   parseReport,
   REPORT_FILE,
   readPackageJson,
@@ -128,45 +129,65 @@ export function runGate(root, options = {}) {
   const messages = [];
   let ok = true;
   const bumps = pendingBumps(root);
+  const sourceFiles = createSourceFileCache();
   for (const { rel, name } of publishedPackages(root)) {
-    const current = collectExports(path.join(root, rel));
+    const current = collectExports(path.join(root, rel), sourceFiles);
     const reportPath = path.join(root, rel, REPORT_FILE);
-    const rendered = renderReport(name, current);
     const committed = existsSync(reportPath) ? readFileSync(reportPath, 'utf8') : null;
-
     if (options.update) {
+      const rendered = renderReport(name, current);
       if (committed !== rendered) {
         writeFileSync(reportPath, rendered);
         messages.push(`${name}: wrote ${rel}/${REPORT_FILE}`);
       }
-    } else if (committed !== rendered) {
-      ok = false;
-      const stale = diffExports(parseReport(committed ?? ''), current);
-      messages.push(
-        `${name}: ${rel}/${REPORT_FILE} does not match the code (${describe(stale)}). ` +
-          'Run `pnpm api:update` and commit the report.',
-      );
+      continue;
     }
+    const verdict = judgePackage({
+      name,
+      rel,
+      current,
+      committed,
+      released: releasedReport(root, rel),
+      pending: bumps.get(name) ?? 'none',
+    });
+    ok &&= verdict.ok;
+    messages.push(...verdict.messages);
+  }
+  return { ok, messages };
+}
 
-    if (options.update) continue;
-    const released = releasedReport(root, rel);
-    const baseline = parseReport(released?.report ?? '');
-    const diff = diffExports(baseline, current);
-    const needed = requiredBump(diff);
-    const pending = bumps.get(name) ?? 'none';
-    if (BUMP_RANK[pending] < BUMP_RANK[needed]) {
-      ok = false;
-      const since = released
-        ? `release ${released.commit.slice(0, 7)}`
-        : 'nothing (never released)';
-      messages.push(
-        `${name}: API changed since ${since} (${describe(diff)}): needs a \`${needed}\` ` +
-          `changeset, ${pending === 'none' ? 'found none' : `found only \`${pending}\``}. ` +
-          `Run \`pnpm changeset\` and choose ${needed} for ${name}.`,
-      );
-    } else if (needed !== 'none') {
-      messages.push(`${name}: ${describe(diff)}; covered by a pending \`${pending}\` changeset`);
-    }
+/**
+ * The gate's verdict on one package, from what it exports now, its committed report, its report
+ * at the last release and its highest pending changeset. No file system, git or compiler here.
+ * @param {{ name: string, rel: string, current: Map<string, string>, committed: string | null,
+ *   released: { commit: string, report: string | null } | null,
+ *   pending: 'none' | 'patch' | 'minor' | 'major' }} input
+ * @returns {{ ok: boolean, messages: string[] }}
+ */
+export function judgePackage({ name, rel, current, committed, released, pending }) {
+  const messages = [];
+  let ok = true;
+  if (committed !== renderReport(name, current)) {
+    ok = false;
+    const stale = diffExports(parseReport(committed ?? ''), current);
+    messages.push(
+      `${name}: ${rel}/${REPORT_FILE} does not match the code (${describe(stale)}). ` +
+        'Run `pnpm api:update` and commit the report.',
+    );
+  }
+  const baseline = parseReport(released?.report ?? '');
+  const diff = diffExports(baseline, current);
+  const needed = requiredBump(diff);
+  if (BUMP_RANK[pending] < BUMP_RANK[needed]) {
+    ok = false;
+    const since = released ? `release ${released.commit.slice(0, 7)}` : 'nothing (never released)';
+    messages.push(
+      `${name}: API changed since ${since} (${describe(diff)}): needs a \`${needed}\` ` +
+        `changeset, ${pending === 'none' ? 'found none' : `found only \`${pending}\``}. ` +
+        `Run \`pnpm changeset\` and choose ${needed} for ${name}.`,
+    );
+  } else if (needed !== 'none') {
+    messages.push(`${name}: ${describe(diff)}; covered by a pending \`${pending}\` changeset`);
   }
   return { ok, messages };
 }

@@ -8,10 +8,46 @@ export const REPORT_FILE = 'api-report.md';
 const HEADING = /^## `([^`]+)`$/;
 
 /**
+ * Parsed files shared by the programs of one gate run. Every package's program loads the same
+ * default lib and `@types/node` (megabytes of declarations); parsing and binding them once per
+ * run instead of once per package is most of the gate's time. Files are keyed by the settings that
+ * change how they parse and bind (the same key TypeScript's document registry uses), so packages
+ * with different options never share a file. Only for one run: edits made after it are not seen.
+ */
+export function createSourceFileCache() {
+  const registry = ts.createDocumentRegistry();
+  /** @type {Map<string, ts.SourceFile>} */
+  const files = new Map();
+  return {
+    /** @param {ts.CompilerOptions} options @returns {ts.CompilerHost} */
+    host(options) {
+      const host = ts.createCompilerHost(options, true);
+      const settings = registry.getKeyForCompilationSettings(options);
+      const parse = host.getSourceFile.bind(host);
+      host.getSourceFile = (fileName, languageVersionOrOptions, onError, createNew) => {
+        const version =
+          typeof languageVersionOrOptions === 'object'
+            ? `${languageVersionOrOptions.languageVersion}|${languageVersionOrOptions.impliedNodeFormat}`
+            : `${languageVersionOrOptions}`;
+        const key = `${settings}|${version}|${fileName}`;
+        const cached = createNew ? undefined : files.get(key);
+        if (cached) return cached;
+        const file = parse(fileName, languageVersionOrOptions, onError, createNew);
+        if (file) files.set(key, file);
+        return file;
+      };
+      return host;
+    },
+  };
+}
+
+/**
  * @param {string} packageDir
+ * @param {ReturnType<typeof createSourceFileCache>} [cache] share one across the packages of a run
  * @returns {Map<string, string>} export name -> normalised declaration text
  */
-export function collectExports(packageDir) {
+export function collectExports(packageDirectory, cache = createSourceFileCache()) {
+  const packageDir = path.resolve(packageDirectory); // a relative one would never meet rootDir
   const entry = path.join(packageDir, 'src', 'index.ts');
   const tsconfig = path.join(packageDir, 'tsconfig.json');
   const config = ts.getParsedCommandLineOfConfigFile(
@@ -22,19 +58,32 @@ export function collectExports(packageDir) {
       emitDeclarationOnly: true,
       declarationMap: false,
       sourceMap: false,
+      // The report needs declarations, not diagnostics (typecheck and build report those):
+      // without a full check the compiler only resolves the types the declarations mention.
+      noCheck: true,
+      skipLibCheck: true,
       outDir: path.join(packageDir, '.api-gate-out'),
     },
     { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => fail(d) },
   );
   if (!config) throw new Error(`Cannot read ${tsconfig}`);
-  const program = ts.createProgram({ rootNames: [entry], options: config.options });
+  const program = ts.createProgram({
+    rootNames: [entry],
+    options: config.options,
+    host: cache.host(config.options),
+  });
   /** @type {Map<string, ts.SourceFile>} source path (no extension) -> emitted declaration file */
   const emitted = new Map();
-  program.emit(undefined, (fileName, text) => {
-    if (!fileName.endsWith('.d.ts')) return;
-    const relative = path.relative(config.options.outDir ?? '', fileName).replace(/\.d\.ts$/, '');
-    emitted.set(relative, ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true));
-  });
+  program.emit(
+    undefined,
+    (fileName, text) => {
+      if (!fileName.endsWith('.d.ts')) return;
+      const relative = path.relative(config.options.outDir ?? '', fileName).replace(/\.d\.ts$/, '');
+      emitted.set(relative, ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true));
+    },
+    undefined,
+    true,
+  );
 
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(entry);
