@@ -19,5 +19,11 @@ export {
   type ReadLineBlocksOptions,
   readLineBlocks,
 } from './line-reader.js';
-export { type LockHolder, readLockHolder } from './lock.js';
+export {
+  type LockHolder,
+  type LockHolderState,
+  readLockHolder,
+  type UnlockResult,
+  unlockLog,
+} from './lock.js';
 export { assertSessionId, FileSystemAgentRecordStore, type SessionInfo } from './store.js';
