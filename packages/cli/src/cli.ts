@@ -5,6 +5,7 @@ import { type InspectReport, inspectLog } from './commands/inspect.js';
 import { loadMigrations, migrateLog } from './commands/migrate.js';
 import { repairLog } from './commands/repair.js';
 import { listSessions } from './commands/sessions.js';
+import { unlockCommand } from './commands/unlock.js';
 import { validateLog } from './commands/validate.js';
 import { CliError, EXIT } from './errors.js';
 import { formatTime } from './summary.js';
@@ -276,6 +277,17 @@ export function buildProgram(): Command {
           `${s.id.padEnd(width)}  ${String(s.records ?? '?').padStart(8)}  ${mb(s.size).padStart(10)}  ${formatTime(s.modifiedAt)}  ${s.lockedBy ? `pid ${s.lockedBy}` : '-'}`,
         );
       }
+    });
+
+  program
+    .command('unlock')
+    .description(
+      "show who holds a log's lock; remove it if that writer is gone (another host's: --force)",
+    )
+    .argument('<log>', 'a JSON Lines log')
+    .option('--force', "also remove another host's lock, or a lock file that is not a lock")
+    .action(async (log: string, options: { force?: boolean }) => {
+      process.exitCode = await unlockCommand(log, options);
     });
 
   return program;
