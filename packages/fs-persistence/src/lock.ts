@@ -158,13 +158,6 @@ export function lockedError(holder: LockHolder, lockFile: string, logFile: strin
   );
 }
 
-// Tokens of the locks this process holds, shared by every copy of this module (ESM and CJS).
-const HELD_KEY = Symbol.for('@agent-records/fs-persistence/held-lock-tokens');
-const held: Set<string> =
-  ((globalThis as Record<symbol, unknown>)[HELD_KEY] as Set<string> | undefined) ??
-  new Set<string>();
-(globalThis as Record<symbol, unknown>)[HELD_KEY] = held;
-
 /**
  * Lock-file operations under one identity (pid, host, boot id, start time, token).
  *
@@ -310,14 +303,12 @@ export class WriterLock {
 
   #taken(result: { tookOverFrom?: LockHolder }): { tookOverFrom?: LockHolder } {
     this.#held = true;
-    held.add(this.token);
     return result;
   }
 
   async release(): Promise<void> {
     if (!this.#held) return;
     this.#held = false;
-    held.delete(this.token);
     const holder = await readLockHolder(this.lockFile).catch(() => null);
     if (holder?.token === this.token) {
       await this.#identity.ops.unlink(this.lockFile).catch(() => {});
