@@ -210,29 +210,36 @@ describe('agent-records cat and tail', () => {
     const last = run(['tail', '-n', '2', '--json', 'live.jsonl']);
     expect(last.stdout).toBe(`${MESSAGE}\n${USAGE}\n`);
 
-    const child = spawn(process.execPath, [bin, 'tail', '-f', '-n', '0', '--json', 'live.jsonl'], {
+    const child = spawn(process.execPath, [bin, 'tail', '-f', '-n', '1', '--json', 'live.jsonl'], {
       cwd: dir,
     });
     let out = '';
     child.stdout.on('data', (chunk) => {
       out += chunk;
     });
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      appendFileSync(file, '{"type":"turn.steer","turn_id":"t1","con');
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      appendFileSync(file, 'tent":"faster"}\n{"type":"turn.cancel","turn_id":"t1"}\n');
-      const deadline = Date.now() + 5000;
-      while (!out.includes('turn.cancel') && Date.now() < deadline) {
+    // Polls with a deadline: a busy machine may take seconds to start the child.
+    const waitFor = async (done: () => boolean) => {
+      const deadline = Date.now() + 20_000;
+      while (!done() && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+    };
+    try {
+      // The last record printed means the child has read the file and is following it; appending
+      // before that would let its first read take the new lines as old ones.
+      await waitFor(() => out.includes(USAGE));
+      appendFileSync(file, '{"type":"turn.steer","turn_id":"t1","con');
+      // Gives a poll the chance to see the torn line (it must not print it half).
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      appendFileSync(file, 'tent":"faster"}\n{"type":"turn.cancel","turn_id":"t1"}\n');
+      await waitFor(() => out.includes('turn.cancel'));
     } finally {
       child.kill('SIGTERM');
     }
     expect(out).toBe(
-      '{"type":"turn.steer","turn_id":"t1","content":"faster"}\n{"type":"turn.cancel","turn_id":"t1"}\n',
+      `${USAGE}\n{"type":"turn.steer","turn_id":"t1","content":"faster"}\n{"type":"turn.cancel","turn_id":"t1"}\n`,
     );
-  }, 20_000);
+  }, 60_000);
 });
 
 describe('agent-records repair', () => {
