@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import type { AgentRecordEnvelope } from '@agent-records/types';
+import { type AgentRecordEnvelope, recordProblem } from '@agent-records/types';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
@@ -128,7 +128,9 @@ export async function tailLog(
   if (!options.follow) return;
 
   let identity = await fileIdentity(file);
-  let carry = '';
+  // The bytes of a line not yet ended: split on newlines as bytes and decoded only whole, so a
+  // character written in two pieces is never decoded half at a time.
+  let pieces: Buffer[] = [];
   const pollMs = options.pollMs ?? 200;
   while (!options.signal?.aborted && !out.closed) {
     await new Promise((resolve) => setTimeout(resolve, pollMs));
@@ -138,7 +140,7 @@ export async function tailLog(
       process.stderr.write(`${file}: the log was rewritten; following it from the start\n`);
       identity = now;
       position = 0;
-      carry = '';
+      pieces = [];
     }
     if (now.size <= position) continue;
     const handle = await open(file, 'r');
@@ -146,27 +148,38 @@ export async function tailLog(
       const buffer = Buffer.alloc(Math.min(now.size - position, 16 * 1024 * 1024));
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
       position += bytesRead;
-      const text = carry + buffer.toString('utf8', 0, bytesRead);
-      const parts = text.split('\n');
-      carry = parts.pop() ?? '';
-      for (const raw of parts) {
+      const fresh = buffer.subarray(0, bytesRead);
+      const lastNewline = fresh.lastIndexOf(NEWLINE);
+      if (lastNewline === -1) {
+        pieces.push(fresh);
+        continue;
+      }
+      const whole = Buffer.concat([...pieces, fresh.subarray(0, lastNewline)]);
+      pieces = lastNewline + 1 < fresh.length ? [fresh.subarray(lastNewline + 1)] : [];
+      for (const raw of whole.toString('utf8').split('\n')) {
         if (raw.trim().length === 0) continue;
-        let record: AgentRecordEnvelope;
+        let record: unknown;
         try {
           record = JSON.parse(raw);
         } catch {
           process.stderr.write(`${file}: skipped a line that is not valid JSON\n`);
           continue;
         }
-        if (record && typeof record.type === 'string' && matches(record, options)) {
-          await out.line(formatRecord(record, raw, options.json ?? false));
+        if (recordProblem(record) !== null) {
+          process.stderr.write(`${file}: skipped a line that is not a record\n`);
+          continue;
         }
+        const valid = record as AgentRecordEnvelope;
+        if (matches(valid, options))
+          await out.line(formatRecord(valid, raw, options.json ?? false));
       }
     } finally {
       await handle.close();
     }
   }
 }
+
+const NEWLINE = 0x0a;
 
 async function fileIdentity(file: string) {
   const info = await stat(file);

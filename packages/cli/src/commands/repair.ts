@@ -34,6 +34,25 @@ class SyncedWriter {
     this.#size += bytes.length + 1;
     if (this.#size >= 1024 * 1024) await this.#drain();
   }
+  /** Copies `length` bytes of `source` from `offset`, then a newline: a line too long to hold. */
+  async copyLine(source: FileHandle, offset: number, length: number): Promise<void> {
+    await this.#drain();
+    const piece = Buffer.allocUnsafe(Math.min(length, 1024 * 1024));
+    for (let done = 0; done < length; ) {
+      const { bytesRead } = await source.read(
+        piece,
+        0,
+        Math.min(piece.length, length - done),
+        offset + done,
+      );
+      if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${offset + done}`);
+      this.#chunks.push(Buffer.from(piece.subarray(0, bytesRead)));
+      this.#size += bytesRead;
+      done += bytesRead;
+      await this.#drain();
+    }
+    await this.write(Buffer.alloc(0));
+  }
   async #drain(): Promise<void> {
     const buffer = Buffer.concat(this.#chunks);
     this.#chunks = [];
@@ -102,6 +121,7 @@ export async function repairLog(
   const temp = path.join(dir, `.${path.basename(file)}.repair-${randomUUID()}.tmp`);
   let output: SyncedWriter | undefined;
   let quarantine: SyncedWriter | undefined;
+  let source: FileHandle | undefined;
   try {
     await copyFile(file, result.backupFile, constants.COPYFILE_EXCL);
     await syncFile(result.backupFile);
@@ -110,15 +130,22 @@ export async function repairLog(
       result.quarantineFile = `${file}.quarantine-${stamp}`;
       quarantine = await SyncedWriter.create(result.quarantineFile);
     }
+    source = await open(file, 'r');
     for await (const line of scanLines(file)) {
-      if (line.problem) await quarantine?.write(line.raw);
+      // A line longer than a reader holds comes without its bytes: copy them from the file.
+      if (line.problem && line.raw.length < line.bytes) {
+        await quarantine?.copyLine(source, line.offset, line.bytes);
+      } else if (line.problem) await quarantine?.write(line.raw);
       else await output.write(line.raw);
     }
+    await source.close();
+    source = undefined;
     await output.close();
     await quarantine?.close();
     await rename(temp, file);
     await syncFile(dir);
   } catch (error) {
+    await source?.close().catch(() => {});
     await output?.abandon();
     await quarantine?.abandon();
     await unlink(temp).catch(() => {});
