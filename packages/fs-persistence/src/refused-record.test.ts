@@ -1,0 +1,54 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { AgentRecords } from '@agent-records/core';
+import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+
+type Rec = AgentRecordEnvelope & Record<string, unknown>;
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fs-refused-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const typesIn = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => (JSON.parse(line) as Rec).type);
+
+describe('a record that does not serialise to a record (file)', () => {
+  it.each([
+    ['returns undefined', () => undefined],
+    ['returns 5', () => 5],
+    ['returns an object without type', () => ({ hello: 1 })],
+  ])(
+    'a toJSON that %s is refused alone: later records are written, close releases the lock, the log reads back',
+    async (_name, toJSON) => {
+      const file = path.join(dir, 'log.jsonl');
+      const kinds: RecordsErrorInfo['kind'][] = [];
+      const records = new AgentRecords<Rec>({
+        persistence: new FileSystemAgentRecordPersistence<Rec>(file),
+        protocolVersion: '1.0',
+        onError: (_error, info) => kinds.push(info.kind),
+      });
+      records.logRecord({ type: 'before' });
+      records.logRecord({ type: 'bad', time: 1, toJSON });
+      records.logRecord({ type: 'after' });
+      await expect(records.close()).resolves.toBeUndefined();
+      expect(existsSync(`${file}.lock`)).toBe(false);
+      expect(typesIn(file)).toEqual(['metadata', 'before', 'after']);
+      expect(kinds).toEqual(['record-refused']);
+      // The log is readable by the next process's replay.
+      const next = new AgentRecords<Rec>({
+        persistence: new FileSystemAgentRecordPersistence<Rec>(file),
+        protocolVersion: '1.0',
+      });
+      await expect(next.replay()).resolves.toMatchObject({ records: 3 });
+      await next.close();
+    },
+  );
+});
