@@ -1,11 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
+  closeSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
+  statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,6 +71,37 @@ describe('one line reader for the CLI and the backend', () => {
     expect(readFileSync(path.join(dir, quarantine[0] as string), 'utf8')).toBe('not json\n');
     expect(run(['validate', 'big.jsonl']).code).toBe(0);
   }, 120_000);
+
+  it('repair moves a line longer than a reader holds (256 MiB) to the quarantine whole, not as an empty line', () => {
+    const file = path.join(dir, 'huge.jsonl');
+    const fd = openSync(file, 'w');
+    const piece = Buffer.alloc(1024 * 1024, 0x61);
+    writeSync(fd, `${META}\n{"type":"x","text":"`);
+    let length = '{"type":"x","text":"'.length;
+    for (let i = 0; i < 257; i++) length += writeSync(fd, piece);
+    length += writeSync(fd, '"}\n');
+    writeSync(fd, `${META}\n`);
+    closeSync(fd);
+    length -= 1; // the newline is not part of the line
+    const repair = run(['repair', 'huge.jsonl']);
+    expect({ code: repair.code, stderr: repair.stderr }).toEqual({
+      code: 0,
+      stderr: expect.any(String),
+    });
+    const quarantine = readdirSync(dir).filter((name) => name.includes('.quarantine-'));
+    expect(quarantine).toHaveLength(1);
+    const moved = path.join(dir, quarantine[0] as string);
+    expect(statSync(moved).size).toBe(length + 1);
+    const head = Buffer.alloc(24);
+    const check = openSync(moved, 'r');
+    readSync(check, head, 0, 24, 0);
+    const end = Buffer.alloc(3);
+    readSync(check, end, 0, 3, length - 2);
+    closeSync(check);
+    expect(head.toString()).toBe('{"type":"x","text":"aaaa');
+    expect(end.toString()).toBe('"}\n');
+    expect(readFileSync(file, 'utf8')).toBe(`${META}\n${META}\n`);
+  }, 300_000);
 
   it('validate reports a record with an empty type or a time that is not a number', () => {
     const content = `${META}\n{"type":""}\n{"type":"x","time":"yesterday"}\n`;
