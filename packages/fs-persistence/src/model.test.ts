@@ -13,23 +13,27 @@ const FAULTS = [
 ] as const;
 let injected = 0;
 
-describePersistenceModel('FileSystemAgentRecordPersistence', () => {
-  const root = mkdtempSync(path.join(tmpdir(), 'fs-model-'));
-  const file = path.join(root, 'session.jsonl');
-  const faults = new FaultyFileSystem();
-  return {
-    open: (options) =>
-      new FileSystemAgentRecordPersistence(file, {
-        onError: options?.onError ?? (() => {}),
-        fileOperations: faults.ops,
-      }),
-    // A second instance that only reads: readers take no lock.
-    openReader: () => new FileSystemAgentRecordPersistence(file, { onError: () => {} }),
-    injectWriteFault: (_persistence, error) => {
-      const fault = FAULTS[injected++ % FAULTS.length] ?? FAULTS[0];
-      faults.fail(fault.op, error, { shortFirst: fault.shortFirst });
-      return { clear: () => faults.clear() };
-    },
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
-  };
-});
+describePersistenceModel(
+  'FileSystemAgentRecordPersistence',
+  () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'fs-model-'));
+    const file = path.join(root, 'session.jsonl');
+    const faults = new FaultyFileSystem();
+    return {
+      open: (options) =>
+        new FileSystemAgentRecordPersistence(file, {
+          onError: options?.onError ?? (() => {}),
+          fileOperations: faults.ops,
+        }),
+      // A second instance that only reads: readers take no lock.
+      openReader: () => new FileSystemAgentRecordPersistence(file, { onError: () => {} }),
+      injectWriteFault: (_persistence, error) => {
+        const fault = FAULTS[injected++ % FAULTS.length] ?? FAULTS[0];
+        faults.fail(fault.op, error, { shortFirst: fault.shortFirst });
+        return { clear: () => faults.clear() };
+      },
+      cleanup: () => rmSync(root, { recursive: true, force: true }),
+    };
+  },
+  { runs: 150 },
+);

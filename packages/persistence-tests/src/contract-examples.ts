@@ -93,6 +93,21 @@ export function registerExampleTests(context: ExampleContext): void {
     expect(await readFresh(subject)).toEqual([{ type: 'test.new', n: 100 }]);
   });
 
+  it('a rewrite queued behind a rewrite in flight is durable when flush() resolves', async (test) => {
+    const subject = context.subject();
+    if (!subject.openReader) {
+      test.skip('the factory provides no openReader hook');
+      return;
+    }
+    const persistence = context.open();
+    persistence.rewrite([{ type: 'test.first-rewrite', n: 1 } as Rec]);
+    // A read lets the writer start the first rewrite before the second is queued.
+    expect(await readAll(persistence)).toEqual([{ type: 'test.first-rewrite', n: 1 }]);
+    persistence.rewrite([{ type: 'test.second-rewrite', n: 2 } as Rec]);
+    await persistence.flush();
+    expect(await readFresh(subject)).toEqual([{ type: 'test.second-rewrite', n: 2 }]);
+  });
+
   it('reads a new log as empty, then a record appended and flushed reaches a fresh reader', async () => {
     const subject = context.subject();
     const persistence = context.open();

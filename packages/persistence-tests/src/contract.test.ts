@@ -24,7 +24,10 @@ async function runSuite(mode: string): Promise<{ passed: string[]; failed: strin
           '--reporter=json',
           `--outputFile=${out}`,
         ],
-        { cwd: packageDir, env: { ...process.env, BROKEN_MODE: mode } },
+        {
+          cwd: packageDir,
+          env: { ...process.env, BROKEN_MODE: mode, AGENT_RECORDS_MODEL_RUNS: '' },
+        },
         resolve,
       ),
     );
@@ -47,6 +50,9 @@ describe('describePersistenceContract', () => {
     expect(failed).toEqual([]);
     expect(passed.length).toBeGreaterThanOrEqual(18);
     expect(passed.some((t) => t.startsWith('latches a failed write'))).toBe(true);
+    expect(passed).toContain(
+      'matches the model over 40 random command sequences with write faults',
+    );
   }, 120_000);
 
   it.each([
@@ -59,6 +65,15 @@ describe('describePersistenceContract', () => {
       'duplicate-on-retry',
       'latches a failed write: flush rejects, retries, then every record lands once, in order',
     ],
+    [
+      'no-drain',
+      'a record appended right after await flush() reaches the store without another flush',
+    ],
+    // The model-based suite catches them too, from random sequences alone.
+    ['no-snapshot', 'matches the model over 40 random command sequences'],
+    ['reorder', 'matches the model over 40 random command sequences'],
+    ['no-drain', 'matches the model over 40 random command sequences'],
+    ['duplicate-on-retry', 'matches the model over 40 random command sequences with write faults'],
   ])(
     'catches a backend with bug %s',
     async (mode, test) => {

@@ -17,8 +17,8 @@ export type { StoreRefusals } from './model-records.js';
 
 export interface PersistenceModelOptions {
   /**
-   * Random command sequences per property. Default: `AGENT_RECORDS_MODEL_RUNS` from the
-   * environment, else 100 (quick mode; set `AGENT_RECORDS_MODEL_RUNS=10000` for a full run).
+   * Random command sequences per property in quick mode (default 100). `AGENT_RECORDS_MODEL_RUNS`
+   * in the environment overrides it, for a full run (`AGENT_RECORDS_MODEL_RUNS=10000`).
    */
   runs?: number;
   /** Longest command sequence (default 30). */
@@ -62,7 +62,7 @@ export function describePersistenceModel(
   factory: () => PersistenceContractSubject | Promise<PersistenceContractSubject>,
   options: PersistenceModelOptions = {},
 ): void {
-  const runs = options.runs ?? envNumber('AGENT_RECORDS_MODEL_RUNS') ?? 100;
+  const runs = envNumber('AGENT_RECORDS_MODEL_RUNS') ?? options.runs ?? 100;
   const seed = options.seed ?? envNumber('AGENT_RECORDS_MODEL_SEED');
   const maxCommands = options.maxCommands ?? 30;
   const timeout = options.timeout ?? Math.max(600_000, runs * 2_000);
