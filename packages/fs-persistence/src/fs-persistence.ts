@@ -15,7 +15,7 @@ import {
 } from '@agent-records/types';
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';
-import { readRecordBatchesFrom } from './line-reader.js';
+import { MAX_LINE_BYTES, readRecordBatchesFrom } from './line-reader.js';
 import { WriterLock } from './lock.js';
 import { inspectTail, writeFully } from './tail.js';
 
@@ -247,8 +247,9 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   /** The end of the file's last complete line (or of a last line that is complete JSON). */
   async #stableEnd(fd: number): Promise<number | undefined> {
     try {
-      const tail = await inspectTail(this.#ops, fd);
-      return tail.tailIsComplete ? tail.size : tail.lastLineStart;
+      const tail = await inspectTail(this.#ops, fd, MAX_LINE_BYTES);
+      // An over-long last line is read to its end, where the line reader reports it.
+      return tail.tooLong || tail.tailIsComplete ? tail.size : tail.lastLineStart;
     } catch (error) {
       if (errorCode(error) !== undefined) throw error;
       return undefined; // the file shrank meanwhile (another process cut its torn tail): read it all

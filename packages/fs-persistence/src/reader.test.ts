@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AgentRecordEnvelope, RecordsCorruptError } from '@agent-records/types';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+import { MAX_LINE_BYTES } from './line-reader.js';
 
 let dir: string;
 beforeEach(() => {
@@ -86,6 +87,23 @@ describe('one long line', () => {
     // Joining the line once copies it once; a join per 256 KiB chunk copied it ~32 times.
     expect(copied).toBeLessThanOrEqual(2 * line.length);
   }, 60_000);
+});
+
+describe('a last line longer than a reader holds', () => {
+  it('is RecordsCorruptError naming its line, not skipped as a torn write', async () => {
+    const file = path.join(dir, 'huge-tail.jsonl');
+    const fd = openSync(file, 'w');
+    writeSync(fd, '{"type":"a"}\n{"type":"b","text":"');
+    const piece = Buffer.alloc(1024 * 1024, 0x61);
+    for (let i = 0; i <= MAX_LINE_BYTES / piece.length; i++) writeSync(fd, piece);
+    closeSync(fd);
+    const failure = await readAll(new FileSystemAgentRecordPersistence(file)).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(RecordsCorruptError);
+    expect(failure).toMatchObject({ file, line: 2, offset: 13 });
+    expect((failure as Error).message).toContain('agent-records repair');
+  }, 300_000);
 });
 
 describe('what a record is (recordProblem)', () => {

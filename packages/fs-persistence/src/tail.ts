@@ -15,10 +15,19 @@ export interface TailState {
    * non-record as corrupt, like any other bad line); only text that does not parse is torn.
    */
   tailIsComplete: boolean;
+  /** Set when the tail is longer than `maxTailBytes`: it was not read (`tail` is empty). */
+  tooLong?: true;
 }
 
-/** Looks at the end of a log: does it end with a newline, a complete record, or a torn write? */
-export async function inspectTail(ops: FileOperations, fd: number): Promise<TailState> {
+/**
+ * Looks at the end of a log: does it end with a newline, a complete record, or a torn write?
+ * A reader passes `maxTailBytes` so that a huge unterminated line is not gathered in memory.
+ */
+export async function inspectTail(
+  ops: FileOperations,
+  fd: number,
+  maxTailBytes = Number.POSITIVE_INFINITY,
+): Promise<TailState> {
   const { size } = await ops.fstat(fd);
   if (size === 0) return { size, lastLineStart: 0, tail: Buffer.alloc(0), tailIsComplete: false };
   const pieces: Buffer[] = [];
@@ -36,6 +45,15 @@ export async function inspectTail(ops: FileOperations, fd: number): Promise<Tail
     }
     pieces.unshift(piece);
     end = start;
+    if (size - end > maxTailBytes) {
+      return {
+        size,
+        lastLineStart: 0,
+        tail: Buffer.alloc(0),
+        tailIsComplete: false,
+        tooLong: true,
+      };
+    }
   }
   const tail = Buffer.concat(pieces);
   return {
