@@ -195,7 +195,12 @@ export class BlobStore {
 
   async #write(hash: string, bytes: Buffer, target: string): Promise<void> {
     const temp = path.join(this.dir, `.${hash}.${randomUUID()}.tmp`);
-    const fd = await this.#ops.open(temp, 'wx', this.#mode);
+    const fd = await this.#ops.open(temp, 'wx', this.#mode).catch(async (error) => {
+      if (errorCode(error) !== 'ENOENT') throw error;
+      // The whole blob folder was removed since this instance made it: make it again.
+      await this.#ops.mkdir(this.dir, this.#dirMode);
+      return this.#ops.open(temp, 'wx', this.#mode);
+    });
     try {
       await writeFully(this.#ops, fd, bytes, 0);
       await this.#ops.fsync(fd);
@@ -322,7 +327,8 @@ export class BlobStore {
 
 /**
  * Sets a blob's times to now; false when it could not (missing, or not ours to touch: then it is
- * written again, which refreshes it just as well).
+ * written again, which refreshes it just as well). Straight through `node:fs`, like the blob
+ * reads: the `FileOperations` seam has no utimes, and a failure here only means a rewrite.
  */
 async function refresh(file: string): Promise<boolean> {
   const now = new Date();

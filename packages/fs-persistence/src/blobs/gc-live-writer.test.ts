@@ -89,6 +89,17 @@ describe('blobs: gc and live writers', () => {
     expect((await readAll(open(file)))[1]?.img).toBe(image(2));
   });
 
+  it('a writer whose whole blob folder was removed makes it again before the next line', async () => {
+    const file = path.join(dir, 'folder.jsonl');
+    const writer = open(file);
+    writer.append({ type: 'shot', img: image(5) });
+    await writer.flush();
+    rmSync(blobDir, { recursive: true });
+    writer.append({ type: 'shot again', img: image(5) });
+    await writer.close();
+    expect((await readAll(open(file)))[1]?.img).toBe(image(5));
+  });
+
   it('gc puts back a blob that a writer refreshed after gc looked at it', async () => {
     mkdirSync(blobDir);
     const blob = path.join(blobDir, 'a'.repeat(64));
