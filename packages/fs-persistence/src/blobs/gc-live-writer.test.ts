@@ -3,6 +3,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  renameSync,
   rmSync,
   statSync,
   utimesSync,
@@ -114,6 +115,23 @@ describe('blobs: gc and live writers', () => {
     expect(readdirSync(blobDir)).toEqual(['a'.repeat(64)]); // no quarantine file left behind
     expect(await removeUnlessTouched(blob, statSync(blob).mtimeMs)).toBe(true);
     expect(readdirSync(blobDir)).toEqual([]);
+  });
+
+  it('a blob a crashed gc had set aside is put back when a log references it', async () => {
+    const file = path.join(dir, 'aside.jsonl');
+    const writer = open(file);
+    writer.append({ type: 'shot', img: image(6) });
+    await writer.close();
+    const [hash] = readdirSync(blobDir);
+    const aside = `.${hash}.0f4b2c1e-9d3a-4c5e-8f7a-1b2c3d4e5f60.gc`;
+    renameSync(path.join(blobDir, hash as string), path.join(blobDir, aside));
+    writeFileSync(path.join(blobDir, `.${'b'.repeat(64)}.0f4b2c1e-9d3a.gc`), 'unreferenced');
+    ageBlobs();
+    const report = await collectBlobGarbage({ blobDir, logs: [file] });
+    expect(report).toMatchObject({ referenced: 1, kept: 1 });
+    expect(report.removed).toEqual([{ hash: 'b'.repeat(64), bytes: 12 }]);
+    expect(readdirSync(blobDir)).toEqual([hash]);
+    expect((await readAll(open(file)))[0]?.img).toBe(image(6));
   });
 
   it('gc keeps the blobs of a log whose name starts with a dot', async () => {
