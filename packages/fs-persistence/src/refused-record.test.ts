@@ -51,4 +51,32 @@ describe('a record that does not serialise to a record (file)', () => {
       await next.close();
     },
   );
+
+  it('a restore that throws during replay names the record position and the log file', async () => {
+    const file = path.join(dir, 'replay.jsonl');
+    const writer = new AgentRecords<Rec>({
+      persistence: new FileSystemAgentRecordPersistence<Rec>(file),
+      protocolVersion: '1.0',
+    });
+    writer.logRecord({ type: 'a' });
+    writer.logRecord({ type: 'b' });
+    await writer.close();
+    const cause = new Error('no handler state');
+    const reader = new AgentRecords<Rec>({
+      persistence: new FileSystemAgentRecordPersistence<Rec>(file),
+      protocolVersion: '1.0',
+      restore: (record) => {
+        if (record.type === 'b') throw cause;
+      },
+    });
+    const replay = reader.replay();
+    await expect(replay).rejects.toMatchObject({
+      code: 'RECORDS_REPLAY',
+      position: 3,
+      file,
+      cause,
+    });
+    await expect(replay).rejects.toThrow(`record #3 (${file}) of type "b"`);
+    await reader.close();
+  });
 });
