@@ -8,20 +8,18 @@ import {
   isMetadataRecord,
   isObservabilityRecord,
   type LegacyAgentRecordPersistence,
-  PendingBytes,
   parseProtocolVersion,
   RecordsClosedError,
   type RecordsErrorHandler,
   type RecordsErrorInfo,
   RecordsInvalidError,
-  RecordsOverflowError,
   RecordsReplayError,
   RecordsSerializeError,
   RecordsVersionError,
-  RecordsWriteError,
   recordProblem,
 } from '@agent-records/types';
-import { asError, canRewrite, messageOf, toPersistence } from './legacy.js';
+import { GuardedWriter, typeOf } from './guarded-writer.js';
+import { canRewrite, messageOf, toPersistence } from './legacy.js';
 import { type Migration, MigrationChain } from './migrations.js';
 
 /** What `restore` is told about the record being re-applied. */
@@ -87,14 +85,8 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
   #restoring: RestoreContext | null = null;
   /** A metadata record at protocolVersion opens the log's current last segment. */
   #segmentOpen = false;
-  /** Records the persistence refused with a write failure, kept in order for the next flush. */
-  #retry: R[] = [];
-  /** The open failure episode: the error that started it. */
-  #episode: { error: unknown } | null = null;
-  /** Failures flush() must report once even though nothing can be retried. */
-  #unreported: AgentRecordsError[] = [];
-  /** Records the persistence dropped for its bound: one report per burst (see flush()). */
-  readonly #dropped = new PendingBytes();
+  /** Hands records to the persistence so that its failures never reach the live agent. */
+  readonly #writer: GuardedWriter<R> | undefined;
   #closed = false;
 
   constructor(options: AgentRecordsOptions<R>) {
@@ -107,6 +99,9 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     const given = options.persistence;
     this.#canRewrite = given ? canRewrite(given) : false;
     this.#persistence = given ? toPersistence(given, { onError: this.#report }) : undefined;
+    this.#writer = this.#persistence
+      ? new GuardedWriter(this.#persistence, this.#report)
+      : undefined;
   }
 
   /** While a record is being restored: `{ time }` of that record; otherwise `null`. */
@@ -169,8 +164,8 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
       }
     }
     this.#segmentOpen = true;
-    if (metadata) this.#append(metadata);
-    this.#append(entry);
+    if (metadata) this.#writer?.append(metadata);
+    this.#writer?.append(entry);
   }
 
   /** Re-applies one record through the `restore` option, with `restoring` set. */
@@ -264,59 +259,13 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
    * `cause` the underlying error) while writes fail; each call retries the queued work.
    */
   async flush(): Promise<void> {
-    const persistence = this.#persistence;
-    if (!persistence) return;
-    while (this.#retry.length > 0) {
-      const record = this.#retry[0] as R;
-      try {
-        persistence.append(record);
-      } catch (error) {
-        if (isRefusal(error) || error instanceof RecordsOverflowError) {
-          this.#retry.shift();
-          this.#refused(record, error);
-          continue;
-        }
-        throw new RecordsWriteError(
-          `The persistence's append failed (${messageOf(error)}); ${this.#retry.length} records ` +
-            'stay queued and are retried on the next flush().',
-          { cause: error },
-        );
-      }
-      this.#retry.shift();
-    }
-    try {
-      await persistence.flush();
-    } catch (error) {
-      // The persistence's own once-per-burst report covers the drops this instance counted.
-      if (error instanceof RecordsOverflowError) this.#dropped.takeOverflow();
-      throw error instanceof AgentRecordsError
-        ? error
-        : new RecordsWriteError(`Flushing records failed (${messageOf(error)}).`, { cause: error });
-    }
-    const unreported = this.#unreported.shift();
-    if (unreported) throw unreported;
-    const overflow = this.#dropped.takeOverflow();
-    if (overflow) throw overflow;
-    if (this.#episode) {
-      const { error } = this.#episode;
-      this.#episode = null;
-      this.#report(asError(error), { kind: 'write-recovered' });
-    }
+    await this.#writer?.flush();
   }
 
   /** Flushes and closes the persistence. Idempotent; rejects like `flush()`. */
   async close(): Promise<void> {
     this.#closed = true;
-    try {
-      await this.flush();
-    } catch (error) {
-      if (!(error instanceof RecordsOverflowError)) throw error;
-      // The report of records already dropped: nothing is left to retry, so close anyway (the
-      // lock is released), then tell the host.
-      await this.#persistence?.close();
-      throw error;
-    }
-    await this.#persistence?.close();
+    await this.#writer?.close();
   }
 
   #metadata(): R {
@@ -325,69 +274,6 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
       protocol_version: this.protocolVersion,
       created_at: this.#now(),
     } as unknown as R;
-  }
-
-  #append(record: R): void {
-    const persistence = this.#persistence as AgentRecordPersistence<R>;
-    if (this.#retry.length > 0) {
-      // Behind a failed record: keep order, and do not report each record of one episode.
-      this.#retry.push(record);
-      return;
-    }
-    let result: unknown;
-    try {
-      result = persistence.append(record);
-    } catch (error) {
-      this.#appendFailed(record, error);
-      return;
-    }
-    if (isPromiseLike(result)) {
-      // A persistence with rewrite() whose append is still async: observe the promise so no
-      // rejection goes unhandled. Later records may already be queued, so it cannot be retried
-      // in order; the next flush() reports it.
-      result.then(undefined, (error: unknown) => {
-        const failure = new RecordsWriteError(
-          `The persistence's asynchronous append failed (${messageOf(error)}); a record of type ` +
-            `"${typeOf(record)}" may be missing. Make append() synchronous (queue and return).`,
-          { cause: error },
-        );
-        this.#unreported.push(failure);
-        this.#startEpisode(error);
-      });
-    }
-  }
-
-  #appendFailed(record: R, error: unknown): void {
-    if (isRefusal(error) || error instanceof RecordsOverflowError) {
-      this.#refused(record, error);
-      return;
-    }
-    this.#retry.push(record);
-    this.#startEpisode(error);
-  }
-
-  /**
-   * A record the persistence refused: reported on its own, never an episode. Records dropped by
-   * the bound are one report per burst, and the next flush() rejects once saying how many.
-   */
-  #refused(record: R, error: AgentRecordsError): void {
-    if (error instanceof RecordsOverflowError) {
-      if (!this.#dropped.noteDropped(error)) return;
-    }
-    this.#report(error, { kind: 'record-refused', recordType: typeOf(record) });
-  }
-
-  #startEpisode(error: unknown): void {
-    if (this.#episode) return;
-    this.#episode = { error };
-    this.#report(
-      new RecordsWriteError(
-        `Writing records failed (${messageOf(error)}). The agent keeps running; records are ` +
-          'queued in order and flush() rejects until a retry succeeds.',
-        { cause: error },
-      ),
-      { kind: 'write-failed' },
-    );
   }
 
   async #rewriteMigrated(prefixLength: number, tail: R[]): Promise<string | undefined> {
@@ -508,32 +394,6 @@ async function* batchesOf<R extends AgentRecordEnvelope>(
   for await (const record of persistence.read()) yield [record];
 }
 
-/** The record's `type` if reading it works and it is a string, for reports. */
-function typeOf(record: unknown): string | undefined {
-  try {
-    const type = (record as { type?: unknown } | null)?.type;
-    return typeof type === 'string' ? type : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function timeOf(record: AgentRecordEnvelope, fallback: number): number {
   return typeof record.time === 'number' ? record.time : fallback;
-}
-
-function isRefusal(error: unknown): error is AgentRecordsError {
-  return (
-    error instanceof RecordsInvalidError ||
-    error instanceof RecordsSerializeError ||
-    error instanceof RecordsClosedError
-  );
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
