@@ -65,6 +65,9 @@ describe('FileSystemAgentRecordStore', () => {
     ['nul\u0000byte', /NUL/],
     ['.', /"\."/],
     ['x'.repeat(201), /201 bytes in UTF-8/],
+    ['x'.repeat(200), /200 bytes in UTF-8/], // accepted before, then its rewrite hit ENAMETOOLONG
+    ['日'.repeat(100), /300 bytes in UTF-8/],
+    ['.hidden', /starts with "\."/],
     [42, /not a string/],
   ])('refuses the session id %j without touching the disk', async (id, reason) => {
     const store = new FileSystemAgentRecordStore(root);
