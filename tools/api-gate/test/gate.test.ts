@@ -56,4 +56,5 @@ it('the CLI rejects a removed export without a major changeset and accepts it wi
   result = await gate('check');
   expect(result.output).toContain('covered by a pending `major` changeset');
   expect(result.code).toBe(0);
-});
+  // Two CLI runs each load TypeScript (about 1.5 s of CPU); a generous limit for a crowded machine.
+}, 180_000);
