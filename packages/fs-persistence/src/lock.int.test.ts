@@ -185,6 +185,29 @@ describe('taking over a stale lock', () => {
     expect(readdirSync(dir).sort()).toEqual(['raced.jsonl']);
   }, 60_000);
 
+  it('lets exactly one of four racing processes take over a stale lock', async () => {
+    for (let round = 0; round < 3; round++) {
+      const file = path.join(dir, `race-${round}.jsonl`);
+      writeLock(file, staleLock(deadPid()));
+      const racers = Array.from({ length: 4 }, () => startChild('lock-holder.mjs', [file]));
+      try {
+        await Promise.all(racers.map((racer) => racer.waitForLines(1)));
+        const outcomes = racers.map((racer) => racer.lines[0]).sort();
+        expect(outcomes).toEqual([
+          'locked',
+          'refused RECORDS_LOCKED',
+          'refused RECORDS_LOCKED',
+          'refused RECORDS_LOCKED',
+        ]);
+        const winner = racers.find((racer) => racer.lines[0] === 'locked');
+        expect((await readLockHolder(`${file}.lock`))?.pid).toBe(winner?.child.pid);
+        expect(recordTypes(file)).toEqual(['holder']);
+      } finally {
+        await Promise.all(racers.map((racer) => racer.kill()));
+      }
+    }
+  }, 120_000);
+
   it('takes over a lock of this very pid left by an earlier boot (a restarted container)', async () => {
     const file = path.join(dir, 'rebooted.jsonl');
     writeLock(file, staleLock(process.pid, { boot_id: 'an-earlier-boot' }));
