@@ -44,6 +44,6 @@ describe.skipIf(!available)('PostgresAgentRecordPersistence (model)', () => {
       };
     },
     // jsonb cannot hold unpaired surrogates, and timestamptz has a narrower range than a double.
-    { runs: 60, refuses: { loneSurrogates: true, timeOutOfRange: true } },
+    { runs: 40, refuses: { loneSurrogates: true, timeOutOfRange: true } },
   );
 });
