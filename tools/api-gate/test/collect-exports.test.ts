@@ -1,4 +1,5 @@
 // collectExports in-process on tiny packages: one compile per scenario, all assertions on it.
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectExports, createSourceFileCache } from '../src/report.mjs';
 import { type FixtureRepo, fixtureRepo } from './fixture.js';
@@ -56,6 +57,13 @@ describe('collectExports', () => {
       ['Shape', 'interface Shape {\n    side: number;\n}'],
       ['renamed', 'function helper(a: boolean): void;'],
     ]);
+  });
+
+  it('accepts a package directory relative to the working directory', () => {
+    // With two or more source files it used to loop forever (synchronously) looking for the
+    // common root of the relative entry and the absolute paths of the files it imports.
+    const relative = path.relative(process.cwd(), `${repo.root}/packages/reexported`);
+    expect(collectExports(relative)).toEqual(exported.get('reexported'));
   });
 
   it('keeps every overload signature', () => {
