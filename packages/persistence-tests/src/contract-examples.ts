@@ -108,6 +108,20 @@ export function registerExampleTests(context: ExampleContext): void {
     expect(await readFresh(subject)).toEqual([{ type: 'test.second-rewrite', n: 2 }]);
   });
 
+  it('read() while background writes are in flight yields every record once', async () => {
+    const persistence = context.open();
+    const expected: number[] = [];
+    // Reads land before, during and after each batch's write and commit.
+    for (let n = 0; n < 150; n++) {
+      persistence.append({ type: 'test.record', n } as Rec);
+      expected.push(n);
+      if (n % 3 === 1) await new Promise((resolve) => setTimeout(resolve, n % 5));
+      expect((await readAll(persistence)).map((r) => r.n)).toEqual(expected);
+    }
+    await persistence.flush();
+    expect((await readAll(persistence)).map((r) => r.n)).toEqual(expected);
+  });
+
   it('reads a new log as empty, then a record appended and flushed reaches a fresh reader', async () => {
     const subject = context.subject();
     const persistence = context.open();
