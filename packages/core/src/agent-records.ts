@@ -1,3 +1,4 @@
+import { messageOf } from '@agent-records/backend-kit';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
@@ -19,7 +20,7 @@ import {
   recordProblem,
 } from '@agent-records/types';
 import { GuardedWriter, typeOf } from './guarded-writer.js';
-import { canRewrite, messageOf, toPersistence } from './legacy.js';
+import { canRewrite, toPersistence } from './legacy.js';
 import { type Migration, MigrationChain } from './migrations.js';
 
 /** What `restore` is told about the record being re-applied. */

@@ -1,8 +1,8 @@
+import { asError, messageOf, PendingBytes } from '@agent-records/backend-kit';
 import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
   AgentRecordsError,
-  PendingBytes,
   RecordsClosedError,
   type RecordsErrorHandler,
   RecordsInvalidError,
@@ -10,7 +10,6 @@ import {
   RecordsSerializeError,
   RecordsWriteError,
 } from '@agent-records/types';
-import { asError, messageOf } from './legacy.js';
 
 /**
  * The core's side of the persistence contract: hands records to `append` so that nothing it

@@ -1,3 +1,4 @@
+import { asError, messageOf, serializeRecord } from '@agent-records/backend-kit';
 import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
@@ -5,7 +6,6 @@ import {
   RecordsClosedError,
   type RecordsErrorHandler,
   RecordsWriteError,
-  serializeRecord,
 } from '@agent-records/types';
 
 const LEGACY_ADAPTER = Symbol.for('@agent-records/legacy-adapter');
@@ -141,12 +141,4 @@ class LegacyPersistenceAdapter<R extends AgentRecordEnvelope> implements AgentRe
   async #settled(): Promise<void> {
     while (this.#pump) await this.#pump;
   }
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-export function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { serializeRecord, WriterLoop as WriteProgress } from '@agent-records/backend-kit';
 import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
@@ -10,8 +11,6 @@ import {
   RecordsLockedError,
   RecordsSerializeError,
   RecordsWriteError,
-  serializeRecord,
-  WriteProgress,
 } from '@agent-records/types';
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';

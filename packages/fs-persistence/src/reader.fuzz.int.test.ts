@@ -1,11 +1,8 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  type AgentRecordEnvelope,
-  RecordsCorruptError,
-  serializeRecord,
-} from '@agent-records/types';
+import { serializeRecord } from '@agent-records/backend-kit';
+import { type AgentRecordEnvelope, RecordsCorruptError } from '@agent-records/types';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FULL } from '../test/child.js';

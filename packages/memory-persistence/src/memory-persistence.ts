@@ -1,16 +1,18 @@
 import {
-  type AgentRecordEnvelope,
-  type AgentRecordPersistence,
   DEFAULT_MAX_PENDING_BYTES,
   PendingBytes,
+  serializeRecord,
+  utf8ByteLength,
+} from '@agent-records/backend-kit';
+import {
+  type AgentRecordEnvelope,
+  type AgentRecordPersistence,
   RecordsClosedError,
   type RecordsErrorHandler,
   type RecordsErrorInfo,
   RecordsInvalidError,
   RecordsSerializeError,
   RecordsWriteError,
-  serializeRecord,
-  utf8ByteLength,
 } from '@agent-records/types';
 
 /** An operation of the in-memory backend that a test can make fail. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { serializeRecord, WriterLoop as WriteProgress } from '@agent-records/backend-kit';
 import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
@@ -10,9 +11,7 @@ import {
   RecordsInvalidSessionIdError,
   RecordsSerializeError,
   RecordsWriteError,
-  serializeRecord,
   sessionIdProblem,
-  WriteProgress,
 } from '@agent-records/types';
 import type pg from 'pg';
 import { checkout, poolFrom } from './client.js';

@@ -1,4 +1,5 @@
-import { RecordsInvalidError, RecordsSerializeError, serializeRecord } from '@agent-records/types';
+import { serializeRecord } from '@agent-records/backend-kit';
+import { RecordsInvalidError, RecordsSerializeError } from '@agent-records/types';
 
 /** PostgreSQL's first `timestamptz` (4714-11-24 00:00 UTC BC), in epoch ms. */
 export const MIN_STORABLE_TIME = -210_866_803_200_000;

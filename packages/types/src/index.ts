@@ -14,7 +14,6 @@ export {
   RecordsVersionError,
   RecordsWriteError,
 } from './errors.js';
-export { DEFAULT_MAX_PENDING_BYTES, PendingBytes, utf8ByteLength } from './pending-bytes.js';
 export type {
   AgentRecordPersistence,
   LegacyAgentRecordPersistence,
@@ -45,5 +44,4 @@ export {
   type ToolResultPart,
 } from './records.js';
 export { MAX_SESSION_ID_BYTES, sessionIdProblem } from './session-id.js';
-export { assertRecord, recordProblem, serializeRecord } from './validate.js';
-export { WriteProgress } from './write-progress.js';
+export { assertRecord, recordProblem } from './validate.js';

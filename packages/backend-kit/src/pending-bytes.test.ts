@@ -1,5 +1,5 @@
+import { RecordsOverflowError } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
-import { RecordsOverflowError } from './errors.js';
 import { PendingBytes, utf8ByteLength } from './pending-bytes.js';
 
 describe('utf8ByteLength', () => {

@@ -1,4 +1,4 @@
-import { RecordsOverflowError } from './errors.js';
+import { RecordsOverflowError } from '@agent-records/types';
 
 /** The default bound on queued, unwritten record bytes: 64 MiB. */
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;

@@ -1,6 +1,10 @@
-import { RecordsWriteError } from './errors.js';
+import {
+  type RecordsErrorHandler,
+  type RecordsErrorInfo,
+  RecordsWriteError,
+} from '@agent-records/types';
+import { asError, ErrorReporter } from './error-reporter.js';
 import { PendingBytes } from './pending-bytes.js';
-import type { RecordsErrorHandler, RecordsErrorInfo } from './persistence.js';
 
 interface Waiter {
   target: number;
@@ -9,7 +13,7 @@ interface Waiter {
 }
 
 /**
- * The bookkeeping every queued backend needs to honour the persistence contract, so backends
+ * The writer loop every queued backend needs to honour the persistence contract, so backends
  * (ours and yours) do not each re-implement it: a single-flight writer loop started on a later
  * microtask (a burst of appends becomes one batch, and no I/O runs on the caller's stack),
  * counts of queued and written operations, `flush()` waiters that resolve when everything before
@@ -29,8 +33,8 @@ interface Waiter {
  * completed or discarded, oldest first. Records refused by the bound are one report per burst:
  * the next `waitForAll()` rejects once with a `RecordsOverflowError` counting them.
  */
-export class WriteProgress {
-  readonly #onError: RecordsErrorHandler;
+export class WriterLoop {
+  readonly #errors: ErrorReporter;
   readonly #write: () => Promise<void>;
   #running: Promise<void> | null = null;
   #again = false;
@@ -45,9 +49,29 @@ export class WriteProgress {
   #operationBytes: number[] = [];
   #bytesHead = 0;
 
-  constructor(onError: RecordsErrorHandler, write: () => Promise<void>) {
-    this.#onError = onError;
+  /**
+   * `errors` is where reports go: an {@link ErrorReporter} the backend holds (so its own warnings
+   * and the loop's go to the same place), or a plain handler, which is then the reporter's
+   * fallback (a handler subscribed through {@link setErrorHandler} replaces it). `write` is the
+   * backend's writer (see above).
+   */
+  constructor(errors: ErrorReporter | RecordsErrorHandler, write: () => Promise<void>) {
+    this.#errors =
+      errors instanceof ErrorReporter ? errors : new ErrorReporter({ fallback: errors });
     this.#write = write;
+  }
+
+  /** Where this loop's reports go. */
+  get errors(): ErrorReporter {
+    return this.#errors;
+  }
+
+  /**
+   * The error-handler capability of `AgentRecordPersistence`, for a backend to forward:
+   * subscribes `handler` to every report (see {@link ErrorReporter.setErrorHandler}).
+   */
+  setErrorHandler(handler: RecordsErrorHandler | null): void {
+    this.#errors.setErrorHandler(handler);
   }
 
   /** The current writer run, if one is going (await it to let it finish). */
@@ -208,7 +232,7 @@ export class WriteProgress {
    * `RecordsWriteError` (its message from `describe`, its cause the error).
    */
   fail(error: unknown, describe: (cause: Error) => string): void {
-    const cause = error instanceof Error ? error : new Error(String(error));
+    const cause = asError(error);
     this.#failure = cause;
     if (!this.#episode) {
       this.#episode = cause;
@@ -233,13 +257,9 @@ export class WriteProgress {
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 
-  /** Calls `onError`; a handler that throws never stops the writer. */
+  /** Reports through {@link errors}; a handler that throws never stops the writer. */
   report(error: Error, info: RecordsErrorInfo): void {
-    try {
-      this.#onError(error, info);
-    } catch {
-      // ignored on purpose
-    }
+    this.#errors.report(error, info);
   }
 
   /** Releases the bytes of the oldest `operations` outstanding ones. */

@@ -1,12 +1,16 @@
+import {
+  type RecordsErrorInfo,
+  RecordsLockedError,
+  RecordsOverflowError,
+  RecordsWriteError,
+} from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
-import { RecordsLockedError, RecordsOverflowError, RecordsWriteError } from './errors.js';
-import type { RecordsErrorInfo } from './persistence.js';
-import { WriteProgress } from './write-progress.js';
+import { WriterLoop } from './writer-loop.js';
 
 function setup() {
   const reports: Array<[RecordsErrorInfo['kind'], Error]> = [];
   let starts = 0;
-  const progress = new WriteProgress(
+  const progress = new WriterLoop(
     (error, info) => reports.push([info.kind, error]),
     async () => {
       starts++;
@@ -15,7 +19,7 @@ function setup() {
   return { progress, reports, starts: () => starts };
 }
 
-describe('WriteProgress', () => {
+describe('WriterLoop', () => {
   it('resolves a wait once everything queued before it is written, not what came after', async () => {
     const { progress, starts } = setup();
     await progress.waitForAll(); // nothing queued: resolves at once
@@ -85,7 +89,7 @@ describe('WriteProgress', () => {
 
   it('turns a writer that throws into an episode instead of an unhandled rejection', async () => {
     const reports: string[] = [];
-    const progress = new WriteProgress(
+    const progress = new WriterLoop(
       (_error, info) => reports.push(info.kind),
       async () => {
         throw new Error('bug in the writer');
@@ -99,7 +103,7 @@ describe('WriteProgress', () => {
   });
 
   it('survives a throwing error handler', () => {
-    const progress = new WriteProgress(
+    const progress = new WriterLoop(
       () => {
         throw new Error('handler bug');
       },
@@ -110,11 +114,11 @@ describe('WriteProgress', () => {
   });
 });
 
-describe('WriteProgress writer runs', () => {
+describe('WriterLoop writer runs', () => {
   it('runs again for a flush that arrives while a failed run is ending', async () => {
     let runs = 0;
     let failNext = true;
-    const progress: WriteProgress = new WriteProgress(
+    const progress: WriterLoop = new WriterLoop(
       () => {},
       async () => {
         runs++;
@@ -134,12 +138,12 @@ describe('WriteProgress writer runs', () => {
   });
 });
 
-describe('WriteProgress background drain', () => {
+describe('WriterLoop background drain', () => {
   it('writes a record appended right after a flush without anyone flushing again', async () => {
     // A writer like a backend's: it takes what is queued and marks it written.
     const written: number[] = [];
     let queued: number[] = [];
-    const progress: WriteProgress = new WriteProgress(
+    const progress: WriterLoop = new WriterLoop(
       () => {},
       async () => {
         while (queued.length > 0) {
@@ -169,7 +173,7 @@ describe('WriteProgress background drain', () => {
 
   it('does not spin when a run leaves work it cannot write and nothing changes', async () => {
     let runs = 0;
-    const progress = new WriteProgress(
+    const progress = new WriterLoop(
       () => {},
       async () => {
         runs++;
@@ -182,10 +186,10 @@ describe('WriteProgress background drain', () => {
   });
 });
 
-describe('WriteProgress maxPendingBytes', () => {
+describe('WriterLoop maxPendingBytes', () => {
   it('one dropped burst makes one wait reject, saying how many were dropped; later waits resolve', async () => {
     let written = 0;
-    const progress: WriteProgress = new WriteProgress(
+    const progress: WriterLoop = new WriterLoop(
       () => {},
       async () => {
         const n = progress.outstanding;
@@ -207,7 +211,7 @@ describe('WriteProgress maxPendingBytes', () => {
   });
 
   it('releases the bytes of completed and discarded operations, oldest first; a rewrite counts nothing', () => {
-    const progress = new WriteProgress(
+    const progress = new WriterLoop(
       () => {},
       async () => {},
     );
