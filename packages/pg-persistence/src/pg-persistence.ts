@@ -6,7 +6,6 @@ import {
   RecordsClosedError,
   RecordsConflictError,
   type RecordsErrorHandler,
-  type RecordsErrorInfo,
   RecordsInvalidError,
   RecordsInvalidSessionIdError,
   RecordsSerializeError,
@@ -42,6 +41,11 @@ const PAGE_SIZE = 1000;
 
 interface Segment<R> {
   rewrite: readonly R[] | null;
+  /**
+   * With a rewrite: what was queued before it. Replaced once the rewrite lands; written as if
+   * the rewrite had never been asked for when it is refused.
+   */
+  before: Segment<R>[];
   lines: string[];
   /** Each line's `time` (epoch ms) for the `time` column, index for index with `lines`. */
   times: Array<number | null>;
@@ -70,8 +74,10 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   implements AgentRecordPersistence<R>
 {
   readonly sessionId: string;
-  readonly #pool: pg.Pool;
+  /** Null once close() released a pool of its own (a later close() makes another to retry). */
+  #pool: pg.Pool | null;
   readonly #ownsPool: boolean;
+  readonly #connectionString: string | undefined;
   readonly #names: ReturnType<typeof qualified>;
   readonly #tables: TableNames;
   readonly #ensure: boolean;
@@ -81,10 +87,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #batchNo = 0;
   #ready: Promise<void> | null = null;
 
-  #queue: Segment<R>[] = [{ rewrite: null, lines: [], times: [] }];
+  #queue: Segment<R>[] = [emptySegment()];
   #inflight: Segment<R> | null = null;
-  #pendingBytes = 0;
   readonly #progress: WriteProgress;
+  /** A refused rewrite the next flush() still has to report. */
+  #refusedRewrite: RecordsWriteError | null = null;
 
   /** The committed head sequence number and generation this writer builds on (null: unknown yet). */
   #head: number | null = null;
@@ -98,7 +105,8 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #uncertain: Attempt | null = null;
 
   #closed = false;
-  #released = false;
+  /** The close() in progress: while it runs, the writer may make a pool to retry on. */
+  #closing: Promise<void> | null = null;
 
   constructor(sessionId: string, options: PostgresAgentRecordPersistenceOptions = {}) {
     const problem = sessionIdProblem(sessionId);
@@ -107,6 +115,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#tables = { schema: options.schema ?? 'public', table: options.table ?? 'agent_records' };
     this.#names = qualified(this.#tables);
     this.#ownsPool = !options.pool;
+    this.#connectionString = options.connectionString;
     this.#pool = poolFrom(options);
     this.#ensure = options.ensureSchema ?? true;
     this.#onError = options.onError ?? defaultOnError;
@@ -125,7 +134,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     const segment = this.#queue[this.#queue.length - 1] as Segment<R>;
     segment.lines.push(line);
     segment.times.push(time);
-    this.#pendingBytes += line.length;
     this.#progress.enqueue(1, bytes);
     this.#progress.schedule();
   }
@@ -137,11 +145,10 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   rewrite(records: readonly R[]): void {
     if (this.#closed)
       throw new RecordsClosedError(`Session ${this.sessionId} is closed; open it again to write.`);
-    for (const segment of this.#queue) {
-      for (const line of segment.lines) this.#pendingBytes -= line.length;
-    }
-    this.#progress.discard(this.#queuedOps());
-    this.#queue = [{ rewrite: records.slice(), lines: [], times: [] }];
+    // What is queued now stays queued (and counted) until the rewrite lands: if it is refused,
+    // that is written as if the rewrite had never been asked for.
+    const before = this.#queue.filter((segment) => operationsIn(segment) > 0);
+    this.#queue = [{ rewrite: records.slice(), before, lines: [], times: [] }];
     this.#isolation = null;
     this.#progress.enqueue();
     this.#progress.schedule();
@@ -150,29 +157,61 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   async flush(): Promise<void> {
     // A flush during a failure episode is the retry.
     await this.#progress.waitForAll();
+    // Once per refused rewrite, after everything before this flush was written.
+    const refused = this.#refusedRewrite;
+    if (refused) {
+      this.#refusedRewrite = null;
+      throw refused;
+    }
   }
 
+  /**
+   * Flushes once more, then releases the connections whatever the flush said (a pool of its
+   * own is ended), then rejects with the flush's reason. Records a failure left unwritten stay
+   * queued: a later close() retries them on a new pool of its own and releases it again.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    if (!this.#released) {
+    const previous = this.#closing;
+    const attempt = (async () => {
+      await previous?.catch(() => {});
+      let failure: unknown = null;
       try {
         await this.flush();
-        await this.#progress.running;
       } catch (error) {
-        // A conflict is final: release the connections anyway. A failure episode keeps them so
-        // that a later close() can retry.
-        if (this.#progress.refusal) await this.#release();
-        throw error;
+        failure = error;
       }
+      // A run still going must not hold a client while its pool ends.
+      await this.#progress.running;
       await this.#release();
+      if (failure !== null) throw failure;
+    })();
+    this.#closing = attempt;
+    try {
+      await attempt;
+    } finally {
+      if (this.#closing === attempt) this.#closing = null;
     }
-    if (this.#progress.refusal) throw this.#progress.refusal;
   }
 
   async #release(): Promise<void> {
-    if (this.#released) return;
-    this.#released = true;
-    if (this.#ownsPool) await this.#pool.end();
+    const pool = this.#pool;
+    if (!this.#ownsPool || pool === null) return;
+    this.#pool = null;
+    await pool.end();
+  }
+
+  /** The pool to use: after close() released its own, only a close() retrying gets another. */
+  #connections(): pg.Pool {
+    if (this.#pool) return this.#pool;
+    if (this.#closing === null) {
+      throw new RecordsClosedError(
+        `Session ${this.sessionId} is closed and its connections were released; open it again ` +
+          `to read, or call close() again to retry writing its ${this.#unwrittenCount()} unwritten records.`,
+      );
+    }
+    this.#pool = poolFrom({ connectionString: this.#connectionString });
+    return this.#pool;
   }
 
   /** Records this writer could not write because another writer took the session (after a conflict). */
@@ -199,7 +238,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     await this.#prepare();
     const snapshot = this.#snapshot();
     if (!snapshot.base) {
-      const client = await checkout(this.#pool);
+      const client = await checkout(this.#connections());
       let broken = false;
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -274,13 +313,13 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   #queuedOps(): number {
     let ops = 0;
-    for (const segment of this.#queue) ops += (segment.rewrite ? 1 : 0) + segment.lines.length;
+    for (const segment of this.#queue) ops += operationsIn(segment);
     return ops;
   }
 
   #prepare(): Promise<void> {
     if (!this.#ensure) return Promise.resolve();
-    this.#ready ??= ensureSchema(this.#pool, this.#tables).catch((error) => {
+    this.#ready ??= ensureSchema(this.#connections(), this.#tables).catch((error) => {
       this.#ready = null;
       throw error;
     });
@@ -316,8 +355,8 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
           this.#isolation.remaining -= segment.lines.length;
           if (this.#isolation.remaining <= 0) this.#isolation = null;
         }
-        for (const line of segment.lines) this.#pendingBytes -= line.length;
-        this.#progress.complete((segment.rewrite ? 1 : 0) + segment.lines.length);
+        // A rewrite that landed also completes what was queued before it (replaced).
+        this.#progress.complete(operationsIn(segment));
       } catch (error) {
         // Settle the waiting flushes first: requeueing may discard work a rewrite superseded,
         // and that must not read as written.
@@ -327,7 +366,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         ) {
           this.#refuseRewrite(error);
           this.#inflight = null;
-          this.#requeue({ ...segment, rewrite: null });
+          this.#requeue(...withoutRewrite(segment));
           this.#progress.discard(1);
           continue;
         }
@@ -352,16 +391,18 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     const head = this.#queue[0] as Segment<R>;
     const limit = this.#isolation && Math.max(head.rewrite ? 0 : 1, this.#isolation.limit);
     if (limit === null || head.lines.length <= limit) {
-      this.#queue[0] = { rewrite: null, lines: [], times: [] };
+      this.#queue[0] = emptySegment();
       return head;
     }
     this.#queue[0] = {
       rewrite: null,
+      before: [],
       lines: head.lines.slice(limit),
       times: head.times.slice(limit),
     };
     return {
       rewrite: head.rewrite,
+      before: head.before,
       lines: head.lines.slice(0, limit),
       times: head.times.slice(0, limit),
     };
@@ -387,15 +428,15 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
           { cause },
         ),
       );
+      this.#requeue(...batch.before);
       this.#progress.discard(1);
       return;
     }
     if (!batch.rewrite && batch.lines.length === 1) {
       const line = batch.lines[0] as string;
       const recordType = (JSON.parse(line) as { type?: string }).type;
-      this.#pendingBytes -= line.length;
       this.#isolation = null;
-      this.#report(
+      this.#progress.report(
         new RecordsWriteError(
           `PostgreSQL refused record ${JSON.stringify(recordType)} of session ${this.sessionId} ` +
             `(SQLSTATE ${cause.code}: ${cause.message}). It was not stored; the records before ` +
@@ -416,7 +457,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   async #writeBatch(segment: Segment<R>): Promise<void> {
-    const client = await checkout(this.#pool);
+    const client = await checkout(this.#connections());
     let broken = false;
     try {
       const head = this.#head as number;
@@ -526,7 +567,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
    */
   async #learnHead(): Promise<void> {
     if (this.#head !== null && !this.#uncertain) return;
-    const client = await checkout(this.#pool);
+    const client = await checkout(this.#connections());
     let broken = false;
     try {
       await this.#reconcile(client);
@@ -579,11 +620,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       : attempt.newHead - (this.#head as number);
     let operations = 0;
     if (attempt.rewrite && head.rewrite) {
+      operations += 1 + head.before.reduce((sum, segment) => sum + operationsIn(segment), 0);
       head.rewrite = null;
-      operations++;
+      head.before = [];
     }
     written = Math.max(0, Math.min(written, head.lines.length));
-    for (const line of head.lines.slice(0, written)) this.#pendingBytes -= line.length;
     head.lines = head.lines.slice(written);
     head.times = head.times.slice(written);
     this.#progress.complete(operations + written);
@@ -597,19 +638,27 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     );
   }
 
-  #requeue(segment: Segment<R>): void {
+  /** Puts segments that were taken out (a failed or refused batch) back at the queue's head. */
+  #requeue(...segments: Segment<R>[]): void {
+    const taken = segments.filter((segment) => operationsIn(segment) > 0);
+    const last = taken.pop();
+    if (!last) return;
     const head = this.#queue[0] as Segment<R>;
     if (head.rewrite) {
-      // A rewrite queued meanwhile supersedes the failed appends.
-      for (const line of segment.lines) this.#pendingBytes -= line.length;
-      this.#progress.discard(segment.lines.length + (segment.rewrite ? 1 : 0));
+      // A rewrite queued meanwhile replaces them once it lands; if it is refused, they are written.
+      head.before = [...taken, last, ...head.before];
       return;
     }
-    this.#queue[0] = {
-      rewrite: segment.rewrite,
-      lines: segment.lines.concat(head.lines),
-      times: segment.times.concat(head.times),
-    };
+    this.#queue = [
+      ...taken,
+      {
+        rewrite: last.rewrite,
+        before: last.before,
+        lines: last.lines.concat(head.lines),
+        times: last.times.concat(head.times),
+      },
+      ...this.#queue.slice(1),
+    ];
   }
 
   #fail(error: unknown): void {
@@ -625,24 +674,42 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#progress.refuse(error);
   }
 
-  /** A rewrite holding an unserialisable record is dropped whole; the old log stays. */
+  /**
+   * A rewrite the store cannot hold is dropped whole and the old log kept: reported once, and
+   * the next flush() rejects with it (as on the memory backend). What was queued before it goes
+   * back to the queue (see `withoutRewrite`).
+   */
   #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError | RecordsWriteError): void {
     const recordType = 'recordType' in error ? error.recordType : undefined;
     this.#progress.report(error, {
       kind: 'record-refused',
       ...(recordType !== undefined && { recordType }),
     });
-    this.#progress.rejectWaiters(
-      new RecordsWriteError(
-        `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
-        { cause: error },
-      ),
+    this.#refusedRewrite = new RecordsWriteError(
+      `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
+      { cause: error },
     );
   }
+}
 
-  #report(error: Error, info: RecordsErrorInfo): void {
-    this.#progress.report(error, info);
-  }
+function emptySegment<R>(): Segment<R> {
+  return { rewrite: null, before: [], lines: [], times: [] };
+}
+
+/** Operations a segment holds for the write progress: its rewrite, what it replaces, its appends. */
+function operationsIn<R>(segment: Segment<R>): number {
+  if (!segment.rewrite) return segment.lines.length;
+  let operations = 1 + segment.lines.length;
+  for (const replaced of segment.before) operations += operationsIn(replaced);
+  return operations;
+}
+
+/** A refused rewrite's segment as if it had never been asked for: what was before it, then its appends. */
+function withoutRewrite<R>(segment: Segment<R>): Segment<R>[] {
+  return [
+    ...segment.before,
+    { rewrite: null, before: [], lines: segment.lines, times: segment.times },
+  ];
 }
 
 /** A JSON `\u0000` escape (not an escaped backslash followed by `u0000`). */
