@@ -1,4 +1,10 @@
-import { MAX_LINE_BYTES, nodeFileOperations, readLineBlocks } from '@agent-records/fs-persistence';
+import type { Readable } from 'node:stream';
+import {
+  type FileOperations,
+  MAX_LINE_BYTES,
+  nodeFileOperations,
+  readLineBlocks,
+} from '@agent-records/fs-persistence';
 import { type AgentRecordEnvelope, recordProblem } from '@agent-records/types';
 
 /** Lines longer than this are reported, not held in memory: the backend's own limit. */
@@ -24,6 +30,8 @@ export interface ScannedLine {
 export interface ScanOptions {
   /** Called with the bytes read so far, about every chunk. */
   onProgress?: (bytesRead: number) => void;
+  /** What the log name `-` reads (standard input): a stream, read once from its start. */
+  stdin?: Readable;
 }
 
 const NEWLINE = 0x0a;
@@ -38,12 +46,15 @@ export async function* scanLines(
   file: string,
   options: ScanOptions = {},
 ): AsyncGenerator<ScannedLine> {
-  const ops = nodeFileOperations;
-  const fd = await ops.open(file, 'r');
+  const streamed = file === '-' ? streamOperations(options.stdin ?? process.stdin) : null;
+  const ops = streamed ?? nodeFileOperations;
+  const fd = streamed ? -1 : await ops.open(file, 'r');
   try {
     const blocks = readLineBlocks(ops, fd, {
       chunkSize: 1024 * 1024,
       onProgress: options.onProgress,
+      // A stream has no size: read until it ends.
+      end: streamed ? Number.MAX_SAFE_INTEGER : undefined,
     });
     for await (const block of blocks) {
       if (block.oversized !== undefined) {
@@ -80,6 +91,40 @@ export async function* scanLines(
   } finally {
     await ops.close(fd).catch(() => {});
   }
+}
+
+/**
+ * The reads `readLineBlocks` needs, served from a stream in order (positions are ignored: the
+ * reader asks for consecutive ranges). Closing it destroys the stream, so a command that stops
+ * early (`cat --limit`) does not keep the process waiting on standard input.
+ */
+function streamOperations(stream: Readable): FileOperations {
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  let pending: Buffer = Buffer.alloc(0);
+  const unsupported = async () => {
+    throw new Error('standard input is read only');
+  };
+  return {
+    ...nodeFileOperations,
+    open: unsupported,
+    write: unsupported,
+    ftruncate: unsupported,
+    async read(_fd, buffer, offset, length) {
+      while (pending.length === 0) {
+        const next = await chunks.next();
+        if (next.done) return 0;
+        pending = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+      }
+      const n = Math.min(length, pending.length);
+      pending.copy(buffer, offset, 0, n);
+      pending = pending.subarray(n);
+      return n;
+    },
+    fstat: async () => ({ size: 0 }),
+    async close() {
+      await chunks.return?.();
+    },
+  };
 }
 
 function classify(scanned: ScannedLine): void {

@@ -86,6 +86,6 @@ describe('agent-records blobs gc: which logs hold references', () => {
     await writer.close();
     const result = run(['blobs', 'gc', '--min-age', '0s', 'store']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/1 blobs referenced by 1 logs; removed 0/);
+    expect(result.stdout).toMatch(/1 blob referenced by 1 log; removed 0/);
   });
 });

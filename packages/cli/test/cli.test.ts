@@ -57,7 +57,7 @@ describe('agent-records inspect', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/protocol:\s+1\.0/);
     expect(result.stdout).toMatch(/records:\s+4/);
-    expect(result.stdout).toMatch(/turn\.prompt\s+1 records/);
+    expect(result.stdout).toMatch(/turn\.prompt\s+1 record\s/);
     expect(result.stdout).toMatch(
       /time span:\s+2025-11-24T16:00:01\.000Z \.\. 2025-11-24T16:00:03\.000Z/,
     );
@@ -381,17 +381,17 @@ describe('agent-records blobs gc and inspect with blobs', () => {
     }
     const inspected = run(['inspect', 'store/a.jsonl']);
     expect(inspected.code).toBe(0);
-    expect(inspected.stdout).toMatch(/blobs:\s+1 referenced, 1 present \(5\.9 KB\)/);
+    expect(inspected.stdout).toMatch(/blobs:\s+1 referenced, 1 present \(5\.9 KiB\)/);
 
     rmSync(path.join(root, 'b.jsonl'));
     const young = run(['blobs', 'gc', 'store']);
     expect(young.code).toBe(0);
     expect(young.stdout).toMatch(/removed 0 .*1 unreferenced but younger than 1h/);
     const dry = run(['blobs', 'gc', '--min-age', '0s', '--dry-run', 'store/a.jsonl']);
-    expect(dry.stdout).toMatch(/^would remove [0-9a-f]{64} \(5\.9 KB\)$/m);
+    expect(dry.stdout).toMatch(/^would remove [0-9a-f]{64} \(5\.9 KiB\)$/m);
     expect(readdirSync(path.join(root, 'blobs'))).toHaveLength(2);
     const done = run(['blobs', 'gc', '--min-age', '0s', 'store']);
-    expect(done.stdout).toMatch(/1 blobs referenced by 1 logs; removed 1/);
+    expect(done.stdout).toMatch(/1 blob referenced by 1 log; removed 1/);
     expect(readdirSync(path.join(root, 'blobs'))).toHaveLength(1);
     const missing = run(['inspect', '--json', 'store/a.jsonl']);
     expect(JSON.parse(missing.stdout).blobs).toMatchObject({
@@ -424,7 +424,7 @@ describe('progress', () => {
           encoding: 'utf8',
         },
       );
-      expect(onTerminal.stdout).toMatch(/validate \[[#.]{30}\] \d+% [\d.]+\/[\d.]+ MB/);
+      expect(onTerminal.stdout).toMatch(/validate \[[#.]{30}\] \d+% [\d.]+\/[\d.]+ MiB/);
       const piped = run(['validate', 'big.jsonl']);
       expect(piped.stderr).not.toContain('[#');
       expect(piped.stderr).toContain('valid (6001 records)');

@@ -5,36 +5,13 @@ import {
   collectBlobGarbage,
   logFilesIn,
 } from '@agent-records/fs-persistence';
+import { parseDuration } from '../duration.js';
 import { CliError, EXIT, fileError } from '../errors.js';
+import { count, formatBytes } from '../format.js';
+import { type CliIo, runGuarded } from '../io.js';
 
-const UNIT_MS = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 } as const;
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
-
-/**
- * The one duration parser of the CLI, in milliseconds: `90s`, `10m`, `1h30m`, `2d`, `250ms`, or
- * a bare number of seconds (`3600` is an hour, never 3.6 seconds).
- */
-export function parseDuration(value: string): number {
-  const text = value.trim();
-  if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text) * UNIT_MS.s;
-  let total = 0;
-  let at = 0;
-  while (text.length > 0 && at < text.length) {
-    DURATION_PART.lastIndex = at;
-    const part = DURATION_PART.exec(text);
-    if (!part) break;
-    total += Number(part[1]) * UNIT_MS[part[2] as keyof typeof UNIT_MS];
-    at = DURATION_PART.lastIndex;
-  }
-  if (text.length === 0 || at < text.length) {
-    throw new CliError(
-      `${JSON.stringify(value)} is not a duration: use seconds (3600) or units such as 30s, ` +
-        '10m, 1h30m or 2d.',
-      EXIT.usage,
-    );
-  }
-  return total;
-}
+/** Re-exported from its own module, where `cat --since` finds it too. */
+export { parseDuration };
 
 /**
  * Blob garbage collection for a store folder (or the folder of one log): every log file there
@@ -47,8 +24,16 @@ export async function gcBlobs(
 ): Promise<BlobGarbageReport & { logs: number }> {
   let root: string;
   try {
-    root = (await stat(target)).isDirectory() ? target : path.dirname(target);
+    const info = await stat(target);
+    if (!info.isDirectory() && !info.isFile()) {
+      throw new CliError(
+        `${target}: is neither a log file nor a store folder. Give the folder holding the logs.`,
+        EXIT.io,
+      );
+    }
+    root = info.isDirectory() ? target : path.dirname(target);
   } catch (error) {
+    if (error instanceof CliError) throw error;
     throw fileError(target, error);
   }
   const logs = await logFilesIn(root);
@@ -60,4 +45,29 @@ export async function gcBlobs(
     minAgeMs: options.minAgeMs,
   });
   return { ...report, logs: logs.length };
+}
+
+/** `agent-records blobs gc`. */
+export async function runBlobsGc(
+  args: { target: string; blobs?: string; minAge: string; dryRun?: boolean },
+  io: CliIo,
+): Promise<number> {
+  return runGuarded(io, async () => {
+    const report = await gcBlobs(args.target, {
+      blobDir: args.blobs,
+      minAgeMs: parseDuration(args.minAge),
+      dryRun: args.dryRun,
+    });
+    const verb = report.dryRun ? 'would remove' : 'removed';
+    const lines = report.removed.map((blob) => `${verb} ${blob.hash} (${formatBytes(blob.bytes)})`);
+    lines.push(
+      `${report.blobDir}: ${count(report.referenced, 'blob')} referenced by ${count(report.logs, 'log')}; ${verb} ` +
+        `${report.removed.length} (${formatBytes(report.removedBytes)}); kept ${report.kept} (${formatBytes(report.keptBytes)})` +
+        (report.tooYoung > 0
+          ? `, ${report.tooYoung} unreferenced but younger than ${args.minAge}`
+          : ''),
+    );
+    io.out.write(`${lines.join('\n')}\n`);
+    return EXIT.ok;
+  });
 }

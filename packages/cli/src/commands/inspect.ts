@@ -1,9 +1,13 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { blobPath, readLockHolder } from '@agent-records/fs-persistence';
-import { fileError } from '../errors.js';
+import { EXIT, fileError } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { runGuarded } from '../io.js';
+import { assertLogFile, STDIN } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
+import { printInspect } from './inspect-print.js';
 
 export interface LogProblem {
   line: number;
@@ -29,29 +33,44 @@ export interface InspectReport {
   /** Blobs the log references: how many, how many are in the blob folder, their bytes. */
   blobs: {
     dir: string;
+    /** False when the folder looked in does not exist. */
+    dirExists: boolean;
     referenced: number;
     present: number;
     missing: number;
     bytes: number;
+    /** Set when the folder is probably the wrong one: what was looked at and what to do. */
+    hint?: string;
   } | null;
 }
 
-/** Streams a log once and describes it. */
+const BLOB_REF = /^blobref:([^;~][^;]*);([0-9a-f]{64})$/;
+
+/**
+ * Every blob hash the record references. Walks the parsed record rather than matching the text,
+ * so a host string that itself starts with `blobref:` (stored escaped as `blobref:~...`) or a
+ * ref quoted inside a longer string is never taken for a reference.
+ */
+function collectRefs(value: unknown, into: Set<string>): void {
+  if (typeof value === 'string') {
+    const ref = BLOB_REF.exec(value);
+    if (ref) into.add(ref[2] as string);
+  } else if (Array.isArray(value)) {
+    for (const item of value) collectRefs(item, into);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) collectRefs(item, into);
+  }
+}
+
+/** Streams a log once and describes it. `-` reads standard input. */
 export async function inspectLog(
   file: string,
-  options: { progress?: boolean; blobDir?: string } = {},
+  options: { progress?: boolean; blobDir?: string; io?: Pick<CliIo, 'err' | 'stdin'> } = {},
 ): Promise<InspectReport> {
-  let size: number;
-  try {
-    const info = await stat(file);
-    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    size = info.size;
-  } catch (error) {
-    throw fileError(file, error);
-  }
+  const info = await assertLogFile(file, { allowStdin: true });
   const report: InspectReport = {
     file,
-    size,
+    size: info?.size ?? 0,
     protocolVersion: null,
     createdAt: null,
     firstTime: null,
@@ -66,9 +85,14 @@ export async function inspectLog(
     blobs: null,
   };
   const refs = new Set<string>();
-  const progress = options.progress === false ? null : progressFor(file, 'inspect');
+  const progress =
+    options.progress === false || !info
+      ? null
+      : progressFor(info.size, 'inspect', options.io?.err ?? process.stderr);
   try {
-    for await (const line of scanLines(file, { onProgress: progress?.update })) {
+    const lines = scanLines(file, { onProgress: progress?.update, stdin: options.io?.stdin });
+    for await (const line of lines) {
+      if (!info) report.size += line.bytes + (line.complete ? 1 : 0);
       if (line.problem) {
         report.problemCount++;
         if (report.problems.length < 100) {
@@ -80,13 +104,7 @@ export async function inspectLog(
       const record = line.record;
       if (!record) continue;
       report.records++;
-      if (line.raw.includes('"blobref:')) {
-        for (const match of line.raw
-          .toString('utf8')
-          .matchAll(/"blobref:[^;"]*;([0-9a-f]{64})"/g)) {
-          refs.add(match[1] as string);
-        }
-      }
+      if (line.raw.includes('"blobref:')) collectRefs(record, refs);
       let entry = report.byType[record.type];
       if (!entry) {
         entry = { count: 0, bytes: 0 };
@@ -114,19 +132,65 @@ export async function inspectLog(
   } finally {
     progress?.done();
   }
-  const blobDir = options.blobDir ?? path.join(path.dirname(file), 'blobs');
-  if (refs.size > 0 || options.blobDir) {
-    const blobs = { dir: blobDir, referenced: refs.size, present: 0, missing: 0, bytes: 0 };
-    for (const hash of refs) {
-      const info = await stat(blobPath(blobDir, hash) as string).catch(() => null);
-      if (info) {
-        blobs.present++;
-        blobs.bytes += info.size;
-      } else blobs.missing++;
-    }
-    report.blobs = blobs;
+  const base = file === STDIN ? process.cwd() : path.dirname(file);
+  const blobDir = options.blobDir ?? path.join(base, 'blobs');
+  if (refs.size > 0 || options.blobDir) report.blobs = await checkBlobs(blobDir, refs, options);
+  if (file !== STDIN) {
+    const holder = await readLockHolder(`${file}.lock`).catch(() => null);
+    if (holder) report.lock = { pid: holder.pid, host: holder.host, alive: holder.alive };
   }
-  const holder = await readLockHolder(`${file}.lock`).catch(() => null);
-  if (holder) report.lock = { pid: holder.pid, host: holder.host, alive: holder.alive };
   return report;
+}
+
+async function checkBlobs(
+  dir: string,
+  refs: Set<string>,
+  options: { blobDir?: string },
+): Promise<NonNullable<InspectReport['blobs']>> {
+  const folder = await stat(dir).catch(() => null);
+  const blobs: NonNullable<InspectReport['blobs']> = {
+    dir,
+    dirExists: folder?.isDirectory() ?? false,
+    referenced: refs.size,
+    present: 0,
+    missing: 0,
+    bytes: 0,
+  };
+  for (const hash of refs) {
+    const info = blobs.dirExists
+      ? await stat(blobPath(dir, hash) as string).catch(() => null)
+      : null;
+    if (info) {
+      blobs.present++;
+      blobs.bytes += info.size;
+    } else blobs.missing++;
+  }
+  // Every blob missing usually means the wrong folder, not a store that lost its blobs.
+  if (blobs.missing > 0 && blobs.present === 0) {
+    const why = blobs.dirExists
+      ? `holds none of the ${blobs.referenced} referenced blobs`
+      : 'does not exist';
+    const fix = options.blobDir
+      ? 'check the folder given to --blobs'
+      : 'if the blobs are kept elsewhere, give their folder with --blobs DIR';
+    blobs.hint = `looked in ${dir}, which ${why}: the folder may be wrong; ${fix}`;
+  }
+  return blobs;
+}
+
+/**
+ * `agent-records inspect`: prints the report (or JSON). Exit 1 when the log has problem lines
+ * or references blobs that are not in the blob folder.
+ */
+export async function runInspect(
+  args: { log: string; json?: boolean; blobs?: string },
+  io: CliIo,
+): Promise<number> {
+  return runGuarded(io, async () => {
+    const report = await inspectLog(args.log, { blobDir: args.blobs, io });
+    if (args.json) io.out.write(`${JSON.stringify(report, null, 2)}\n`);
+    else printInspect(report, io);
+    if (report.blobs?.hint) io.err.write(`agent-records: ${report.blobs.hint}\n`);
+    return report.problemCount > 0 || (report.blobs?.missing ?? 0) > 0 ? EXIT.problems : EXIT.ok;
+  });
 }

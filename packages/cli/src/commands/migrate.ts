@@ -1,3 +1,4 @@
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AgentRecords, type Migration, type ReplayResult } from '@agent-records/core';
@@ -8,7 +9,11 @@ import {
   AgentRecordsError,
   compareProtocolVersions,
 } from '@agent-records/types';
-import { CliError, EXIT } from '../errors.js';
+import { CliError, EXIT, fileError } from '../errors.js';
+import { count } from '../format.js';
+import { type CliIo, runGuarded } from '../io.js';
+import { assertLogFile } from '../log-file.js';
+import { backupStamp, keepBackup } from './repair.js';
 
 export interface MigrateResult extends ReplayResult {
   file: string;
@@ -16,6 +21,8 @@ export interface MigrateResult extends ReplayResult {
   dryRun: boolean;
   /** Records the migrated log holds (what was, or would be, written). */
   rewrittenRecords: number | null;
+  /** The original log, kept before the rewrite (absent for a dry run or nothing to migrate). */
+  backupFile?: string;
 }
 
 /** Loads `migrations` (or the default export) from a user's module: an array of migrations. */
@@ -44,7 +51,9 @@ export async function loadMigrations(modulePath: string): Promise<Migration[]> {
 
 /**
  * Replays a log through the migration chain to `to` (default: the newest target version in the
- * chain) and rewrites it atomically. With `dryRun`, nothing is written.
+ * chain) and rewrites it atomically, keeping the original as `<log>.backup-<time>` as `repair`
+ * does (a migration is the user's code: its result may be wrong). With `dryRun`, nothing is
+ * written.
  */
 export async function migrateLog(
   file: string,
@@ -59,12 +68,24 @@ export async function migrateLog(
       .sort(compareProtocolVersions)
       .at(-1) ??
     '0.0';
+  await assertLogFile(file);
   const holder = await readLockHolder(`${file}.lock`).catch(() => null);
   if (holder?.alive) {
     throw new CliError(
       `${file}: locked by a live writer (pid ${holder.pid}). Stop that agent before migrating its log.`,
       EXIT.locked,
     );
+  }
+  // Kept before the replay, since the rewrite happens inside it; removed again when nothing
+  // was rewritten (the log is then unchanged).
+  let backupFile: string | undefined;
+  if (!dryRun) {
+    backupFile = `${file}.backup-${backupStamp()}`;
+    try {
+      await keepBackup(file, backupFile);
+    } catch (error) {
+      throw fileError(backupFile, error);
+    }
   }
   const real = new FileSystemAgentRecordPersistence(file, { onError: () => {} });
   let rewrittenRecords: number | null = null;
@@ -102,10 +123,18 @@ export async function migrateLog(
   try {
     const result = await records.replay();
     await records.close();
-    if (failure && !dryRun) throw new CliError(`${file}: ${failure}`, EXIT.io);
-    return { ...result, file, toVersion, dryRun, rewrittenRecords };
+    if (failure && !dryRun) {
+      throw new CliError(`${file}: ${failure}. The original is kept as ${backupFile}.`, EXIT.io);
+    }
+    if (backupFile && rewrittenRecords === null) {
+      await unlink(backupFile).catch(() => {});
+      backupFile = undefined;
+    }
+    return { ...result, file, toVersion, dryRun, rewrittenRecords, backupFile };
   } catch (error) {
     await real.close().catch(() => {});
+    // Nothing was rewritten when the replay itself failed: the backup is a copy of the log.
+    if (backupFile && rewrittenRecords === null) await unlink(backupFile).catch(() => {});
     if (error instanceof CliError) throw error;
     if (error instanceof AgentRecordsError) {
       throw new CliError(
@@ -115,4 +144,36 @@ export async function migrateLog(
     }
     throw new CliError(`${file}: migration failed: ${(error as Error).message}`, EXIT.migration);
   }
+}
+
+/** `agent-records migrate`: says what was migrated and where the original was kept. */
+export async function runMigrate(
+  args: { log: string; migrations: string; to?: string; dryRun?: boolean },
+  io: CliIo,
+): Promise<number> {
+  return runGuarded(io, async () => {
+    const { log } = args;
+    const migrations = await loadMigrations(args.migrations);
+    const result = await migrateLog(log, migrations, { to: args.to, dryRun: args.dryRun });
+    const from = result.fromVersion ?? '(empty log)';
+    if (!result.migrated) {
+      const warning = result.warning ? `; ${result.warning}` : '';
+      io.out.write(
+        `${log}: nothing to migrate (at ${from}, target ${result.toVersion})${warning}\n`,
+      );
+      return EXIT.ok;
+    }
+    const replayed = count(result.records, 'record');
+    const written =
+      result.rewrittenRecords === null ? '? records' : count(result.rewrittenRecords, 'record');
+    const lines = [
+      result.dryRun
+        ? `${log}: would migrate ${from} -> ${result.toVersion}: ${replayed} replayed, ${written} would be written`
+        : `${log}: migrated ${from} -> ${result.toVersion}: ${replayed} replayed, ${written} written`,
+    ];
+    if (result.backupFile) lines.push(`original kept as ${result.backupFile}`);
+    if (result.warning) lines.push(`warning: ${result.warning}`);
+    io.out.write(`${lines.join('\n')}\n`);
+    return EXIT.ok;
+  });
 }

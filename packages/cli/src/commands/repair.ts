@@ -4,6 +4,9 @@ import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promise
 import path from 'node:path';
 import { readLockHolder } from '@agent-records/fs-persistence';
 import { CliError, EXIT, fileError } from '../errors.js';
+import { count } from '../format.js';
+import { type CliIo, runGuarded } from '../io.js';
+import { assertLogFile } from '../log-file.js';
 import { scanLines } from '../scan.js';
 import type { LogProblem } from './inspect.js';
 
@@ -92,6 +95,7 @@ export async function repairLog(
   options: { dryRun?: boolean } = {},
 ): Promise<RepairResult> {
   const dryRun = options.dryRun ?? false;
+  await assertLogFile(file);
   const holder = await readLockHolder(`${file}.lock`).catch(() => null);
   if (holder?.alive) {
     throw new CliError(
@@ -115,7 +119,7 @@ export async function repairLog(
   }
   if (dryRun || (result.moved.length === 0 && !result.addedFinalNewline)) return result;
 
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const stamp = backupStamp();
   const dir = path.dirname(path.resolve(file));
   result.backupFile = `${file}.backup-${stamp}`;
   const temp = path.join(dir, `.${path.basename(file)}.repair-${randomUUID()}.tmp`);
@@ -123,8 +127,7 @@ export async function repairLog(
   let quarantine: SyncedWriter | undefined;
   let source: FileHandle | undefined;
   try {
-    await copyFile(file, result.backupFile, constants.COPYFILE_EXCL);
-    await syncFile(result.backupFile);
+    await keepBackup(file, result.backupFile);
     output = await SyncedWriter.create(temp);
     if (result.moved.length > 0) {
       result.quarantineFile = `${file}.quarantine-${stamp}`;
@@ -154,6 +157,18 @@ export async function repairLog(
   return result;
 }
 
+/** The time stamp of backup and quarantine file names (`2026-11-29T00-54-51-123Z`). */
+export function backupStamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-');
+}
+
+/** Copies `file` to `backupFile` (never over an existing file) and makes the copy durable. */
+export async function keepBackup(file: string, backupFile: string): Promise<void> {
+  await copyFile(file, backupFile, constants.COPYFILE_EXCL);
+  await syncFile(backupFile);
+  await syncFile(path.dirname(path.resolve(backupFile)));
+}
+
 async function syncFile(target: string): Promise<void> {
   const handle = await open(target, 'r');
   try {
@@ -161,4 +176,36 @@ async function syncFile(target: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** `agent-records repair`: exit 0 when repaired or nothing to do, 1 for a dry run that found work. */
+export async function runRepair(
+  args: { log: string; dryRun?: boolean },
+  io: CliIo,
+): Promise<number> {
+  return runGuarded(io, async () => {
+    const { log } = args;
+    const result = await repairLog(log, { dryRun: args.dryRun });
+    const out: string[] = [];
+    const verb = result.dryRun ? 'would move' : 'moved';
+    for (const p of result.moved) out.push(`${verb} ${log}:${p.line}:${p.offset} (${p.problem})`);
+    if (result.addedFinalNewline) {
+      out.push(
+        `${result.dryRun ? 'would add' : 'added'} the newline missing after the last record`,
+      );
+    }
+    let code: number = EXIT.ok;
+    if (result.moved.length === 0 && !result.addedFinalNewline) {
+      out.push(`${log}: nothing to repair (${count(result.kept, 'record')})`);
+    } else if (result.dryRun) {
+      out.push(`dry run: ${count(result.kept, 'line')} would stay; nothing was changed`);
+      code = EXIT.problems;
+    } else {
+      out.push(`kept ${count(result.kept, 'line')} in ${log}`);
+      out.push(`original kept as ${result.backupFile}`);
+      if (result.quarantineFile) out.push(`moved lines are in ${result.quarantineFile}`);
+    }
+    io.out.write(`${out.join('\n')}\n`);
+    return code;
+  });
 }

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { type LockHolder, unlockLog } from '@agent-records/fs-persistence';
 import { EXIT } from '../errors.js';
+import { type CliIo, processIo, runGuarded } from '../io.js';
+import { assertLogFile } from '../log-file.js';
 
 function describe(holder: LockHolder): string {
   const since = new Date(holder.acquired_at).toISOString();
@@ -18,17 +20,35 @@ function describe(holder: LockHolder): string {
  * gone (dead on this host, or of an earlier boot); another host's lock or a file that is not a
  * lock only with `--force`; a live writer's lock on this host never. Returns the exit code.
  */
-export async function unlockCommand(log: string, options: { force?: boolean }): Promise<number> {
+export async function unlockCommand(
+  log: string,
+  options: { force?: boolean },
+  io: CliIo = processIo(),
+): Promise<number> {
+  return runGuarded(io, () => unlock(log, options, io));
+}
+
+/** `agent-records unlock`: exit 0 when removed or not locked, 4 when refused. */
+export async function runUnlock(
+  args: { log: string; force?: boolean },
+  io: CliIo,
+): Promise<number> {
+  return unlockCommand(args.log, { force: args.force }, io);
+}
+
+async function unlock(log: string, options: { force?: boolean }, io: CliIo): Promise<number> {
+  // A lock can outlive its log (a crash before the first write): a missing log is fine here.
+  await assertLogFile(log, { allowMissing: true });
   const file = path.resolve(log);
   const result = await unlockLog(file, { force: options.force });
-  if (result.holder) console.log(`${result.lockFile}: held by ${describe(result.holder)}`);
-  else if (result.notALock) console.log(result.notALock);
+  if (result.holder) io.out.write(`${result.lockFile}: held by ${describe(result.holder)}\n`);
+  else if (result.notALock) io.out.write(`${result.notALock}\n`);
   if (result.removed) {
-    console.log(`removed ${result.lockFile}`);
+    io.out.write(`removed ${result.lockFile}\n`);
     return EXIT.ok;
   }
   if (!result.refused) {
-    console.log(`${log}: not locked`);
+    io.out.write(`${log}: not locked\n`);
     return EXIT.ok;
   }
   const hint =
@@ -37,6 +57,6 @@ export async function unlockCommand(log: string, options: { force?: boolean }): 
       : result.holder?.state === 'other-host' || result.notALock
         ? `if no writer uses the log, run \`agent-records unlock --force ${log}\``
         : 'run the command again';
-  console.error(`agent-records: ${result.lockFile} was not removed: ${result.refused}; ${hint}.`);
+  io.err.write(`agent-records: ${result.lockFile} was not removed: ${result.refused}; ${hint}.\n`);
   return EXIT.locked;
 }

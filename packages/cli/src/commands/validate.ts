@@ -1,5 +1,8 @@
 import { parseProtocolVersion } from '@agent-records/types';
-import { fileError } from '../errors.js';
+import { EXIT, fileError } from '../errors.js';
+import { count } from '../format.js';
+import { type CliIo, runGuarded } from '../io.js';
+import { assertLogFile } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import type { LogProblem } from './inspect.js';
@@ -15,15 +18,19 @@ export interface ValidationResult {
  * Checks that every line is a record and the first record is metadata with a valid protocol
  * version. Streams; keeps the first 1,000 problems.
  */
-export async function validateLog(file: string): Promise<ValidationResult> {
+export async function validateLog(
+  file: string,
+  io?: Pick<CliIo, 'err' | 'stdin'>,
+): Promise<ValidationResult> {
+  const info = await assertLogFile(file, { allowStdin: true });
   const result: ValidationResult = { file, records: 0, problems: [], problemCount: 0 };
   const add = (problem: LogProblem) => {
     result.problemCount++;
     if (result.problems.length < 1000) result.problems.push(problem);
   };
-  const progress = progressFor(file, 'validate');
+  const progress = progressFor(info?.size ?? 0, 'validate', io?.err ?? process.stderr);
   try {
-    for await (const line of scanLines(file, { onProgress: progress.update })) {
+    for await (const line of scanLines(file, { onProgress: progress.update, stdin: io?.stdin })) {
       if (line.problem) {
         add({ line: line.line, offset: line.offset, problem: line.problem });
         continue;
@@ -56,4 +63,30 @@ export async function validateLog(file: string): Promise<ValidationResult> {
     add({ line: 0, offset: 0, problem: 'the log is empty: no metadata record' });
   }
   return result;
+}
+
+/** `agent-records validate`: each problem on stdout as `file:line:offset: what`; exit 1 if any. */
+export async function runValidate(args: { log: string }, io: CliIo): Promise<number> {
+  return runGuarded(io, async () => {
+    const { log } = args;
+    const result = await validateLog(log, io);
+    for (const p of result.problems) io.out.write(`${log}:${p.line}:${p.offset}: ${p.problem}\n`);
+    if (result.problemCount > result.problems.length) {
+      io.out.write(
+        `... and ${count(result.problemCount - result.problems.length, 'more problem', 'more problems')}\n`,
+      );
+    }
+    if (result.problemCount === 0) {
+      io.err.write(`${log}: valid (${count(result.records, 'record')})\n`);
+      return EXIT.ok;
+    }
+    const fix =
+      log === '-'
+        ? 'Save it to a file and run `agent-records repair` on it'
+        : `Run \`agent-records repair ${log}\``;
+    io.err.write(
+      `${log}: ${count(result.problemCount, 'problem')}. ${fix} to move bad lines aside.\n`,
+    );
+    return EXIT.problems;
+  });
 }

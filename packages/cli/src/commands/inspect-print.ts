@@ -1,0 +1,49 @@
+import { count, formatBytes, painter } from '../format.js';
+import type { CliIo } from '../io.js';
+import { formatTime } from '../summary.js';
+import type { InspectReport } from './inspect.js';
+
+/** The human view of `inspect`. */
+export function printInspect(report: InspectReport, io: CliIo): void {
+  const paint = painter(io);
+  const lines = [
+    `file:       ${report.file} (${formatBytes(report.size)})`,
+    `protocol:   ${report.protocolVersion ?? '(no metadata record)'}${report.segments > 1 ? ` (${report.segments} segments)` : ''}`,
+    `created:    ${formatTime(report.createdAt)}`,
+    `time span:  ${formatTime(report.firstTime)} .. ${formatTime(report.lastTime)}`,
+    `records:    ${report.records}`,
+  ];
+  const types = Object.entries(report.byType).sort((a, b) => b[1].bytes - a[1].bytes);
+  if (types.length > 0) {
+    lines.push('by type:');
+    const width = Math.max(...types.map(([type]) => type.length));
+    for (const [type, entry] of types) {
+      const records = count(entry.count, 'record').padStart(16);
+      lines.push(`  ${type.padEnd(width)}  ${records}  ${formatBytes(entry.bytes).padStart(12)}`);
+    }
+  }
+  if (report.tornTail) {
+    lines.push(
+      `${paint('torn tail:', 'yellow')}  ${count(report.tornTail.bytes, 'byte')} at offset ${report.tornTail.offset} (an interrupted write; \`agent-records repair\` moves it aside)`,
+    );
+  }
+  if (report.problemCount > 0) {
+    lines.push(`${paint('problems:', 'red')}   ${report.problemCount}`);
+    for (const p of report.problems.slice(0, 20))
+      lines.push(`  ${report.file}:${p.line}:${p.offset}: ${p.problem}`);
+    if (report.problemCount > 20)
+      lines.push(`  ... and ${report.problemCount - 20} more (agent-records validate lists them)`);
+  }
+  if (report.blobs) {
+    const b = report.blobs;
+    const missing = b.missing > 0 ? paint(`, ${b.missing} missing`, 'red') : '';
+    lines.push(
+      `blobs:      ${b.referenced} referenced, ${b.present} present (${formatBytes(b.bytes)}) in ${b.dir}${missing}`,
+    );
+    if (b.hint) lines.push(`            ${b.hint}`);
+  }
+  lines.push(
+    `lock:       ${report.lock ? `${report.lock.alive ? 'held' : 'stale'} (pid ${report.lock.pid} on ${report.lock.host})` : 'none'}`,
+  );
+  io.out.write(`${lines.join('\n')}\n`);
+}
