@@ -201,7 +201,7 @@ describe.skipIf(!available)('PostgresAgentRecordPersistence', () => {
   it('the store opens, lists and deletes sessions', async () => {
     const store = new PostgresAgentRecordStore({ pool, schema, table: 'store_records' });
     for (const id of ['s-a', 's-b']) {
-      const p = store.open(id);
+      const p = store.open<Rec>(id);
       p.append(rec(1));
       p.append(rec(2));
       await p.close();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { serializeRecord, WriterLoop as WriteProgress } from '@agent-records/backend-kit';
 import {
+  type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
   RecordsClosedError,
@@ -70,7 +71,7 @@ const defaultOnError: RecordsErrorHandler = (error, info) => {
  * so a second writer is fenced off with `RecordsConflictError`; a retry after a lost connection
  * checks whether the batch had committed, so nothing is written twice.
  */
-export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecordEnvelope>
+export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecord>
   implements AgentRecordPersistence<R>
 {
   readonly sessionId: string;

@@ -115,7 +115,7 @@ describe.skipIf(!available)('a session through the core', () => {
   });
 
   it('a rewrite as the first write of a replayed empty session is committed', async () => {
-    const persistence = store.open('rewrite-first');
+    const persistence = store.open<Rec>('rewrite-first');
     for await (const _ of persistence.read()) throw new Error('the session should be empty');
     persistence.rewrite([{ type: 'metadata' }, { type: 'a' }]);
     await persistence.close();
@@ -126,7 +126,7 @@ describe.skipIf(!available)('a session through the core', () => {
     const id = 'conflict-count';
     const loser = new PostgresAgentRecordPersistence<Rec>(id, { pool, schema, onError: () => {} });
     for await (const _ of loser.read()) throw new Error('the session should be empty');
-    const winner = store.open(id);
+    const winner = store.open<Rec>(id);
     winner.append({ type: 'winner' });
     await winner.close();
     loser.append({ type: 'lost', n: 1 });

@@ -1,4 +1,9 @@
-import { RecordsInvalidSessionIdError, sessionIdProblem } from '@agent-records/types';
+import {
+  type AgentRecord,
+  type AgentRecordEnvelope,
+  RecordsInvalidSessionIdError,
+  sessionIdProblem,
+} from '@agent-records/types';
 import type pg from 'pg';
 import { inTransaction, poolFrom } from './client.js';
 import {
@@ -47,12 +52,15 @@ export class PostgresAgentRecordStore {
     return this.#ready;
   }
 
-  /** The persistence of one session, on the store's pool. */
-  open(
+  /**
+   * The persistence of one session, on the store's pool. Typed with the standard catalog
+   * (`AgentRecord`) unless a host names its own record type.
+   */
+  open<R extends AgentRecordEnvelope = AgentRecord>(
     sessionId: string,
     options: Omit<PostgresAgentRecordPersistenceOptions, 'pool' | 'schema' | 'table'> = {},
-  ): PostgresAgentRecordPersistence {
-    return new PostgresAgentRecordPersistence(sessionId, {
+  ): PostgresAgentRecordPersistence<R> {
+    return new PostgresAgentRecordPersistence<R>(sessionId, {
       ...this.#options,
       ...options,
       pool: this.#pool,
