@@ -33,6 +33,8 @@ export interface FileOperations {
   unlink(path: string): Promise<void>;
   mkdir(path: string, mode: number): Promise<void>;
   readdir(path: string): Promise<string[]>;
+  /** The path with every symlink resolved (a symlinked log is replaced at its target). */
+  realpath(path: string): Promise<string>;
 }
 
 function call<T>(run: (done: (error: NodeJS.ErrnoException | null, value?: T) => void) => void) {
@@ -61,6 +63,7 @@ export const nodeFileOperations: FileOperations = {
       () => undefined,
     ),
   readdir: (path) => call((done) => fs.readdir(path, done)),
+  realpath: (path) => call((done) => fs.realpath(path, done)),
 };
 
 export function errorCode(error: unknown): string | undefined {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { serializeRecord, WriterLoop as WriteProgress } from '@agent-records/backend-kit';
 import {
+  type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
   RecordsClosedError,
@@ -48,11 +49,22 @@ const RESTORED_CHARS_PER_BATCH = 4 * 1024 * 1024;
 /** Bytes converted and written per write call, so no single step stalls the event loop. */
 const WRITE_CHUNK_BYTES = 1024 * 1024;
 
-/** Queued work: an optional whole-log replacement, then the lines appended after it. */
+/**
+ * Queued work: an optional whole-log replacement, then the lines appended after it. `settled`
+ * counts refused rewrites that stood among these lines: nothing to write, but they complete
+ * with the lines (so flush waiters and the byte bound see operations in the order queued).
+ */
 interface Segment<R> {
   rewrite: readonly R[] | null;
   lines: string[];
+  settled: number;
 }
+
+const emptySegment = <R>(rewrite: readonly R[] | null = null): Segment<R> => ({
+  rewrite,
+  lines: [],
+  settled: 0,
+});
 
 /** The writer's state at one instant, as a reader sees it. */
 interface Snapshot<R> {
@@ -70,6 +82,22 @@ function isRefusedRecord(error: unknown): error is RecordsSerializeError | Recor
   return error instanceof RecordsSerializeError || error instanceof RecordsInvalidError;
 }
 
+/** The refusal a rewrite would meet, checked in chunks so a long one does not stall the loop. */
+async function refusalIn(
+  records: readonly unknown[],
+): Promise<RecordsSerializeError | RecordsInvalidError | null> {
+  for (let i = 0; i < records.length; i++) {
+    if (i > 0 && i % 10_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    try {
+      serializeRecord(records[i]);
+    } catch (error) {
+      if (isRefusedRecord(error)) return error;
+      throw error;
+    }
+  }
+  return null;
+}
+
 const defaultOnError: RecordsErrorHandler = (error, info) => {
   console.error(`[agent-records] ${info.kind}: ${error.message}`);
 };
@@ -81,7 +109,7 @@ const defaultOnError: RecordsErrorHandler = (error, info) => {
  * side file, a failed write is truncated away and retried, and a lock file keeps a second writer
  * from interleaving.
  */
-export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecordEnvelope>
+export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecord>
   implements AgentRecordPersistence<R>
 {
   /** The log's path. */
@@ -97,10 +125,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly #lock: WriterLock | null;
   readonly #blobs: BlobStore | null;
 
-  #queue: Segment<R>[] = [{ rewrite: null, lines: [] }];
+  #queue: Segment<R>[] = [emptySegment()];
+  /** A batch of lines being written, taken from the head segment (with its `settled`). */
   #inflightLines: string[] | null = null;
-  #inflightRewrite: readonly R[] | null = null;
-  #pendingBytes = 0;
+  #inflightSettled = 0;
+  /** A refused rewrite the next flush() still has to report (once, as the memory backend). */
+  #refusedRewrite: RecordsWriteError | null = null;
   readonly #progress: WriteProgress;
 
   #fd: number | null = null;
@@ -115,7 +145,6 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   #writerOpening: Promise<void> | null = null;
 
   #closed = false;
-  #released = false;
 
   constructor(file: string, options: FileSystemAgentRecordPersistenceOptions = {}) {
     this.file = path.resolve(file);
@@ -149,7 +178,6 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     this.#progress.admit(bytes, this.#maxPendingBytes, this.#blobs?.pendingBytes ?? 0);
     if (this.#progress.refusal) return; // refused for good; flush() and close() say so
     (this.#queue[this.#queue.length - 1] as Segment<R>).lines.push(line);
-    this.#pendingBytes += line.length;
     this.#progress.enqueue(1, bytes);
     this.#progress.schedule();
   }
@@ -157,41 +185,79 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   /**
    * Replaces the whole log, atomically once flushed. The records are serialised by the writer in
    * chunks, so a million-record rewrite does not stall the event loop: do not mutate them until
-   * `flush()` resolves. A record that cannot be serialised refuses the whole rewrite (reported,
-   * and the next `flush()` rejects with it); the old log stays.
+   * `flush()` resolves. A record that cannot be serialised refuses the whole rewrite: it is
+   * reported once (`record-refused`), the next `flush()` rejects with `RecordsWriteError` (its
+   * cause the refusal), and the log is what it would be had the rewrite never been called.
    */
   rewrite(records: readonly R[]): void {
     if (this.#closed)
       throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
     if (this.#progress.refusal) return;
-    const copy = records.slice();
-    // Whatever was queued before is replaced by the new log; drop it now rather than write it.
-    for (const segment of this.#queue) {
-      for (const line of segment.lines) this.#pendingBytes -= line.length;
-    }
-    this.#progress.discard(this.#queuedOps());
-    this.#queue = [{ rewrite: copy, lines: [] }];
+    // What was queued before stays queued until this rewrite lands: a refused rewrite must not
+    // take the appends before it with it.
+    this.#queue.push(emptySegment(records.slice()));
     this.#progress.enqueue();
     this.#progress.schedule();
+  }
+
+  /**
+   * The error-handler capability (see `AgentRecordPersistence.setErrorHandler`): `AgentRecords`
+   * subscribes its `onError` here; it replaces the default printer for every later report.
+   */
+  setErrorHandler(handler: RecordsErrorHandler | null): void {
+    this.#progress.setErrorHandler(handler);
   }
 
   async flush(): Promise<void> {
     // A flush during a failure episode is the retry.
     await this.#progress.waitForAll();
+    const refused = this.#refusedRewrite;
+    if (refused) {
+      this.#refusedRewrite = null;
+      throw refused;
+    }
   }
 
+  /**
+   * Flushes one last time, then releases the descriptor and the lock whatever that flush did,
+   * and rejects with its reason. Records a failed close could not write stay queued: another
+   * `close()` (or `flush()`) retries them, taking the lock again.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#released) return;
-    await this.flush();
-    await this.#progress.running;
-    if (this.#released) return;
-    this.#released = true;
-    if (this.#fd !== null) {
-      const fd = this.#fd;
-      this.#fd = null;
-      await this.#ops.close(fd);
+    let failure: unknown = null;
+    try {
+      await this.flush();
+    } catch (error) {
+      failure = error;
     }
+    while (this.#progress.running) await this.#progress.running;
+    await this.#release();
+    if (failure !== null) throw failure;
+  }
+
+  async #release(): Promise<void> {
+    const fd = this.#fd;
+    if (fd === null) {
+      // Never held after a lock refusal: another writer's lock is not ours to remove.
+      await this.#lock?.release();
+      return;
+    }
+    if (this.#dirty) {
+      // A failed batch may have left bytes past the durable end. Cut them while the lock is
+      // still ours: once released, a retry cannot tell them from another writer's records, and
+      // would write them twice. (No sync needed: every process sees the cut at once, and after
+      // a crash those records' flush never resolved anyway.) If even the cut fails, keep both
+      // so the retry can cut them.
+      try {
+        await this.#ops.ftruncate(fd, this.#durableSize);
+        this.#dirty = false;
+      } catch {
+        return;
+      }
+    }
+    this.#fd = null;
+    await this.#ops.close(fd).catch(() => {});
     await this.#lock?.release();
   }
 
@@ -303,7 +369,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   #snapshot(): Snapshot<R> {
-    let base: readonly R[] | null = this.#inflightRewrite;
+    let base: readonly R[] | null = null;
     let pending: string[][] = this.#inflightLines ? [this.#inflightLines.slice()] : [];
     for (const segment of this.#queue) {
       if (segment.rewrite) {
@@ -322,58 +388,95 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   #queuedOps(): number {
-    let ops = 0;
+    let ops = this.#inflightLines?.length ?? 0;
     for (const segment of this.#queue) ops += (segment.rewrite ? 1 : 0) + segment.lines.length;
     return ops;
   }
 
   async #run(): Promise<void> {
     while (this.#progress.writable) {
-      const segment = this.#queue[0] as Segment<R>;
-      if (!segment.rewrite && segment.lines.length === 0) {
-        if (this.#queue.length === 1) break;
-        this.#queue.shift();
-        continue;
+      const head = this.#queue[0] as Segment<R>;
+      if (this.#queue.length === 1 && !head.rewrite && head.lines.length === 0) {
+        // Only refused rewrites left: they are done.
+        if (head.settled > 0) this.#progress.discard(head.settled);
+        head.settled = 0;
+        break;
       }
       try {
+        // Open first, then choose the work: a rewrite queued while the file opens supersedes
+        // whatever was at the head before.
         if (this.#fd === null) await this.#openWriter();
-        if (segment.rewrite) {
-          this.#inflightRewrite = segment.rewrite;
-          segment.rewrite = null;
-          await this.#replaceLog(this.#inflightRewrite);
-          this.#inflightRewrite = null;
-          this.#progress.complete(1);
-        } else {
-          const lines = segment.lines;
-          segment.lines = [];
-          this.#inflightLines = lines;
-          const bytes = await this.#appendLines(lines);
-          this.#inflightLines = null;
-          this.#pendingBytes -= bytes;
-          this.#progress.complete(lines.length);
-        }
+        const last = this.#lastRewrite();
+        if (last >= 0) await this.#rewriteAt(last);
+        else await this.#appendHead();
       } catch (error) {
-        if (this.#inflightRewrite && isRefusedRecord(error)) {
-          this.#refuseRewrite(error);
-          continue;
-        }
-        // Fail the waiting flushes first: requeueing may discard work a rewrite superseded,
-        // and that must not read as written.
         if (error instanceof RecordsLockedError) {
-          this.#inflightLines = null; // refused for good: nothing of this writer is written
-          this.#inflightRewrite = null;
-          this.#refuse(error);
+          this.#refuse(error); // refused for good: nothing of this writer is written
           return;
         }
-        this.#fail(error);
         this.#requeueInflight();
+        this.#fail(error);
         return;
       }
     }
   }
 
-  /** Writes one batch at the durable end with one fdatasync; returns the record bytes written. */
-  async #appendLines(lines: string[]): Promise<number> {
+  #lastRewrite(): number {
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      if ((this.#queue[i] as Segment<R>).rewrite) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * Writes the newest queued rewrite; only once it lands is everything queued before it
+   * dropped. A refused rewrite is dropped alone: the appends around it are written as if it
+   * had never been called.
+   */
+  async #rewriteAt(index: number): Promise<void> {
+    const segment = this.#queue[index] as Segment<R>;
+    try {
+      await this.#replaceLog(segment.rewrite as readonly R[]);
+    } catch (error) {
+      if (!isRefusedRecord(error)) throw error;
+      this.#refuseRewrite(index, error);
+      return;
+    }
+    let superseded = 0;
+    for (const earlier of this.#queue.slice(0, index)) {
+      superseded += (earlier.rewrite ? 1 : 0) + earlier.lines.length + earlier.settled;
+      // Superseded unwritten, but a rewrite the writer would have refused is still reported.
+      const refusal = earlier.rewrite && (await refusalIn(earlier.rewrite));
+      if (refusal) this.#reportRefusedRewrite(refusal);
+    }
+    this.#queue = this.#queue.slice(index);
+    segment.rewrite = null;
+    this.#progress.discard(superseded);
+    this.#progress.complete(1);
+  }
+
+  /** Appends the head segment's lines as one batch. */
+  async #appendHead(): Promise<void> {
+    const head = this.#queue[0] as Segment<R>;
+    if (head.lines.length === 0) {
+      // Emptied head with work behind it: its refused rewrites are done, move on.
+      if (head.settled > 0) this.#progress.discard(head.settled);
+      this.#queue.shift();
+      return;
+    }
+    this.#inflightLines = head.lines;
+    this.#inflightSettled = head.settled;
+    head.lines = [];
+    head.settled = 0;
+    await this.#appendLines(this.#inflightLines);
+    const written = this.#inflightLines.length + this.#inflightSettled;
+    this.#inflightLines = null;
+    this.#inflightSettled = 0;
+    this.#progress.complete(written);
+  }
+
+  /** Writes one batch at the durable end with one fdatasync. */
+  async #appendLines(lines: string[]): Promise<void> {
     const fd = this.#fd as number;
     if (this.#dirty) {
       await this.#ops.ftruncate(fd, this.#durableSize);
@@ -382,16 +485,13 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     // A line may point at a blob only once the blob is durable.
     await this.#blobs?.flushPending();
     let position = this.#durableSize;
-    let recordBytes = 0;
     let prefix = this.#needsNewline ? '\n' : '';
     this.#dirty = true;
     for (let i = 0; i < lines.length; ) {
       let text = prefix;
       prefix = '';
       while (i < lines.length && text.length < WRITE_CHUNK_BYTES) {
-        const line = lines[i++] as string;
-        recordBytes += line.length;
-        text += `${line}\n`;
+        text += `${lines[i++] as string}\n`;
       }
       const buffer = Buffer.from(text, 'utf8');
       await writeFully(this.#ops, fd, buffer, position);
@@ -401,13 +501,17 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     this.#dirty = false;
     this.#durableSize = position;
     this.#needsNewline = false;
-    return recordBytes;
   }
 
-  /** Writes the new log beside the old one, syncs it, renames it over, syncs the directory. */
+  /**
+   * Writes the new log beside the old one, syncs it, renames it over, syncs the directory. A log
+   * that is a symlink keeps being one: the file it points to (resolved now, it may have been
+   * re-pointed) is what gets replaced, from a temp file in that file's directory.
+   */
   async #replaceLog(records: readonly R[]): Promise<void> {
-    const dir = path.dirname(this.file);
-    const temp = path.join(dir, `.${path.basename(this.file)}.${randomUUID()}.rewrite.tmp`);
+    const target = await this.#realLogPath();
+    const dir = path.dirname(target);
+    const temp = path.join(dir, `.${path.basename(target)}.${randomUUID()}.rewrite.tmp`);
     const fd = await this.#ops.open(temp, 'wx', this.#fileMode);
     let renamed = false;
     try {
@@ -424,7 +528,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       await this.#ops.fdatasync(fd);
       await this.#ops.close(fd);
       await this.#blobs?.flushPending();
-      await this.#ops.rename(temp, this.file);
+      await this.#ops.rename(temp, target);
       renamed = true;
       await this.#syncDirectory(dir);
       const previous = this.#fd;
@@ -443,6 +547,16 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     }
   }
 
+  /** The file the log path names, symlinks resolved; the path itself while it does not exist. */
+  async #realLogPath(): Promise<string> {
+    try {
+      return await this.#ops.realpath(this.file);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return this.file;
+      throw error;
+    }
+  }
+
   async #openForWrite(): Promise<void> {
     const dir = path.dirname(this.file);
     await this.#ops.mkdir(dir, this.#dirMode);
@@ -457,7 +571,9 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           { kind: 'warning' },
         );
       }
-      await this.#removeAbandonedRewrites(dir);
+      await this.#removeAbandonedRewrites(this.file);
+      const target = await this.#realLogPath();
+      if (target !== this.file) await this.#removeAbandonedRewrites(target);
     }
     let fd: number;
     try {
@@ -507,8 +623,9 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   /** Temp files of a rewrite that a crash interrupted; only the lock holder may remove them. */
-  async #removeAbandonedRewrites(dir: string): Promise<void> {
-    const prefix = `.${path.basename(this.file)}.`;
+  async #removeAbandonedRewrites(log: string): Promise<void> {
+    const dir = path.dirname(log);
+    const prefix = `.${path.basename(log)}.`;
     const names = await this.#ops.readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
       if (name.startsWith(prefix) && name.endsWith('.rewrite.tmp')) {
@@ -526,49 +643,58 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     }
   }
 
+  /** A failed batch goes back in front of the head's lines, to be retried first. */
   #requeueInflight(): void {
+    if (!this.#inflightLines) return;
     const head = this.#queue[0] as Segment<R>;
-    if (this.#inflightLines) {
-      if (head.rewrite) {
-        // A rewrite queued meanwhile replaces the whole log: these lines are superseded.
-        for (const line of this.#inflightLines) this.#pendingBytes -= line.length;
-        this.#progress.discard(this.#inflightLines.length);
-      } else {
-        head.lines = this.#inflightLines.concat(head.lines);
-      }
-      this.#inflightLines = null;
-    }
-    if (this.#inflightRewrite) {
-      head.rewrite = this.#inflightRewrite;
-      this.#inflightRewrite = null;
-    }
+    head.lines = this.#inflightLines.concat(head.lines);
+    head.settled += this.#inflightSettled;
+    this.#inflightLines = null;
+    this.#inflightSettled = 0;
   }
 
   #fail(error: unknown): void {
     this.#progress.fail(
       error,
       (cause) =>
-        `Writing ${this.file} failed (${cause.message}); ${this.#queuedOps() + (this.#inflightLines?.length ?? 0)} records stay queued ` +
+        `Writing ${this.file} failed (${cause.message}); ${this.#queuedOps()} records stay queued ` +
         'in order and are retried on the next flush().',
     );
   }
 
-  /** A rewrite holding an unserialisable record: drop it whole, keep the old log, say so. */
-  #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
-    this.#inflightRewrite = null;
+  /**
+   * A rewrite holding a record that cannot be serialised: reported once, the next flush()
+   * rejects with it, and the lines queued after it join those before it (its place among them
+   * completes with them).
+   */
+  #refuseRewrite(index: number, error: RecordsSerializeError | RecordsInvalidError): void {
+    this.#reportRefusedRewrite(error);
+    const segment = this.#queue[index] as Segment<R>;
+    segment.rewrite = null;
+    if (index === 0) {
+      // Nothing queued before it: its place is the oldest, done now.
+      this.#progress.discard(1);
+      return;
+    }
+    const previous = this.#queue[index - 1] as Segment<R>;
+    previous.lines = previous.lines.concat(segment.lines);
+    previous.settled += 1 + segment.settled;
+    this.#queue.splice(index, 1);
+  }
+
+  #reportRefusedRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
     this.#progress.report(error, { kind: 'record-refused', recordType: error.recordType });
-    this.#progress.rejectWaiters(
-      new RecordsWriteError(
-        `The rewrite of ${this.file} was refused and the old log kept: ${error.message}`,
-        { cause: error },
-      ),
+    this.#refusedRewrite = new RecordsWriteError(
+      `The rewrite of ${this.file} was refused and the old log kept, with the records appended ` +
+        `around the rewrite call: ${error.message}`,
+      { cause: error },
     );
-    this.#progress.discard(1);
   }
 
   #refuse(error: RecordsLockedError): void {
-    this.#queue = [{ rewrite: null, lines: [] }];
-    this.#pendingBytes = 0;
+    this.#queue = [emptySegment()];
+    this.#inflightLines = null;
+    this.#inflightSettled = 0;
     this.#progress.refuse(error);
   }
 

@@ -261,7 +261,7 @@ describe('locks that cannot be judged', () => {
     async (_, content) => {
       const root = path.join(dir, 'store');
       const store = new FileSystemAgentRecordStore(root);
-      const first = store.open('s');
+      const first = store.open<AgentRecordEnvelope>('s');
       first.append({ type: 'a' });
       await first.close();
       const file = store.fileOf('s');

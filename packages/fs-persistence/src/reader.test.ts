@@ -17,7 +17,7 @@ afterEach(() => {
 });
 
 async function readAll(
-  persistence: FileSystemAgentRecordPersistence,
+  persistence: FileSystemAgentRecordPersistence<AgentRecordEnvelope>,
 ): Promise<AgentRecordEnvelope[]> {
   const out: AgentRecordEnvelope[] = [];
   for await (const record of persistence.read()) out.push(record);
@@ -48,7 +48,9 @@ describe('read() snapshot', () => {
         return nodeFileOperations.open(target, flags, mode);
       },
     };
-    const persistence = new FileSystemAgentRecordPersistence(file, { fileOperations });
+    const persistence = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
+      fileOperations,
+    });
     persistence.append({ type: 'metadata' });
     const reading = readAll(persistence);
     await readerOpened;
@@ -134,7 +136,7 @@ describe('what a record is (recordProblem)', () => {
       offset: 13,
     });
     // The writer does not cut it as a torn write either: it ends the line and appends after it.
-    const writer = new FileSystemAgentRecordPersistence(file);
+    const writer = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file);
     writer.append({ type: 'c' });
     await writer.close();
     await expect(readAll(new FileSystemAgentRecordPersistence(file))).rejects.toMatchObject({

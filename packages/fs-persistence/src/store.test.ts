@@ -21,10 +21,10 @@ describe('FileSystemAgentRecordStore', () => {
   it('opens, lists and deletes sessions', async () => {
     const store = new FileSystemAgentRecordStore(root);
     expect(await store.list()).toEqual([]);
-    const a = store.open('session-a');
+    const a = store.open<AgentRecordEnvelope>('session-a');
     a.append({ type: 'metadata' });
     a.append({ type: 'turn.prompt' });
-    const b = store.open('b');
+    const b = store.open<AgentRecordEnvelope>('b');
     b.append({ type: 'metadata' });
     await b.close();
     await a.flush();
@@ -48,7 +48,7 @@ describe('FileSystemAgentRecordStore', () => {
   it('lists only session logs', async () => {
     const store = new FileSystemAgentRecordStore(root);
     await store.open('x').close();
-    const p = store.open('x');
+    const p = store.open<AgentRecordEnvelope>('x');
     p.append({ type: 'a' });
     await p.close();
     writeFileSync(path.join(root, 'notes.txt'), 'hi');
@@ -119,7 +119,7 @@ describe('session ids', () => {
           return; // refused up front: nothing to check
         }
         checked++;
-        const log = store.open(id);
+        const log = store.open<AgentRecordEnvelope>(id);
         log.append({ type: 'metadata' });
         log.append({ type: 'turn.prompt', text: id } as AgentRecordEnvelope);
         await log.flush();

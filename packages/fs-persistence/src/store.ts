@@ -1,7 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { RecordsInvalidSessionIdError, sessionIdProblem } from '@agent-records/types';
+import {
+  type AgentRecord,
+  type AgentRecordEnvelope,
+  RecordsInvalidSessionIdError,
+  sessionIdProblem,
+} from '@agent-records/types';
 import { type BlobGarbageReport, collectBlobGarbage, logFilesIn } from './blobs/gc.js';
 import { errorCode, nodeFileOperations } from './file-operations.js';
 import {
@@ -60,12 +65,15 @@ export class FileSystemAgentRecordStore {
     return path.join(this.rootDir, `${sessionId}${LOG_SUFFIX}`);
   }
 
-  /** The persistence of one session; nothing touches the disk until it reads or writes. */
-  open(
+  /**
+   * The persistence of one session; nothing touches the disk until it reads or writes. Typed
+   * with the standard catalog (`AgentRecord`) unless a host names its own record type.
+   */
+  open<R extends AgentRecordEnvelope = AgentRecord>(
     sessionId: string,
     options: FileSystemAgentRecordPersistenceOptions = {},
-  ): FileSystemAgentRecordPersistence {
-    return new FileSystemAgentRecordPersistence(this.fileOf(sessionId), {
+  ): FileSystemAgentRecordPersistence<R> {
+    return new FileSystemAgentRecordPersistence<R>(this.fileOf(sessionId), {
       ...this.#options,
       ...options,
     });

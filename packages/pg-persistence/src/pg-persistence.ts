@@ -155,6 +155,14 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#progress.schedule();
   }
 
+  /**
+   * The error-handler capability (see `AgentRecordPersistence.setErrorHandler`): `AgentRecords`
+   * subscribes its `onError` here; it replaces the default printer for every later report.
+   */
+  setErrorHandler(handler: RecordsErrorHandler | null): void {
+    this.#progress.setErrorHandler(handler);
+  }
+
   async flush(): Promise<void> {
     // A flush during a failure episode is the retry.
     await this.#progress.waitForAll();

@@ -87,7 +87,9 @@ export async function migrateLog(
       throw fileError(backupFile, error);
     }
   }
-  const real = new FileSystemAgentRecordPersistence(file, { onError: () => {} });
+  const real = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
+    onError: () => {},
+  });
   let rewrittenRecords: number | null = null;
   // A dry run reads the real log and captures the rewrite instead of performing it.
   const persistence: AgentRecordPersistence<AgentRecordEnvelope> = dryRun

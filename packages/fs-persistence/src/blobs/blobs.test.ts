@@ -188,10 +188,10 @@ describe('blobs', () => {
     const store = new FileSystemAgentRecordStore(path.join(dir, 'root'), {
       blobs: { dir: path.join(dir, 'root', 'blobs') },
     });
-    const a = store.open('a');
+    const a = store.open<Rec>('a');
     a.append({ type: 'x', img: image(9000, 7) } as Rec);
     await a.close();
-    const b = store.open('b');
+    const b = store.open<Rec>('b');
     b.append({ type: 'x', img: image(9000, 8) } as Rec);
     await b.close();
     await store.delete('b');

@@ -1,0 +1,91 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  type AgentRecordEnvelope,
+  RecordsOverflowError,
+  RecordsWriteError,
+} from '@agent-records/types';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FaultyFileSystem, ioError } from '../test/faulty-fs.js';
+import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+
+type Rec = AgentRecordEnvelope & { n?: number; text?: string; big?: bigint };
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fs-close-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Descriptors this process holds open on `file` (Linux: /proc/self/fd). */
+function descriptorsOn(file: string): number {
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === file) count++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return count;
+}
+
+const released = (file: string) => !existsSync(`${file}.lock`) && descriptorsOn(file) === 0;
+
+describe.runIf(existsSync('/proc/self/fd'))(
+  'close() always releases the lock and descriptor',
+  () => {
+    it('when its flush rejects with the overflow report', async () => {
+      const file = path.join(dir, 'overflow.jsonl');
+      const faults = new FaultyFileSystem();
+      const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+        fileOperations: faults.ops,
+        maxPendingBytes: 1000,
+        onError: () => {},
+      });
+      persistence.append({ type: 'x', n: 0 });
+      await persistence.flush(); // the writer holds the lock and the descriptor now
+      faults.fail('write', ioError('ENOSPC', 'write'));
+      persistence.append({ type: 'x', text: 'a'.repeat(600) });
+      expect(() => persistence.append({ type: 'x', text: 'b'.repeat(600) })).toThrow(
+        RecordsOverflowError,
+      );
+      faults.clear();
+      await expect(persistence.close()).rejects.toBeInstanceOf(RecordsOverflowError);
+      expect(released(file)).toBe(true);
+      await expect(persistence.close()).resolves.toBeUndefined();
+      expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(2);
+    });
+
+    it('when it is called during a failure episode, and a later close() writes the records', async () => {
+      const file = path.join(dir, 'episode.jsonl');
+      const faults = new FaultyFileSystem();
+      const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+        fileOperations: faults.ops,
+        onError: () => {},
+      });
+      persistence.append({ type: 'x', n: 1 });
+      await persistence.flush();
+      faults.fail('fdatasync', ioError('EIO', 'fdatasync'));
+      persistence.append({ type: 'x', n: 2 });
+      await expect(persistence.close()).rejects.toBeInstanceOf(RecordsWriteError);
+      expect(released(file)).toBe(true);
+      faults.clear();
+      await persistence.close();
+      expect(released(file)).toBe(true);
+      expect(readFileSync(file, 'utf8')).toBe('{"type":"x","n":1}\n{"type":"x","n":2}\n');
+    });
+
+    it('when its flush rejects with a refused rewrite', async () => {
+      const file = path.join(dir, 'refused.jsonl');
+      const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError: () => {} });
+      persistence.append({ type: 'x', n: 1 });
+      persistence.rewrite([{ type: 'bad', big: 1n }]);
+      await expect(persistence.close()).rejects.toBeInstanceOf(RecordsWriteError);
+      expect(released(file)).toBe(true);
+      await expect(persistence.close()).resolves.toBeUndefined();
+      expect(readFileSync(file, 'utf8')).toBe('{"type":"x","n":1}\n');
+    });
+  },
+);
