@@ -44,7 +44,7 @@ export interface AgentRecordsOptions<R extends AgentRecordEnvelope = AgentRecord
   migrations?: readonly Migration<R>[];
   /** Re-applies one record to the host's state; called for every replayed record. */
   restore?: RestoreFunction<R>;
-  /** Receives storage failures (once per episode) and refused records. Default: console.error. */
+  /** Storage failures, refused records and the backend's reports. Default: console.error. */
   onError?: RecordsErrorHandler;
   /** The clock for `time` and `created_at` (epoch ms). Default: Date.now. */
   now?: () => number;

@@ -33,6 +33,16 @@ export class GuardedWriter<R extends AgentRecordEnvelope> {
   constructor(persistence: AgentRecordPersistence<R>, report: RecordsErrorHandler) {
     this.#persistence = persistence;
     this.#report = report;
+    // One handler: the backend's own reports (write failures and their end, a refused writer,
+    // warnings such as a torn tail cut off or a missing blob) go to the core's onError too,
+    // instead of the backend's default printer. Optional capability, detected at run time.
+    if (typeof persistence.setErrorHandler === 'function') {
+      try {
+        persistence.setErrorHandler(report);
+      } catch (error) {
+        report(asError(error), { kind: 'warning' });
+      }
+    }
   }
 
   append(record: R): void {

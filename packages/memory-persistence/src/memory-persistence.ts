@@ -1,5 +1,6 @@
 import {
   DEFAULT_MAX_PENDING_BYTES,
+  ErrorReporter,
   PendingBytes,
   serializeRecord,
   utf8ByteLength,
@@ -59,6 +60,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   readonly #maxPendingBytes: number;
   #pending: Pending<R>[] = [];
   readonly #bound = new PendingBytes();
+  readonly #errors: ErrorReporter;
   /** A refused rewrite the next flush() still has to report. */
   #refusedRewrite: RecordsWriteError | null = null;
   #faults: Array<{ op: FaultOperation; error: Error; remaining: number }> = [];
@@ -72,6 +74,8 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   ) {
     this.#records = records.map((record) => JSON.parse(serializeRecord(record)) as R);
     this.#options = options;
+    // Silent by default (a test backend); the core's handler, once subscribed, hears everything.
+    this.#errors = new ErrorReporter({ onError: options.onError, fallback: () => {} });
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
   }
 
@@ -93,6 +97,14 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   /** Removes every injected fault that has not fired yet. */
   clearFaults(): void {
     this.#faults = [];
+  }
+
+  /**
+   * The error-handler capability: `AgentRecords` subscribes its `onError` here, so the host's one
+   * handler hears this backend's reports. The `onError` option, if given, keeps hearing them too.
+   */
+  setErrorHandler(handler: RecordsErrorHandler | null): void {
+    this.#errors.setErrorHandler(handler);
   }
 
   /** True while a failure episode is open (a write failed and no retry has succeeded yet). */
@@ -254,13 +266,9 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     }
   }
 
-  /** Calls `onError`; a handler that throws must not escape from a background write. */
+  /** Reports to `onError` and the subscribed handler; one that throws never escapes a write. */
   #report(error: Error, info: RecordsErrorInfo): void {
-    try {
-      this.#options.onError?.(error, info);
-    } catch {
-      // ignored on purpose: the write goes on
-    }
+    this.#errors.report(error, info);
   }
 
   #takeFault(op: FaultOperation): Error | undefined {

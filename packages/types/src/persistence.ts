@@ -27,6 +27,16 @@ export interface AgentRecordPersistence<R extends AgentRecordEnvelope = AgentRec
    * batch instead of one per record. Detected at run time; backends may leave it out.
    */
   readBatches?(): AsyncIterable<readonly R[]>;
+  /**
+   * Optional capability: the error handler. `AgentRecords` calls it in its constructor with its
+   * own `onError`, so that one handler hears everything about the session, the backend's reports
+   * included (write failures and their end, a refused writer, refused records, warnings such as
+   * a torn tail cut off or a missing blob). The handler replaces the backend's default (printing
+   * to stderr); an `onError` option the host gave the backend itself keeps hearing too. `null`
+   * unsubscribes. One handler at a time: a later call replaces an earlier one. Detected at run
+   * time; backends may leave it out (`ErrorReporter` of `@agent-records/backend-kit` implements it).
+   */
+  setErrorHandler?(handler: RecordsErrorHandler | null): void;
 }
 
 /**

@@ -1,0 +1,136 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { OperationQueue } from './operation-queue.js';
+
+/**
+ * The queue against a plain model: the log a host expects (every append in order, a rewrite
+ * replacing everything before it) must always be the store's contents plus the queue's
+ * snapshot, whatever mix of appends, rewrites, batches written and batches failed came before;
+ * the operation counts must add up; and draining the queue must leave exactly the expected log.
+ */
+type Command =
+  | { kind: 'append'; bytes: number }
+  | { kind: 'rewrite'; length: number }
+  | { kind: 'take'; maxAppends?: number; rewriteAlone: boolean }
+  | { kind: 'written' }
+  | { kind: 'failed' }
+  | { kind: 'acknowledge'; appends: number };
+
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('append' as const), bytes: fc.nat(9) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rewrite' as const), length: fc.nat(3) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record(
+      {
+        kind: fc.constant('take' as const),
+        maxAppends: fc.nat(4),
+        rewriteAlone: fc.boolean(),
+      },
+      { requiredKeys: ['kind', 'rewriteAlone'] },
+    ),
+  },
+  { weight: 2, arbitrary: fc.constant({ kind: 'written' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'failed' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('acknowledge' as const), appends: fc.nat(4) }),
+  },
+);
+
+interface Line {
+  id: number;
+  bytes: number;
+}
+
+function run(commands: Command[]): void {
+  const queue = new OperationQueue<Line, Line>();
+  let store: Line[] = [];
+  let expected: Line[] = [];
+  let next = 0;
+  let enqueued = 0;
+  let settled = 0; // written or dropped
+  let lastFailed: { rewrite: readonly Line[] | null; appends: readonly Line[] } | null = null;
+  const apply = (batch: { rewrite: readonly Line[] | null; appends: readonly Line[] }) => {
+    if (batch.rewrite) store = [...batch.rewrite];
+    store.push(...batch.appends);
+  };
+
+  for (const cmd of commands) {
+    switch (cmd.kind) {
+      case 'append': {
+        const line = { id: next++, bytes: cmd.bytes };
+        queue.append(line, line.bytes);
+        expected.push(line);
+        enqueued++;
+        break;
+      }
+      case 'rewrite': {
+        const records = Array.from({ length: cmd.length }, () => ({ id: next++, bytes: 0 }));
+        settled += queue.rewrite(records);
+        enqueued++;
+        expected = [...records];
+        lastFailed = null;
+        break;
+      }
+      case 'take':
+        if (queue.inflight === null) {
+          queue.take(cmd);
+          lastFailed = null;
+        }
+        break;
+      case 'written': {
+        const batch = queue.inflight;
+        if (batch) {
+          apply(batch);
+          settled += queue.written();
+        }
+        break;
+      }
+      case 'failed': {
+        const batch = queue.inflight;
+        if (batch) {
+          settled += queue.requeue();
+          lastFailed = batch;
+        }
+        break;
+      }
+      case 'acknowledge':
+        // The store learns that the failed batch had committed a prefix of it after all.
+        if (lastFailed && queue.inflight === null) {
+          const count = Math.min(cmd.appends, lastFailed.appends.length);
+          const done = queue.acknowledgeRequeued(count);
+          if (done > 0)
+            apply({ rewrite: lastFailed.rewrite, appends: lastFailed.appends.slice(0, count) });
+          settled += done;
+          lastFailed = null;
+        }
+        break;
+    }
+    const view = queue.snapshot();
+    expect([...(view.base ?? store), ...view.appends]).toEqual(expected);
+    expect(enqueued - settled).toBe(queue.operations);
+    const unwritten = queue.unwritten().flatMap((b) => b.appends);
+    expect(queue.pendingBytes).toBe(unwritten.reduce((sum, line) => sum + line.bytes, 0));
+  }
+
+  // Drain: whatever happened, the store ends with exactly the expected log, each record once.
+  const inflight = queue.inflight;
+  if (inflight) settled += queue.requeue();
+  for (let batch = queue.take(); batch !== null; batch = queue.take()) {
+    apply(batch);
+    settled += queue.written();
+  }
+  expect(store).toEqual(expected);
+  expect(settled).toBe(enqueued);
+  expect(queue.pendingBytes).toBe(0);
+}
+
+describe('OperationQueue against a model', () => {
+  it('store + snapshot is always the expected log, counts add up, and a drain writes each record once, in order', () => {
+    fc.assert(
+      fc.property(fc.array(command, { maxLength: 60 }), (commands) => run(commands)),
+      { numRuns: 500 },
+    );
+  });
+});
