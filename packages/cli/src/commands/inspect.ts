@@ -173,7 +173,7 @@ async function checkBlobs(
     const fix = options.blobDir
       ? 'check the folder given to --blobs'
       : 'if the blobs are kept elsewhere, give their folder with --blobs DIR';
-    blobs.hint = `looked in ${dir}, which ${why}: the folder may be wrong; ${fix}`;
+    blobs.hint = `looked in ${path.resolve(dir)}, which ${why}: the folder may be wrong; ${fix}`;
   }
   return blobs;
 }
@@ -190,7 +190,8 @@ export async function runInspect(
     const report = await inspectLog(args.log, { blobDir: args.blobs, io });
     if (args.json) io.out.write(`${JSON.stringify(report, null, 2)}\n`);
     else printInspect(report, io);
-    if (report.blobs?.hint) io.err.write(`agent-records: ${report.blobs.hint}\n`);
+    // The human view prints the hint in place; JSON readers get it on stderr as well.
+    if (args.json && report.blobs?.hint) io.err.write(`agent-records: ${report.blobs.hint}\n`);
     return report.problemCount > 0 || (report.blobs?.missing ?? 0) > 0 ? EXIT.problems : EXIT.ok;
   });
 }
