@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { BEGIN, COMMIT, ROLLBACK } from './sql.js';
 
 /**
  * The pool to use: the given one, or one made from `connectionString` (else the `PG*`
@@ -17,6 +18,7 @@ export function poolFrom(options: { pool?: pg.Pool; connectionString?: string })
 /**
  * A pooled client with an error listener for as long as it is held: a server that goes away
  * makes a checked-out client emit 'error', which would otherwise crash the host process.
+ * `release(true)` destroys the connection instead of returning it to the pool.
  */
 export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
   const client = await pool.connect();
@@ -31,21 +33,49 @@ export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
   return client;
 }
 
-/** Runs `work` in one transaction on a checked-out client; rolls back if it throws. */
+/**
+ * Runs `work` on a pooled client (see `checkout`) and releases it. When `work` throws, the
+ * connection is destroyed rather than reused, unless `reusable(error)` says it is known to be
+ * fine (the server answered, and the transaction was rolled back).
+ */
+export async function withClient<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+  reusable: (error: unknown) => boolean = () => false,
+): Promise<T> {
+  const client = await checkout(pool);
+  let broken = false;
+  try {
+    return await work(client);
+  } catch (error) {
+    broken = !reusable(error);
+    throw error;
+  } finally {
+    client.release(broken ? true : undefined);
+  }
+}
+
+/**
+ * Runs `work` in one transaction on a pooled client; rolls back if it throws. The client is
+ * reused after a rollback that worked.
+ */
 export async function inTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await checkout(pool);
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  return withClient(
+    pool,
+    async (client) => {
+      await client.query(BEGIN);
+      try {
+        const result = await work(client);
+        await client.query(COMMIT);
+        return result;
+      } catch (error) {
+        await client.query(ROLLBACK).catch(() => {});
+        throw error;
+      }
+    },
+    () => true,
+  );
 }

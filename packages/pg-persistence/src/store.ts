@@ -5,12 +5,13 @@ import {
   sessionIdProblem,
 } from '@agent-records/types';
 import type pg from 'pg';
-import { inTransaction, poolFrom } from './client.js';
+import { inTransaction, poolFrom, withClient } from './client.js';
 import {
   PostgresAgentRecordPersistence,
   type PostgresAgentRecordPersistenceOptions,
 } from './pg-persistence.js';
-import { ensureSchema, qualified } from './schema.js';
+import { ensureSchema } from './schema.js';
+import { qualified, sessionStatements, storeStatements } from './sql.js';
 
 export interface PostgresSessionInfo {
   id: string;
@@ -69,14 +70,14 @@ export class PostgresAgentRecordStore {
 
   async list(): Promise<PostgresSessionInfo[]> {
     await this.ensureSchema();
-    const { rows } = await this.#pool.query<{
-      session_id: string;
-      head_seq: string;
-      generation: string;
-      created_at: Date;
-      updated_at: Date;
-    }>(
-      `SELECT session_id, head_seq, generation, created_at, updated_at FROM ${this.#names.sessions} ORDER BY session_id`,
+    const { rows } = await withClient(this.#pool, (client) =>
+      client.query<{
+        session_id: string;
+        head_seq: string;
+        generation: string;
+        created_at: Date;
+        updated_at: Date;
+      }>(storeStatements(this.#names).listSessions),
     );
     return rows.map((row) => ({
       id: row.session_id,
@@ -92,12 +93,10 @@ export class PostgresAgentRecordStore {
     const problem = sessionIdProblem(sessionId);
     if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
     await this.ensureSchema();
+    const sql = sessionStatements(this.#names);
     return inTransaction(this.#pool, async (client) => {
-      await client.query(`DELETE FROM ${this.#names.records} WHERE session_id = $1`, [sessionId]);
-      const deleted = await client.query(
-        `DELETE FROM ${this.#names.sessions} WHERE session_id = $1`,
-        [sessionId],
-      );
+      await client.query(sql.deleteRecords, [sessionId]);
+      const deleted = await client.query(sql.deleteSession, [sessionId]);
       return deleted.rowCount === 1;
     });
   }

@@ -1,0 +1,83 @@
+import type pg from 'pg';
+import { checkout } from './client.js';
+import {
+  BEGIN_SNAPSHOT_READ,
+  COMMIT,
+  KEYSET_PLAN,
+  type QualifiedNames,
+  ROLLBACK,
+  sessionStatements,
+} from './sql.js';
+
+const PAGE_SIZE = 1000;
+
+/** The sessions row as the read transaction saw it (zeros for a session without one). */
+export interface SessionHead {
+  head: number;
+  generation: number;
+}
+
+/**
+ * A session's committed records in pages of at most 1000, read with keyset pagination inside
+ * one REPEATABLE READ transaction: a consistent snapshot in constant memory. Reads up to seq
+ * `upTo` (`null`: the head the transaction sees, which `onHead` is told before the first page).
+ */
+export async function* readCommitted<R>(
+  pool: pg.Pool,
+  names: QualifiedNames,
+  sessionId: string,
+  upTo: number | null,
+  onHead: (head: SessionHead) => void,
+): AsyncIterable<R[]> {
+  const sql = sessionStatements(names);
+  const client = await checkout(pool);
+  let broken = false;
+  let finished = false;
+  try {
+    await client.query(BEGIN_SNAPSHOT_READ);
+    for (const setting of KEYSET_PLAN) await client.query(setting);
+    const session = await client.query<{ head_seq: string; generation: string }>(sql.selectHead, [
+      sessionId,
+    ]);
+    const row = session.rows[0];
+    const head = row ? Number(row.head_seq) : 0;
+    onHead({ head, generation: row ? Number(row.generation) : 0 });
+    const limit = upTo ?? head;
+    const selectPage = sql.selectPage(PAGE_SIZE);
+    let last = 0;
+    for (;;) {
+      const page = await client.query<{ seq: string; record: string }>(selectPage, [
+        sessionId,
+        last,
+        limit,
+      ]);
+      if (page.rows.length === 0) break;
+      last = Number((page.rows[page.rows.length - 1] as { seq: string }).seq);
+      yield page.rows.map((r) => JSON.parse(r.record) as R);
+      if (page.rows.length < PAGE_SIZE) break;
+    }
+    await client.query(COMMIT);
+    finished = true;
+  } catch (error) {
+    broken = true;
+    throw error;
+  } finally {
+    // A failure, or a reader that stopped early: end the transaction before the client goes back.
+    if (!finished) {
+      await client.query(ROLLBACK).catch(() => {
+        broken = true;
+      });
+    }
+    client.release(broken ? true : undefined);
+  }
+}
+
+/** A pending rewrite's records in pages, as the store would return them (a JSON round trip). */
+export function* pagesOf<R>(
+  records: readonly R[],
+  serialize: (record: R) => string,
+): Iterable<R[]> {
+  for (let i = 0; i < records.length; i += PAGE_SIZE) {
+    yield records.slice(i, i + PAGE_SIZE).map((r) => JSON.parse(serialize(r)) as R);
+  }
+}

@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import { RecordsConflictError } from '@agent-records/types';
+import type pg from 'pg';
+import { withClient } from './client.js';
+import type { Segment, SegmentQueue } from './queue.js';
+import { BEGIN, COMMIT, type QualifiedNames, ROLLBACK, sessionStatements } from './sql.js';
+import { isDataRefusal, storableRecord } from './storable.js';
+
+/** Rows per INSERT statement; a batch of any size is still one transaction. */
+const ROWS_PER_STATEMENT = 5000;
+
+/** A batch sent to the server whose outcome is not known yet (or failed). */
+interface Attempt {
+  batchId: string;
+  /** The head and generation the batch expected; its committed result is `newHead`. */
+  newHead: number;
+  rewrite: boolean;
+}
+
+/**
+ * Writes one session's batches, each in one transaction that moves the session's head with a
+ * compare-and-set (the fence against a second writer). Knows the head and generation this
+ * writer builds on, and, after a batch whose COMMIT answer was lost, finds out whether it
+ * committed so that nothing is written twice.
+ */
+export class SessionWriter<R> {
+  readonly #sessionId: string;
+  readonly #sql: ReturnType<typeof sessionStatements>;
+  readonly #queue: SegmentQueue<R>;
+  readonly #token = randomUUID();
+  #batchNo = 0;
+  /** The committed head sequence number and generation this writer builds on (null: unknown yet). */
+  #head: number | null = null;
+  #generation = 0;
+  /** A batch that may or may not have committed: checked before anything else is written. */
+  #uncertain: Attempt | null = null;
+
+  constructor(sessionId: string, names: QualifiedNames, queue: SegmentQueue<R>) {
+    this.#sessionId = sessionId;
+    this.#sql = sessionStatements(names);
+    this.#queue = queue;
+  }
+
+  /** The head this writer builds on, or null before it learned it. */
+  get head(): number | null {
+    return this.#head;
+  }
+
+  /** A replay fences the writer: its first write expects the log it has just read. */
+  adoptHead(head: number, generation: number): void {
+    this.#head = head;
+    this.#generation = generation;
+  }
+
+  /** The server answered with an error before COMMIT: nothing of the batch committed. */
+  forgetAttempt(): void {
+    this.#uncertain = null;
+  }
+
+  /**
+   * Learns the session's head before the first write, and after a batch whose outcome is unknown
+   * (the connection dropped around COMMIT) finds out whether it committed: the sessions row names
+   * the last batch that moved the head. Returns the operations found committed (for the writer
+   * loop's `complete`), or null when there was no such batch.
+   */
+  async learnHead(pool: pg.Pool): Promise<number | null> {
+    if (this.#head !== null && !this.#uncertain) return null;
+    return withClient(
+      pool,
+      (client) => this.#reconcile(client),
+      (error) => error instanceof RecordsConflictError,
+    );
+  }
+
+  async #reconcile(client: pg.PoolClient): Promise<number | null> {
+    await client.query(this.#sql.ensureSession, [this.#sessionId]);
+    const { rows } = await client.query<{
+      head_seq: string;
+      generation: string;
+      last_batch: string | null;
+    }>(this.#sql.selectHeadAndBatch, [this.#sessionId]);
+    const row = rows[0] as { head_seq: string; generation: string; last_batch: string | null };
+    const dbHead = Number(row.head_seq);
+    const dbGeneration = Number(row.generation);
+    if (this.#head === null) {
+      this.adoptHead(dbHead, dbGeneration);
+      return null;
+    }
+    const attempt = this.#uncertain as Attempt;
+    this.#uncertain = null;
+    if (row.last_batch === attempt.batchId) {
+      // It committed. Mark what it held as written and write only the rest.
+      const appends = attempt.rewrite
+        ? attempt.newHead - this.#queue.headRewriteLength
+        : attempt.newHead - this.#head;
+      const operations = this.#queue.acknowledge(attempt.rewrite, appends);
+      this.adoptHead(dbHead, dbGeneration);
+      return operations;
+    }
+    if (dbHead !== this.#head || dbGeneration !== this.#generation) throw this.conflictError();
+    return null;
+  }
+
+  /** Writes `batch` in one transaction on the head this writer knows (learnHead first). */
+  async write(pool: pg.Pool, batch: Segment<R>): Promise<void> {
+    let rolledBack = false;
+    await withClient(
+      pool,
+      async (client) => {
+        try {
+          await this.#transaction(client, batch);
+        } catch (error) {
+          if (!(error instanceof RecordsConflictError)) {
+            rolledBack = await client.query(ROLLBACK).then(
+              () => true,
+              () => false,
+            );
+          }
+          throw error;
+        }
+      },
+      // A conflict, or a server's refusal of a row, leaves a usable connection; anything else may not.
+      (error) => error instanceof RecordsConflictError || (rolledBack && isDataRefusal(error)),
+    );
+  }
+
+  async #transaction(client: pg.PoolClient, batch: Segment<R>): Promise<void> {
+    const head = this.#head as number;
+    const newHead = batch.rewrite
+      ? batch.rewrite.length + batch.lines.length
+      : head + batch.lines.length;
+    const attempt: Attempt = {
+      batchId: `${this.#token}:${++this.#batchNo}`,
+      newHead,
+      rewrite: batch.rewrite !== null,
+    };
+    await client.query(BEGIN);
+    // From here until COMMIT answers, the outcome is unknown if the connection drops.
+    this.#uncertain = attempt;
+    if (head === 0 && this.#generation === 0) {
+      // A session this writer has only read (a replay of an empty log) has no sessions row
+      // yet: make it, so the compare-and-set below has a row to move. Another writer that got
+      // there first either left it at 0 (no conflict) or moved it (the update below fences us).
+      await client.query(this.#sql.ensureSession, [this.#sessionId]);
+    }
+    const moved = await client.query(this.#sql.moveHead, [
+      this.#sessionId,
+      newHead,
+      attempt.batchId,
+      head,
+      attempt.rewrite ? 1 : 0,
+      this.#generation,
+    ]);
+    if (moved.rowCount !== 1) {
+      await client.query(ROLLBACK);
+      this.#uncertain = null;
+      throw this.conflictError();
+    }
+    let seq = head;
+    if (batch.rewrite) {
+      await client.query(this.#sql.deleteRecords, [this.#sessionId]);
+      seq = 0;
+      const records = batch.rewrite;
+      for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
+        const lines: string[] = [];
+        const times: Array<number | null> = [];
+        for (const record of records.slice(i, i + ROWS_PER_STATEMENT)) {
+          const storable = storableRecord(record);
+          lines.push(storable.line);
+          times.push(storable.time);
+        }
+        await this.#insert(client, seq + 1, lines, times);
+        seq += lines.length;
+      }
+    }
+    for (let i = 0; i < batch.lines.length; i += ROWS_PER_STATEMENT) {
+      const lines = batch.lines.slice(i, i + ROWS_PER_STATEMENT);
+      await this.#insert(client, seq + 1, lines, batch.times.slice(i, i + ROWS_PER_STATEMENT));
+      seq += lines.length;
+    }
+    await client.query(COMMIT);
+    this.#uncertain = null;
+    this.#head = newHead;
+    if (attempt.rewrite) this.#generation++;
+  }
+
+  async #insert(
+    client: pg.PoolClient,
+    firstSeq: number,
+    lines: string[],
+    times: Array<number | null>,
+  ): Promise<void> {
+    const seqs = lines.map((_, i) => firstSeq + i);
+    // jsonb cannot hold U+0000: such a line is stored exactly in record_json, with U+FFFD in jsonb.
+    const exact: Array<string | null> = [];
+    const queryable = lines.map((line) => {
+      if (!line.includes('\\u0000')) {
+        exact.push(null);
+        return line;
+      }
+      exact.push(line);
+      return line.replace(NUL_ESCAPE, '$1\\ufffd');
+    });
+    await client.query(this.#sql.insertRecords, [this.#sessionId, seqs, queryable, exact, times]);
+  }
+
+  conflictError(): RecordsConflictError {
+    return new RecordsConflictError(
+      `Session ${this.#sessionId} was changed by another writer: its head sequence number is not ` +
+        `the ${this.#head} this writer built on. This writer stopped; its ${this.#queue.unwrittenCount} ` +
+        'unwritten records are kept (unwrittenRecords()). Replay the session before writing again.',
+    );
+  }
+}
+
+/** A JSON `\u0000` escape (not an escaped backslash followed by `u0000`). */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * After the server refused a batch for a data reason: at most `limit` appends per batch until
+ * the refused row is found, or the `remaining` appends of the refused batch are written.
+ */
+export class RefusedRowSearch {
+  #isolation: { limit: number; remaining: number } | null = null;
+
+  /** The most appends the next batch may take (null: no limit). */
+  maxAppends(hasRewrite: boolean): number | null {
+    return this.#isolation && Math.max(hasRewrite ? 0 : 1, this.#isolation.limit);
+  }
+
+  /** These rows were not the refused one: once all of the refused batch is written, stop cutting. */
+  written(appends: number): void {
+    if (!this.#isolation) return;
+    this.#isolation.remaining -= appends;
+    if (this.#isolation.remaining <= 0) this.#isolation = null;
+  }
+
+  /** Found (a lone append or a lone rewrite), or replaced by a rewrite: stop cutting. */
+  reset(): void {
+    this.#isolation = null;
+  }
+
+  /** Halve the batch (a rewrite with one append: the rewrite alone) and write on from its start. */
+  halve(batch: Segment<unknown>): void {
+    this.#isolation = {
+      limit: batch.rewrite ? Math.floor(batch.lines.length / 2) : Math.ceil(batch.lines.length / 2),
+      remaining: this.#isolation?.remaining ?? batch.lines.length,
+    };
+  }
+}
