@@ -60,13 +60,9 @@ describe('a log that is not a regular file', () => {
     }
   });
 
-  it('validate - reads standard input', async () => {
-    const result = await runCli(['validate', '-'], { stdin: VALID });
-    expect(result.code).toBe(0);
-    expect(result.stderr).toBe('-: valid (4 records)\n');
-    const bad = await runCli(['validate', '-'], { stdin: `${VALID}oops\n` });
-    expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/^-:5:\d+: not valid JSON/);
-    expect(bad.stderr).toContain('1 problem.');
+  it('blobs gc refuses a target that is neither a log file nor a store folder', async () => {
+    const result = await runCli(['blobs', 'gc', '/dev/zero']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('/dev/zero: is neither a log file nor a store folder');
   });
 });
