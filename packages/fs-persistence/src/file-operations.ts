@@ -71,3 +71,38 @@ export function errorCode(error: unknown): string | undefined {
     ? ((error as { code?: unknown }).code as string | undefined)
     : undefined;
 }
+
+/** Writes all of `buffer` at `position`, completing short writes and retrying EAGAIN. */
+export async function writeFully(
+  ops: FileOperations,
+  fd: number,
+  buffer: Buffer,
+  position: number,
+): Promise<void> {
+  let done = 0;
+  let stalls = 0;
+  while (done < buffer.length) {
+    let written: number;
+    try {
+      written = await ops.write(fd, buffer, done, buffer.length - done, position + done);
+    } catch (error) {
+      if (errorCode(error) === 'EAGAIN' && stalls++ < 100) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      throw error;
+    }
+    if (written === 0 && stalls++ >= 100) throw new Error('write made no progress');
+    done += written;
+  }
+}
+
+/** fsyncs a directory, so a file created, renamed or removed in it survives a crash. */
+export async function syncDirectory(ops: FileOperations, dir: string): Promise<void> {
+  const fd = await ops.open(dir, 'r');
+  try {
+    await ops.fsync(fd);
+  } finally {
+    await ops.close(fd);
+  }
+}

@@ -2,8 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { RecordsLockedError } from '@agent-records/types';
-import { errorCode, type FileOperations, nodeFileOperations } from './file-operations.js';
-import { writeFully } from './tail.js';
+import {
+  errorCode,
+  type FileOperations,
+  nodeFileOperations,
+  writeFully,
+} from './file-operations.js';
 
 /** What a lock file holds (one JSON object and a newline). */
 interface LockContent {

@@ -88,28 +88,3 @@ export async function readFully(
     done += read;
   }
 }
-
-/** Writes all of `buffer` at `position`, completing short writes and retrying EAGAIN. */
-export async function writeFully(
-  ops: FileOperations,
-  fd: number,
-  buffer: Buffer,
-  position: number,
-): Promise<void> {
-  let done = 0;
-  let stalls = 0;
-  while (done < buffer.length) {
-    let written: number;
-    try {
-      written = await ops.write(fd, buffer, done, buffer.length - done, position + done);
-    } catch (error) {
-      if ((error as { code?: string }).code === 'EAGAIN' && stalls++ < 100) {
-        await new Promise((resolve) => setImmediate(resolve));
-        continue;
-      }
-      throw error;
-    }
-    if (written === 0 && stalls++ >= 100) throw new Error('write made no progress');
-    done += written;
-  }
-}

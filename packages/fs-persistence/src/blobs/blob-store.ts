@@ -2,8 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { open, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentRecordEnvelope, RecordsErrorHandler } from '@agent-records/types';
-import { errorCode, type FileOperations } from '../file-operations.js';
-import { writeFully } from '../tail.js';
+import { errorCode, type FileOperations, writeFully } from '../file-operations.js';
 
 /** Options of the blob store: where blobs live and which strings go there. */
 export interface BlobOptions {

@@ -1,0 +1,142 @@
+import type { AgentRecordEnvelope } from '@agent-records/types';
+import type { BlobStore } from './blobs/blob-store.js';
+import { errorCode, type FileOperations } from './file-operations.js';
+import { MAX_LINE_BYTES, readRecordBatchesFrom } from './line-reader.js';
+import { inspectTail } from './tail.js';
+import type { QueuedView } from './write-queue.js';
+import type { WriterState } from './writer.js';
+
+/** Characters of restored blobs after which a read yields the records it has so far. */
+const RESTORED_CHARS_PER_BATCH = 4 * 1024 * 1024;
+/** Records of a queued rewrite converted per batch. */
+const REWRITE_RECORDS_PER_BATCH = 1000;
+
+/** What a read needs of one persistence instance. */
+export interface ReadSource<R extends AgentRecordEnvelope> {
+  file: string;
+  ops: FileOperations;
+  blobs: BlobStore | null;
+  writer: WriterState;
+  /** The queued and in-flight work, taken at the instant it is called. */
+  queued(): QueuedView<R>;
+  /** How a queued rewrite's records become lines (as the writer will write them). */
+  serialize(record: R): string;
+}
+
+interface Snapshot<R> extends QueuedView<R> {
+  generation: number;
+  opens: number;
+  durableEnd: number | undefined;
+}
+
+/**
+ * Every durable and queued record, in order, in arrays (one await per chunk of the file): the
+ * file up to an end the writer will not change, then what is in flight or queued, from memory,
+ * as one consistent view. Blob references are restored on the way.
+ */
+export async function* readSnapshotBatches<R extends AgentRecordEnvelope>(
+  source: ReadSource<R>,
+): AsyncGenerator<R[]> {
+  const { fd, snapshot } = await openSnapshot(source);
+  try {
+    yield* restoredBatches(source, rawBatches(source, fd, snapshot));
+  } finally {
+    if (fd !== null) await source.ops.close(fd).catch(() => {});
+  }
+}
+
+/**
+ * Takes the writer's state at one instant and opens the file to match it. Starts over when,
+ * while the file was being opened, a rewrite landed or the writer first opened the file (it may
+ * have written the queued records by then: they would be read twice).
+ */
+async function openSnapshot<R extends AgentRecordEnvelope>(
+  source: ReadSource<R>,
+): Promise<{ fd: number | null; snapshot: Snapshot<R> }> {
+  const { writer, ops } = source;
+  for (;;) {
+    while (writer.opening) await writer.opening.catch(() => {});
+    const snapshot: Snapshot<R> = {
+      generation: writer.generation,
+      opens: writer.opens,
+      durableEnd: writer.durableEnd,
+      ...source.queued(),
+    };
+    if (snapshot.base) return { fd: null, snapshot };
+    let fd: number | null = null;
+    try {
+      fd = await ops.open(source.file, 'r');
+      // Not written by this instance yet: stop before a torn last line, the only bytes the
+      // writer's first open may change (it cuts them and appends in their place).
+      if (snapshot.durableEnd === undefined) snapshot.durableEnd = await stableEnd(ops, fd);
+    } catch (error) {
+      if (fd !== null) await ops.close(fd).catch(() => {});
+      if (errorCode(error) !== 'ENOENT') throw error;
+      fd = null;
+    }
+    if (snapshot.generation === writer.generation && snapshot.opens === writer.opens) {
+      return { fd, snapshot };
+    }
+    if (fd !== null) await ops.close(fd).catch(() => {});
+  }
+}
+
+/** The end of the file's last complete line (or of a last line that is complete JSON). */
+async function stableEnd(ops: FileOperations, fd: number): Promise<number | undefined> {
+  try {
+    const tail = await inspectTail(ops, fd, MAX_LINE_BYTES);
+    // An over-long last line is read to its end, where the line reader reports it.
+    return tail.tooLong || tail.tailIsComplete ? tail.size : tail.lastLineStart;
+  } catch (error) {
+    if (errorCode(error) !== undefined) throw error;
+    return undefined; // the file shrank meanwhile (another process cut its torn tail): read it all
+  }
+}
+
+async function* rawBatches<R extends AgentRecordEnvelope>(
+  source: ReadSource<R>,
+  fd: number | null,
+  snapshot: Snapshot<R>,
+): AsyncGenerator<R[]> {
+  if (fd !== null) {
+    yield* readRecordBatchesFrom(source.ops, fd, source.file, {
+      end: snapshot.durableEnd,
+    }) as AsyncGenerator<R[]>;
+  } else if (snapshot.base) {
+    const base = snapshot.base;
+    for (let i = 0; i < base.length; i += REWRITE_RECORDS_PER_BATCH) {
+      const slice = base.slice(i, i + REWRITE_RECORDS_PER_BATCH);
+      yield slice.map((record) => JSON.parse(source.serialize(record)) as R);
+    }
+  }
+  for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
+}
+
+/**
+ * Restores blob references. Yields before a batch holds more than a few images: a log of
+ * references is small, and restoring a whole chunk of it at once would hold every image in
+ * memory together.
+ */
+async function* restoredBatches<R extends AgentRecordEnvelope>(
+  source: ReadSource<R>,
+  batches: AsyncGenerator<R[]>,
+): AsyncGenerator<R[]> {
+  const blobs = source.blobs;
+  if (!blobs) {
+    yield* batches;
+    return;
+  }
+  for await (const batch of batches) {
+    let start = 0;
+    let restored = 0;
+    for (let i = 0; i < batch.length; i++) {
+      restored += await blobs.restore(batch[i] as R);
+      if (restored >= RESTORED_CHARS_PER_BATCH) {
+        yield batch.slice(start, i + 1);
+        start = i + 1;
+        restored = 0;
+      }
+    }
+    if (start < batch.length) yield start === 0 ? batch : batch.slice(start);
+  }
+}

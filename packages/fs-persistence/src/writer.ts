@@ -1,0 +1,186 @@
+import path from 'node:path';
+import { replaceAtomically, WRITE_CHUNK_BYTES } from './atomic-replace.js';
+import { errorCode, type FileOperations, syncDirectory, writeFully } from './file-operations.js';
+import { recoverTail } from './recovery.js';
+
+/** The writer's state as a reader must see it, at one instant (see `reader.ts`). */
+export interface WriterState {
+  /** Bumped by each rewrite that lands, so a reader can tell the file it opened is current. */
+  readonly generation: number;
+  /** Bumped when the writer starts opening the file, which a reader's view must not straddle. */
+  readonly opens: number;
+  /** The open in progress, if any: a reader waits for it rather than straddle it. */
+  readonly opening: Promise<void> | null;
+  /** Durable bytes of the file, when this instance writes it; else undefined (read to the end). */
+  readonly durableEnd: number | undefined;
+}
+
+export interface LogWriterOptions {
+  fileMode: number;
+  dirMode: number;
+  /** Runs after the directory exists and before the log is opened: the lock, say. */
+  prepare: () => Promise<void>;
+  /** Hears warnings (a torn tail cut off and kept aside). */
+  warn: (error: Error) => void;
+}
+
+/**
+ * The log file as the writer holds it: one descriptor kept open between batches, the durable
+ * end, and the bytes a failed write may have left past it. Appends are group commits (one write
+ * of many lines, one fdatasync); a failed one is cut off before the next write, so no half batch
+ * and no duplicate ever stays in the log.
+ */
+export class LogWriter implements WriterState {
+  readonly #file: string;
+  readonly #ops: FileOperations;
+  readonly #options: LogWriterOptions;
+  #fd: number | null = null;
+  #durableSize = 0;
+  #needsNewline = false;
+  /** A failed write may have left bytes past #durableSize: cut them before writing again. */
+  #dirty = false;
+  #generation = 0;
+  #opens = 0;
+  #opening: Promise<void> | null = null;
+
+  constructor(file: string, ops: FileOperations, options: LogWriterOptions) {
+    this.#file = file;
+    this.#ops = ops;
+    this.#options = options;
+  }
+
+  get isOpen(): boolean {
+    return this.#fd !== null;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get opens(): number {
+    return this.#opens;
+  }
+
+  get opening(): Promise<void> | null {
+    return this.#opening;
+  }
+
+  get durableEnd(): number | undefined {
+    return this.#fd === null ? undefined : this.#durableSize;
+  }
+
+  /** Opens (creating it, and syncing its directory, when new) and recovers the log's tail. */
+  open(): Promise<void> {
+    this.#opens++;
+    const opening = this.#open().finally(() => {
+      this.#opening = null;
+    });
+    this.#opening = opening;
+    return opening;
+  }
+
+  async #open(): Promise<void> {
+    const dir = path.dirname(this.#file);
+    await this.#ops.mkdir(dir, this.#options.dirMode);
+    await this.#options.prepare();
+    let fd: number;
+    try {
+      fd = await this.#ops.open(this.#file, 'wx', this.#options.fileMode);
+      await syncDirectory(this.#ops, dir);
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+      fd = await this.#ops.open(this.#file, 'r+');
+    }
+    try {
+      const end = await recoverTail(
+        this.#ops,
+        fd,
+        this.#file,
+        this.#options.fileMode,
+        this.#options.warn,
+      );
+      this.#durableSize = end.durableSize;
+      this.#needsNewline = end.needsNewline;
+    } catch (error) {
+      await this.#ops.close(fd).catch(() => {});
+      throw error;
+    }
+    this.#fd = fd;
+  }
+
+  /**
+   * Writes one batch at the durable end with one fdatasync. `beforeWrite` runs once the file is
+   * back at its durable end (blobs the lines point at must be durable before the lines are).
+   */
+  async append(lines: readonly string[], beforeWrite: () => Promise<void>): Promise<void> {
+    const fd = this.#fd as number;
+    if (this.#dirty) {
+      await this.#ops.ftruncate(fd, this.#durableSize);
+      this.#dirty = false;
+    }
+    await beforeWrite();
+    let position = this.#durableSize;
+    let prefix = this.#needsNewline ? '\n' : '';
+    this.#dirty = true;
+    for (let i = 0; i < lines.length; ) {
+      let text = prefix;
+      prefix = '';
+      while (i < lines.length && text.length < WRITE_CHUNK_BYTES) {
+        text += `${lines[i++] as string}\n`;
+      }
+      const buffer = Buffer.from(text, 'utf8');
+      await writeFully(this.#ops, fd, buffer, position);
+      position += buffer.length;
+    }
+    await this.#ops.fdatasync(fd);
+    this.#dirty = false;
+    this.#durableSize = position;
+    this.#needsNewline = false;
+  }
+
+  /** Replaces the whole log atomically (see `replaceAtomically`), then appends to the new one. */
+  async replace<R>(
+    records: readonly R[],
+    serialize: (record: R) => string,
+    beforeRename: () => Promise<void>,
+  ): Promise<void> {
+    const size = await replaceAtomically(
+      this.#ops,
+      this.#file,
+      this.#options.fileMode,
+      records,
+      serialize,
+      beforeRename,
+    );
+    const previous = this.#fd;
+    this.#fd = await this.#ops.open(this.#file, 'r+');
+    this.#generation++;
+    this.#durableSize = size;
+    this.#needsNewline = false;
+    this.#dirty = false;
+    if (previous !== null) await this.#ops.close(previous).catch(() => {});
+  }
+
+  /**
+   * Closes the descriptor. Bytes a failed batch left past the durable end are cut first, while
+   * the caller still holds the lock: once it is released, a retry could not tell them from
+   * another writer's records and would write them twice. (No sync needed: every process sees
+   * the cut at once, and after a crash those records' flush never resolved anyway.) Returns
+   * false, keeping the descriptor, when even the cut fails: the retry must cut them.
+   */
+  async close(): Promise<boolean> {
+    const fd = this.#fd;
+    if (fd === null) return true;
+    if (this.#dirty) {
+      try {
+        await this.#ops.ftruncate(fd, this.#durableSize);
+        this.#dirty = false;
+      } catch {
+        return false;
+      }
+    }
+    this.#fd = null;
+    await this.#ops.close(fd).catch(() => {});
+    return true;
+  }
+}
