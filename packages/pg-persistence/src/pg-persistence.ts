@@ -1,4 +1,4 @@
-import { serializeRecord, WriterLoop } from '@agent-records/backend-kit';
+import { ErrorReporter, serializeRecord, WriterLoop } from '@agent-records/backend-kit';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
@@ -39,10 +39,6 @@ export interface PostgresAgentRecordPersistenceOptions {
 }
 
 const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
-
-const defaultOnError: RecordsErrorHandler = (error, info) => {
-  console.error(`[agent-records] ${info.kind}: ${error.message}`);
-};
 
 /**
  * An agent-records log in PostgreSQL: one row per record (session id, per-session sequence
@@ -89,7 +85,10 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#connectionString = options.connectionString;
     this.#pool = poolFrom(options);
     this.#ensure = options.ensureSchema ?? true;
-    this.#progress = new WriterLoop(options.onError ?? defaultOnError, () => this.#run());
+    // The onError option hears every report; without it (and without a subscribed handler) they
+    // are printed to stderr.
+    const errors = new ErrorReporter({ ...(options.onError && { onError: options.onError }) });
+    this.#progress = new WriterLoop(errors, () => this.#run());
     this.#writer = new SessionWriter(sessionId, this.#names, this.#queue);
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
   }
@@ -120,6 +119,15 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#search.reset();
     this.#progress.enqueue();
     this.#progress.schedule();
+  }
+
+  /**
+   * The error-handler capability (see `AgentRecordPersistence.setErrorHandler`): `AgentRecords`
+   * subscribes its `onError` here; it replaces the stderr printer, and an `onError` option keeps
+   * hearing too.
+   */
+  setErrorHandler(handler: RecordsErrorHandler | null): void {
+    this.#progress.setErrorHandler(handler);
   }
 
   async flush(): Promise<void> {

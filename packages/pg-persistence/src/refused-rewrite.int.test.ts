@@ -80,4 +80,17 @@ describe.skipIf(!available)('a refused rewrite', () => {
     expect(await storedNumbers(persistence.sessionId)).toEqual([200, 5]);
     expect(reports.map((r) => r.kind)).toEqual(['record-refused']);
   });
+
+  it('a handler subscribed through setErrorHandler hears the refusal (the capability AgentRecords uses)', async () => {
+    const heard: string[] = [];
+    const persistence = new PostgresAgentRecordPersistence<Rec>(`subscribed-${randomUUID()}`, {
+      pool,
+      schema,
+    });
+    persistence.setErrorHandler((_error, info) => heard.push(`${info.kind}:${info.recordType}`));
+    persistence.rewrite([unserialisable]);
+    await expect(persistence.flush()).rejects.toThrow(/was refused and the old log kept/);
+    expect(heard).toEqual(['record-refused:bad']);
+    await persistence.close();
+  });
 });
