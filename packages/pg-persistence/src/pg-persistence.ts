@@ -1,4 +1,9 @@
-import { ErrorReporter, serializeRecord, WriterLoop } from '@agent-records/backend-kit';
+import {
+  DEFAULT_MAX_PENDING_BYTES,
+  ErrorReporter,
+  serializeRecord,
+  WriterLoop,
+} from '@agent-records/backend-kit';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
@@ -37,8 +42,6 @@ export interface PostgresAgentRecordPersistenceOptions {
   /** Bound on queued, unwritten record bytes (default 64 MiB); `append` throws beyond it. */
   maxPendingBytes?: number;
 }
-
-const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 /**
  * An agent-records log in PostgreSQL: one row per record (session id, per-session sequence
