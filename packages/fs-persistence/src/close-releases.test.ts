@@ -77,6 +77,28 @@ describe.runIf(existsSync('/proc/self/fd'))(
       expect(readFileSync(file, 'utf8')).toBe('{"type":"x","n":1}\n{"type":"x","n":2}\n');
     });
 
+    it('two close() calls at once during an episode cut and close the log once', async () => {
+      const file = path.join(dir, 'twice.jsonl');
+      const faults = new FaultyFileSystem();
+      const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+        fileOperations: faults.ops,
+        onError: () => {},
+      });
+      persistence.append({ type: 'x', n: 1 });
+      await persistence.flush();
+      faults.fail('fdatasync', ioError('EIO', 'fdatasync'));
+      persistence.append({ type: 'x', n: 2 });
+      const truncatesBefore = faults.calls.ftruncate ?? 0;
+      const closes = await Promise.allSettled([persistence.close(), persistence.close()]);
+      expect(closes.map((c) => c.status)).toEqual(['rejected', 'rejected']);
+      // One cut of the failed batch, by one of them: the other did not touch the descriptor.
+      expect((faults.calls.ftruncate ?? 0) - truncatesBefore).toBe(1);
+      expect(released(file)).toBe(true);
+      faults.clear();
+      await persistence.close();
+      expect(readFileSync(file, 'utf8')).toBe('{"type":"x","n":1}\n{"type":"x","n":2}\n');
+    });
+
     it('when its flush rejects with a refused rewrite', async () => {
       const file = path.join(dir, 'refused.jsonl');
       const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError: () => {} });

@@ -42,6 +42,7 @@ export class LogWriter implements WriterState {
   #generation = 0;
   #opens = 0;
   #opening: Promise<void> | null = null;
+  #closing: Promise<boolean> | null = null;
 
   constructor(file: string, ops: FileOperations, options: LogWriterOptions) {
     this.#file = file;
@@ -168,7 +169,16 @@ export class LogWriter implements WriterState {
    * the cut at once, and after a crash those records' flush never resolved anyway.) Returns
    * false, keeping the descriptor, when even the cut fails: the retry must cut them.
    */
-  async close(): Promise<boolean> {
+  close(): Promise<boolean> {
+    // Two close() calls at once share one: closing a descriptor twice could close another
+    // file that reused its number.
+    this.#closing ??= this.#close().finally(() => {
+      this.#closing = null;
+    });
+    return this.#closing;
+  }
+
+  async #close(): Promise<boolean> {
     const fd = this.#fd;
     if (fd === null) return true;
     if (this.#dirty) {
