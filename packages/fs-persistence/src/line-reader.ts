@@ -98,6 +98,7 @@ export async function* readLineBlocks(
       };
       lineBase++;
       headStart = firstNewline + 1;
+      lineStart = chunkStart + headStart;
       carry = [];
       carryBytes = 0;
       oversized = false;
