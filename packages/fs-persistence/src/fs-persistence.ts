@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { serializeRecord, WriterLoop } from '@agent-records/backend-kit';
+import { DEFAULT_MAX_PENDING_BYTES, serializeRecord, WriterLoop } from '@agent-records/backend-kit';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
@@ -42,8 +42,6 @@ export interface FileSystemAgentRecordPersistenceOptions {
    */
   blobs?: BlobOptions;
 }
-
-const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 type RefusedRecordError = RecordsSerializeError | RecordsInvalidError;
 
