@@ -201,8 +201,9 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       ops: this.#ops,
       blobs: this.#blobs,
       writer: this.#writer,
-      queued: () => this.#queue.view(),
+      queued: (refused) => this.#queue.view(refused),
       serialize: (record) => serializeRecord(record, this.#blobs?.replacer),
+      refusalIn,
     });
   }
 

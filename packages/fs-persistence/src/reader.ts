@@ -17,10 +17,12 @@ export interface ReadSource<R extends AgentRecordEnvelope> {
   ops: FileOperations;
   blobs: BlobStore | null;
   writer: WriterState;
-  /** The queued and in-flight work, taken at the instant it is called. */
-  queued(): QueuedView<R>;
+  /** The queued and in-flight work, taken at the instant it is called (see `WriteQueue.view`). */
+  queued(refused: ReadonlySet<readonly R[]>): QueuedView<R>;
   /** How a queued rewrite's records become lines (as the writer will write them). */
   serialize(record: R): string;
+  /** The refusal the writer will meet writing these records, if any. */
+  refusalIn(records: readonly R[]): Promise<Error | null>;
 }
 
 interface Snapshot<R> extends QueuedView<R> {
@@ -54,15 +56,24 @@ async function openSnapshot<R extends AgentRecordEnvelope>(
   source: ReadSource<R>,
 ): Promise<{ fd: number | null; snapshot: Snapshot<R> }> {
   const { writer, ops } = source;
+  // A queued rewrite the writer will refuse is read as it will leave the log: as if it had never
+  // been called (as on the in-memory backend), rather than failing the read on its bad record.
+  const refused = new Set<readonly R[]>();
+  const checked = new Set<readonly R[]>();
   for (;;) {
     while (writer.opening) await writer.opening.catch(() => {});
     const snapshot: Snapshot<R> = {
       generation: writer.generation,
       opens: writer.opens,
       durableEnd: writer.durableEnd,
-      ...source.queued(),
+      ...source.queued(refused),
     };
-    if (snapshot.base) return { fd: null, snapshot };
+    if (snapshot.base) {
+      if (checked.has(snapshot.base)) return { fd: null, snapshot };
+      const refusal = await source.refusalIn(snapshot.base);
+      (refusal ? refused : checked).add(snapshot.base);
+      continue; // the writer may have moved on meanwhile: take its state again
+    }
     let fd: number | null = null;
     try {
       fd = await ops.open(source.file, 'r');

@@ -111,3 +111,20 @@ describe('a rewrite the writer refuses (a record it cannot serialise)', () => {
     expect(kinds).toEqual(['record-refused']);
   });
 });
+
+describe('read() while a rewrite the writer will refuse is still queued', () => {
+  it('reads the log as if the rewrite had not been called, instead of failing', async () => {
+    const file = path.join(dir, 'read.jsonl');
+    const { persistence } = open(file);
+    persistence.append(rec(1));
+    await persistence.flush();
+    persistence.rewrite([rec(100), unserialisable()]);
+    persistence.append(rec(2));
+    // The read starts before the writer has tried the rewrite.
+    const read: Rec[] = [];
+    for await (const record of persistence.read()) read.push(record);
+    expect(read).toEqual([rec(1), rec(2)]);
+    await expect(persistence.flush()).rejects.toBeInstanceOf(RecordsWriteError);
+    await persistence.close();
+  });
+});

@@ -134,12 +134,15 @@ export class WriteQueue<R> {
     this.#inflightSettled = 0;
   }
 
-  /** What a reader sees at this instant, copied so later appends do not shift it. */
-  view(): QueuedView<R> {
+  /**
+   * What a reader sees at this instant, copied so later appends do not shift it. Rewrites in
+   * `refused` are read as the writer will leave them: as if they had never been called.
+   */
+  view(refused?: ReadonlySet<readonly R[]>): QueuedView<R> {
     let base: readonly R[] | null = null;
     let pending: string[][] = this.#inflight ? [this.#inflight.slice()] : [];
     for (const segment of this.#segments) {
-      if (segment.rewrite) {
+      if (segment.rewrite && !refused?.has(segment.rewrite)) {
         base = segment.rewrite;
         pending = [];
       }
