@@ -59,7 +59,7 @@ export class ArrayLogPersistence<R extends AgentRecordEnvelope = AgentRecordEnve
   rewrite(records: readonly R[]): void {
     if (this.#closed) throw new RecordsClosedError();
     const lines = records.map((record) => serializeRecord(record));
-    this.#loop.discard(this.#queue.rewrite(lines)); // what it replaces is never written
+    this.#queue.rewrite(lines); // supersedes what is queued before it once it is written
     this.#loop.enqueue();
     this.#loop.schedule();
   }
@@ -102,7 +102,7 @@ export class ArrayLogPersistence<R extends AgentRecordEnvelope = AgentRecordEnve
             `Writing the log failed (${cause.message}); ${this.#queue.operations} operations ` +
             'stay queued in order and are retried on the next flush().',
         );
-        this.#loop.discard(this.#queue.requeue()); // back at the head, or superseded
+        this.#loop.discard(this.#queue.requeue()); // back where it was, retried on flush()
         return;
       }
     }

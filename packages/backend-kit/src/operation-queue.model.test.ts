@@ -4,9 +4,10 @@ import { OperationQueue } from './operation-queue.js';
 
 /**
  * The queue against a plain model: the log a host expects (every append in order, a rewrite
- * replacing everything before it) must always be the store's contents plus the queue's
- * snapshot, whatever mix of appends, rewrites, batches written and batches failed came before;
- * the operation counts must add up; and draining the queue must leave exactly the expected log.
+ * replacing everything before it, a refused rewrite or a dropped append as if never called) must
+ * always be the store's contents plus the queue's snapshot, whatever mix of appends, rewrites,
+ * batches written, failed, refused and dropped came before; the operation counts must add up;
+ * and draining the queue must leave exactly the expected log, with every operation counted done.
  */
 type Command =
   | { kind: 'append'; bytes: number }
@@ -14,6 +15,8 @@ type Command =
   | { kind: 'take'; maxAppends?: number; rewriteAlone: boolean }
   | { kind: 'written' }
   | { kind: 'failed' }
+  | { kind: 'refused' }
+  | { kind: 'dropped' }
   | { kind: 'acknowledge'; appends: number };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
@@ -32,6 +35,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.constant({ kind: 'written' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'failed' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'refused' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'dropped' as const }) },
   {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('acknowledge' as const), appends: fc.nat(4) }),
@@ -46,7 +51,16 @@ interface Line {
 function run(commands: Command[]): void {
   const queue = new OperationQueue<Line, Line>();
   let store: Line[] = [];
-  let expected: Line[] = [];
+  // What the host did, minus what the store refused: the expected log is its fold.
+  let alive: Array<{ append: Line } | { rewrite: readonly Line[] }> = [];
+  const expectedLog = () => {
+    let log: Line[] = [];
+    for (const op of alive) {
+      if ('append' in op) log.push(op.append);
+      else log = [...op.rewrite];
+    }
+    return log;
+  };
   let next = 0;
   let enqueued = 0;
   let settled = 0; // written or dropped
@@ -61,16 +75,15 @@ function run(commands: Command[]): void {
       case 'append': {
         const line = { id: next++, bytes: cmd.bytes };
         queue.append(line, line.bytes);
-        expected.push(line);
+        alive.push({ append: line });
         enqueued++;
         break;
       }
       case 'rewrite': {
         const records = Array.from({ length: cmd.length }, () => ({ id: next++, bytes: 0 }));
-        settled += queue.rewrite(records);
+        queue.rewrite(records);
         enqueued++;
-        expected = [...records];
-        lastFailed = null;
+        alive.push({ rewrite: records });
         break;
       }
       case 'take':
@@ -95,6 +108,25 @@ function run(commands: Command[]): void {
         }
         break;
       }
+      case 'refused': {
+        const batch = queue.inflight;
+        if (batch?.rewrite) {
+          settled += queue.requeue({ dropRewrite: true });
+          alive = alive.filter((op) => !('rewrite' in op) || op.rewrite !== batch.rewrite);
+          lastFailed = null;
+        }
+        break;
+      }
+      case 'dropped': {
+        const batch = queue.inflight;
+        if (batch) {
+          settled += queue.drop();
+          const gone = new Set<unknown>([batch.rewrite, ...batch.appends]);
+          alive = alive.filter((op) => !gone.has('append' in op ? op.append : op.rewrite));
+          lastFailed = null;
+        }
+        break;
+      }
       case 'acknowledge':
         // The store learns that the failed batch had committed a prefix of it after all.
         if (lastFailed && queue.inflight === null) {
@@ -108,7 +140,7 @@ function run(commands: Command[]): void {
         break;
     }
     const view = queue.snapshot();
-    expect([...(view.base ?? store), ...view.appends]).toEqual(expected);
+    expect([...(view.base ?? store), ...view.appends]).toEqual(expectedLog());
     expect(enqueued - settled).toBe(queue.operations);
     const unwritten = queue.unwritten().flatMap((b) => b.appends);
     expect(queue.pendingBytes).toBe(unwritten.reduce((sum, line) => sum + line.bytes, 0));
@@ -121,7 +153,7 @@ function run(commands: Command[]): void {
     apply(batch);
     settled += queue.written();
   }
-  expect(store).toEqual(expected);
+  expect(store).toEqual(expectedLog());
   expect(settled).toBe(enqueued);
   expect(queue.pendingBytes).toBe(0);
 }

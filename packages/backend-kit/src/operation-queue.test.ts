@@ -36,32 +36,60 @@ describe('OperationQueue', () => {
     expect(queue.pendingBytes).toBe(3);
   });
 
-  it('a rewrite drops the queued appends and says how many, for WriterLoop.discard', () => {
+  it('a rewrite supersedes what was queued before it once it is written, counting it done', () => {
     const queue = queueOf('a', 'bb');
-    expect(queue.rewrite(['x'])).toBe(2);
+    queue.rewrite(['x']);
+    queue.append('c', 1);
+    expect(queue.snapshot()).toEqual({ base: ['x'], appends: ['c'] });
+    expect(queue.pendingBytes).toBe(4); // until the rewrite is written
+    expect(queue.take()).toEqual({ rewrite: ['x'], appends: ['c'] });
+    expect(queue.written()).toBe(4); // a, bb superseded; x and c written
     expect(queue.pendingBytes).toBe(0);
-    expect(queue.rewrite(['y'])).toBe(1); // an earlier queued rewrite is one operation
-    expect(queue.take()).toEqual({ rewrite: ['y'], appends: [] });
+    expect(queue.take()).toBeNull();
   });
 
-  it('drops a failed batch instead of requeueing it when a rewrite was queued while it was in flight', () => {
+  it('keeps the appends before and after a rewrite the store refuses, in order', () => {
+    const queue = queueOf('a');
+    queue.rewrite(['bad']);
+    queue.append('b');
+    expect(queue.take()).toEqual({ rewrite: ['bad'], appends: ['b'] });
+    expect(queue.requeue({ dropRewrite: true })).toBe(0); // done with 'a' and 'b' instead
+    expect(queue.snapshot()).toEqual({ base: null, appends: ['a', 'b'] });
+    expect(queue.take()).toEqual({ rewrite: null, appends: ['a', 'b'] });
+    expect(queue.written()).toBe(3);
+    expect(queue.operations).toBe(0);
+  });
+
+  it('a refused rewrite with nothing around it is done at once', () => {
+    const queue = new OperationQueue<string, string>();
+    queue.rewrite(['bad']);
+    queue.take();
+    expect(queue.requeue({ dropRewrite: true })).toBe(1);
+    expect(queue.operations).toBe(0);
+    expect(queue.take()).toBeNull();
+  });
+
+  it('writes the rewrite queued while a batch was in flight next, and a failed batch goes back before it', () => {
     const queue = queueOf('a', 'bb');
     queue.take();
     queue.rewrite(['x']);
     queue.append('c', 1);
-    expect(queue.requeue()).toBe(2);
-    expect(queue.pendingBytes).toBe(1);
+    expect(queue.requeue()).toBe(0);
     expect(queue.take()).toEqual({ rewrite: ['x'], appends: ['c'] });
+    expect(queue.written()).toBe(4);
+    expect(queue.pendingBytes).toBe(0);
   });
 
-  it('drops a failed rewrite superseded by a rewrite queued while it was in flight (it must not overwrite the newer one)', () => {
+  it('an older rewrite that failed never overwrites a newer one queued while it was in flight', () => {
     const queue = new OperationQueue<string, string>();
     queue.rewrite(['old']);
-    queue.take({ rewriteAlone: true });
+    queue.take();
     queue.rewrite(['new']);
-    expect(queue.requeue()).toBe(1);
+    expect(queue.requeue()).toBe(0);
     expect(queue.snapshot()).toEqual({ base: ['new'], appends: [] });
     expect(queue.take()).toEqual({ rewrite: ['new'], appends: [] });
+    expect(queue.written()).toBe(2);
+    expect(queue.take()).toBeNull();
   });
 
   it('counts an in-flight batch as written even when a rewrite was queued meanwhile', () => {
@@ -78,7 +106,7 @@ describe('OperationQueue', () => {
     queue.append('a');
     expect(queue.take({ rewriteAlone: true })).toEqual({ rewrite: ['x'], appends: [] });
     expect(queue.snapshot()).toEqual({ base: ['x'], appends: ['a'] });
-    queue.written();
+    expect(queue.written()).toBe(1);
     expect(queue.take()).toEqual({ rewrite: null, appends: ['a'] });
   });
 
@@ -89,21 +117,11 @@ describe('OperationQueue', () => {
     queue.rewrite(['x']);
     queue.append('d');
     expect(queue.take({ maxAppends: 0 })).toEqual({ rewrite: ['x'], appends: [] });
-    queue.written();
+    expect(queue.written()).toBe(2); // 'c' superseded, 'x' written
     expect(queue.take({ maxAppends: 0 })).toEqual({ rewrite: null, appends: ['d'] });
   });
 
-  it('requeues only the appends of a refused rewrite (dropRewrite), counting the rewrite as dropped', () => {
-    const queue = new OperationQueue<string, string>();
-    queue.rewrite(['bad']);
-    queue.append('a', 1);
-    queue.take();
-    expect(queue.requeue({ dropRewrite: true })).toBe(1);
-    expect(queue.snapshot()).toEqual({ base: null, appends: ['a'] });
-    expect(queue.pendingBytes).toBe(1);
-  });
-
-  it('drops a refused batch for good, returning its operations', () => {
+  it('drops a refused append for good, returning it', () => {
     const queue = queueOf('a', 'b');
     queue.take({ maxAppends: 1 });
     expect(queue.drop()).toBe(1);
@@ -111,24 +129,21 @@ describe('OperationQueue', () => {
     expect(queue.snapshot().appends).toEqual(['b']);
   });
 
-  it('acknowledges a requeued batch that had been written after all, and only while it is at the head', () => {
+  it('acknowledges a requeued batch that had been written after all, once', () => {
     const queue = new OperationQueue<string, string>();
+    queue.append('old', 3);
     queue.rewrite(['x']);
     queue.append('a', 1);
     queue.append('b', 1);
     queue.take();
     queue.append('c', 1);
     queue.requeue();
-    expect(queue.acknowledgeRequeued(1)).toBe(2); // the rewrite and 'a'
+    expect(queue.acknowledgeRequeued(1)).toBe(3); // 'old' superseded, the rewrite and 'a'
     expect(queue.snapshot()).toEqual({ base: null, appends: ['b', 'c'] });
     expect(queue.pendingBytes).toBe(2);
-    expect(queue.acknowledgeRequeued()).toBe(0); // once
-
-    queue.take();
-    queue.requeue();
-    queue.rewrite(['y']); // superseded: nothing requeued is at the head any more
     expect(queue.acknowledgeRequeued()).toBe(0);
-    expect(queue.take()).toEqual({ rewrite: ['y'], appends: [] });
+    queue.take();
+    expect(queue.acknowledgeRequeued()).toBe(0); // nothing requeued since the take
   });
 
   it('gives a reader the in-flight and queued work as one view, copied at that instant', () => {
@@ -140,10 +155,7 @@ describe('OperationQueue', () => {
     const view = queue.snapshot();
     queue.append('c');
     expect(view).toEqual({ base: ['x'], appends: ['a', 'b'] });
-    expect(queue.unwritten()).toEqual([
-      { rewrite: ['x'], appends: ['a'] },
-      { rewrite: null, appends: ['b', 'c'] },
-    ]);
+    expect(queue.unwritten()).toEqual([{ rewrite: ['x'], appends: ['a', 'b', 'c'] }]);
   });
 
   it('forgets everything on clear (a writer refused for good)', () => {

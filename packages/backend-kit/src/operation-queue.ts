@@ -33,190 +33,222 @@ interface Entry<A> {
   bytes: number;
 }
 
+/**
+ * A rewrite (none in the first segment, once its rewrite is written) and the appends after it.
+ * `settled` counts refused rewrites that stood among these appends: nothing to write, but they
+ * are done with the appends, so flush waiters see operations end in the order they were queued.
+ */
 interface Segment<R, A> {
   rewrite: readonly R[] | null;
   appends: Entry<A>[];
+  settled: number;
 }
 
+interface Inflight<R, A> {
+  segment: Segment<R, A>;
+  rewrite: boolean;
+  appends: Entry<A>[];
+  settled: number;
+}
+
+const segmentOf = <R, A>(rewrite: readonly R[] | null = null): Segment<R, A> => ({
+  rewrite,
+  appends: [],
+  settled: 0,
+});
+
 /**
- * The queue between a backend's `append`/`rewrite` and its writer: a pending rewrite plus the
- * appends after it, and the one batch the writer has in flight. One class for every queued
- * backend, so that the subtle cases are decided once:
+ * The queue between a backend's `append`/`rewrite` and its writer: rewrites and the appends
+ * after each, and the one batch the writer has in flight. One class for every queued backend, so
+ * that the subtle cases are decided once:
  *
- * - A rewrite supersedes what is queued: {@link rewrite} drops the queued appends (and an earlier
- *   queued rewrite) and returns how many operations it dropped, for `WriterLoop.discard`.
- * - A batch in flight when a rewrite is queued is left alone: if it lands, it was written (and is
- *   replaced later); if it fails, {@link requeue} drops it (the rewrite replaces it anyway)
- *   instead of putting it back in front of the rewrite.
- * - A failed batch goes back to the head, before the appends queued meanwhile, so the log keeps
- *   every record exactly once, in order.
+ * - A rewrite supersedes what was queued before it only once it is written: {@link take} hands
+ *   the writer the newest rewrite first, and {@link written} then counts everything before it as
+ *   done. A rewrite the store refuses ({@link requeue} with `dropRewrite`) is as if it had never
+ *   been called: the appends before and after it are written, in order. Nothing accepted is lost.
+ * - A failed batch goes back where it was, before the appends queued meanwhile, so the log keeps
+ *   every record exactly once, in order. A rewrite queued while a batch is in flight is written
+ *   next; an older rewrite that failed never overwrites a newer one.
  * - {@link snapshot} gives a reader the in-flight and queued work as one consistent view.
- * - Each append carries its size in bytes; {@link pendingBytes} counts the appends not written.
+ * - Each append carries its size in bytes; {@link pendingBytes} counts the appends not written
+ *   (appends a queued rewrite will supersede count until it is written).
  *
  * The writer's cycle, with a `WriterLoop` named `loop`:
  *
  * ```ts
  * const batch = queue.take();          // null: nothing queued
  * try {
- *   await store.write(batch);
+ *   await store.write(batch);          // batch.rewrite (or null), then batch.appends
  *   loop.complete(queue.written());
  * } catch (error) {
  *   loop.fail(error, describe);        // first: rejects the waiting flushes
- *   loop.discard(queue.requeue());     // then: back at the head, or dropped if superseded
+ *   loop.discard(queue.requeue());     // then: back where it was (returns 0 here)
  * }
  * ```
  *
- * Every method that removes operations returns how many, to pass to `WriterLoop.complete`
- * (written) or `WriterLoop.discard` (dropped), so the loop's counts always match the queue.
- * The queue does no I/O and never calls back: it is plain state, safe to use from any code.
+ * Every method that ends operations returns how many, for `WriterLoop.complete` (written, or
+ * superseded by a written rewrite) or `WriterLoop.discard` (given up), so the loop's counts
+ * always match the queue. The queue does no I/O and never calls back: it is plain state.
  */
 export class OperationQueue<R, A = string> {
-  #queued: Segment<R, A> = { rewrite: null, appends: [] };
-  #inflight: Segment<R, A> | null = null;
-  /** The batch {@link requeue} put back at the head, while it is still there untouched. */
-  #requeued: { rewrite: readonly R[] | null; appends: number } | null = null;
+  /** Only the first segment may lack a rewrite. */
+  #segments: Segment<R, A>[] = [segmentOf()];
+  #inflight: Inflight<R, A> | null = null;
+  /** The batch {@link requeue} put back, until the next {@link take}. */
+  #requeued: Inflight<R, A> | null = null;
   #pendingBytes = 0;
 
   /** Queues one append; `bytes` is its size for {@link pendingBytes} (UTF-8, say). */
   append(value: A, bytes = 0): void {
-    this.#queued.appends.push({ value, bytes });
+    (this.#segments[this.#segments.length - 1] as Segment<R, A>).appends.push({ value, bytes });
     this.#pendingBytes += bytes;
   }
 
   /**
    * Queues a replacement of the whole log (the array is kept as given: copy it first if the
-   * caller may change it). Everything queued before is dropped, since the rewrite replaces it;
-   * a batch in flight is not touched (see {@link requeue}). Returns the operations dropped (an
-   * append is one, a rewrite is one), for `WriterLoop.discard`; the rewrite itself is one more
-   * operation for `WriterLoop.enqueue`.
+   * caller may change it). What was queued before stays until the rewrite is written (then it is
+   * superseded) or refused (then it is written as if the rewrite had never been called).
    */
-  rewrite(records: readonly R[]): number {
-    const dropped = this.queuedOperations;
-    this.#pendingBytes -= sumBytes(this.#queued.appends);
-    this.#queued = { rewrite: records, appends: [] };
-    this.#requeued = null;
-    return dropped;
+  rewrite(records: readonly R[]): void {
+    this.#segments.push(segmentOf(records));
   }
 
   /**
-   * Hands the writer the next batch and marks it in flight: the queued rewrite, if any, and the
-   * appends after it (see {@link TakeOptions}). Returns `null` when nothing is queued. Only one
-   * batch is in flight at a time: settle it ({@link written}, {@link requeue}, {@link drop})
-   * before taking the next.
+   * Hands the writer the next batch and marks it in flight, or returns `null` when nothing is
+   * queued. The newest queued rewrite goes first, with the appends after it (see
+   * {@link TakeOptions}); without one, the appends at the head. Only one batch is in flight at a
+   * time: settle it ({@link written}, {@link requeue}, {@link drop}) before taking the next.
    */
   take(options: TakeOptions = {}): QueuedBatch<R, A> | null {
     if (this.#inflight) {
       throw new Error('OperationQueue.take: a batch is still in flight; settle it first.');
     }
-    const queued = this.#queued;
-    if (queued.rewrite === null && queued.appends.length === 0) return null;
-    let count = queued.appends.length;
-    if (options.rewriteAlone && queued.rewrite !== null) count = 0;
+    this.#requeued = null;
+    const segment = this.#segments[this.#segments.length - 1] as Segment<R, A>;
+    const rewrite = segment.rewrite !== null;
+    if (!rewrite && segment.appends.length === 0) return null;
+    let count = segment.appends.length;
+    if (options.rewriteAlone && rewrite) count = 0;
     if (options.maxAppends !== undefined) {
       // Never an empty batch: without a rewrite, at least one append goes.
-      count = Math.min(count, Math.max(queued.rewrite === null ? 1 : 0, options.maxAppends));
+      count = Math.min(count, Math.max(rewrite ? 0 : 1, options.maxAppends));
     }
-    const taken: Segment<R, A> = {
-      rewrite: queued.rewrite,
-      appends: queued.appends.slice(0, count),
-    };
-    this.#queued = { rewrite: null, appends: queued.appends.slice(count) };
-    this.#inflight = taken;
-    this.#requeued = null;
-    return batchOf(taken);
+    const appends = segment.appends.splice(0, count);
+    // Refused rewrites among these appends are done with the last of them.
+    const settled = segment.appends.length === 0 ? segment.settled : 0;
+    segment.settled -= settled;
+    this.#inflight = { segment, rewrite, appends, settled };
+    return { rewrite: segment.rewrite, appends: valuesOf(appends) };
   }
 
   /** The batch in flight, if any. */
   get inflight(): QueuedBatch<R, A> | null {
-    return this.#inflight && batchOf(this.#inflight);
-  }
-
-  /** The batch in flight was written. Returns its operations, for `WriterLoop.complete`. */
-  written(): number {
-    const inflight = this.#settle();
-    this.#pendingBytes -= sumBytes(inflight.appends);
-    return operationsOf(inflight);
+    const inflight = this.#inflight;
+    if (!inflight) return null;
+    return {
+      rewrite: inflight.rewrite ? inflight.segment.rewrite : null,
+      appends: valuesOf(inflight.appends),
+    };
   }
 
   /**
-   * The batch in flight failed: it goes back to the head of the queue, before the appends queued
-   * meanwhile, to be retried. If a rewrite was queued meanwhile it is dropped instead (the rewrite
-   * replaces it). With `dropRewrite`, its rewrite is dropped and only its appends go back (a
-   * rewrite the store refused). Returns the operations dropped, for `WriterLoop.discard` (0 when
-   * everything went back). Call `WriterLoop.fail` first, so that a flush waiting for the batch is
-   * rejected rather than resolved by the discard.
+   * The batch in flight was written. Returns its operations, and for a rewrite those of
+   * everything queued before it (now superseded), for `WriterLoop.complete`.
+   */
+  written(): number {
+    return this.#land(this.#settle());
+  }
+
+  /**
+   * The batch in flight failed: it goes back where it was, before the appends queued meanwhile,
+   * to be retried (returns 0). With `dropRewrite` (a rewrite the store refused), its rewrite is
+   * given up and its appends join those queued before it, to be written as if the rewrite had
+   * never been called; returns the operations that ends at once, for `WriterLoop.discard` (1, or
+   * 0 when the refused rewrite is instead done with the appends before it). Call
+   * `WriterLoop.fail` (or `rejectWaiters`) first.
    */
   requeue(options: { dropRewrite?: boolean } = {}): number {
     const inflight = this.#settle();
-    const rewrite = options.dropRewrite ? null : inflight.rewrite;
-    let dropped = options.dropRewrite && inflight.rewrite !== null ? 1 : 0;
-    if (this.#queued.rewrite !== null) {
-      dropped += (rewrite === null ? 0 : 1) + inflight.appends.length;
-      this.#pendingBytes -= sumBytes(inflight.appends);
-      return dropped;
-    }
-    this.#queued = { rewrite, appends: inflight.appends.concat(this.#queued.appends) };
-    this.#requeued = { rewrite, appends: inflight.appends.length };
-    return dropped;
+    const segment = inflight.segment;
+    segment.appends = inflight.appends.concat(segment.appends);
+    segment.settled += inflight.settled;
+    if (options.dropRewrite && inflight.rewrite) return this.#refuse(segment);
+    this.#requeued = inflight;
+    return 0;
   }
 
   /**
-   * The batch in flight is given up for good (the store refused it: a rewrite holding a record
-   * it cannot hold, or the one append it refuses). Returns its operations, for
-   * `WriterLoop.discard`.
+   * The batch in flight is given up for good (the store refused the one append it holds, say):
+   * its appends are dropped, and its rewrite, if any, is refused as with `requeue({ dropRewrite:
+   * true })`. Returns the operations that ends at once, for `WriterLoop.discard`.
    */
   drop(): number {
     const inflight = this.#settle();
     this.#pendingBytes -= sumBytes(inflight.appends);
-    return operationsOf(inflight);
+    const dropped = inflight.appends.length;
+    inflight.segment.settled += inflight.settled;
+    if (inflight.rewrite) return dropped + this.#refuse(inflight.segment);
+    return dropped + this.#settledHead();
   }
 
   /**
    * A batch put back by {@link requeue} turns out to have been written after all (a store that
-   * can tell, say after a connection dropped around a commit): removes from the head what it held,
-   * its rewrite and its first `appends` appends (default: all of them). Returns the operations
-   * removed, for `WriterLoop.complete`; 0 when nothing requeued is at the head any more (it was
-   * taken again, superseded by a rewrite, or dropped).
+   * can tell, say after a connection dropped around a commit): its first `appends` appends
+   * (default: all of them) and its rewrite are counted as written. Returns the operations that
+   * ends, for `WriterLoop.complete`; 0 when nothing was requeued since the last {@link take}.
    */
   acknowledgeRequeued(appends?: number): number {
     const requeued = this.#requeued;
     if (requeued === null) return 0;
     this.#requeued = null;
-    const count = Math.max(0, Math.min(appends ?? requeued.appends, requeued.appends));
-    const removed = this.#queued.appends.slice(0, count);
-    this.#queued = { rewrite: null, appends: this.#queued.appends.slice(count) };
-    this.#pendingBytes -= sumBytes(removed);
-    return (requeued.rewrite === null ? 0 : 1) + count;
+    const count = Math.max(
+      0,
+      Math.min(appends ?? requeued.appends.length, requeued.appends.length),
+    );
+    const segment = requeued.segment;
+    const written = segment.appends.splice(0, count);
+    const all = count === requeued.appends.length;
+    const settled = all ? requeued.settled : 0;
+    segment.settled -= settled;
+    return this.#land({ segment, rewrite: requeued.rewrite, appends: written, settled });
   }
 
   /**
    * What a reader must add to the store's contents to see every record appended so far, taken at
-   * one instant (copied: later appends do not shift it). `base` is the log a rewrite in flight or
-   * queued will leave (read it instead of the store); `appends` come after.
+   * one instant (copied: later appends do not shift it). `base` is the log the newest rewrite
+   * will leave (read it instead of the store); `appends` come after.
    */
   snapshot(): QueueSnapshot<R, A> {
-    const queued = this.#queued;
-    if (queued.rewrite !== null) {
-      return { base: queued.rewrite, appends: valuesOf(queued.appends) };
-    }
+    let base: readonly R[] | null = null;
+    let appends: A[] = [];
     const inflight = this.#inflight;
-    if (inflight === null) return { base: null, appends: valuesOf(queued.appends) };
-    return {
-      base: inflight.rewrite,
-      appends: valuesOf(inflight.appends).concat(valuesOf(queued.appends)),
-    };
+    for (const segment of this.#segments) {
+      if (segment.rewrite !== null) {
+        base = segment.rewrite;
+        appends = [];
+      }
+      if (inflight?.segment === segment) appends.push(...valuesOf(inflight.appends));
+      for (const entry of segment.appends) appends.push(entry.value);
+    }
+    return { base, appends };
   }
 
-  /** Everything not written, in flight first, then queued (what a refused writer still holds). */
+  /** Everything not written, oldest first (what a refused writer still holds). */
   unwritten(): QueuedBatch<R, A>[] {
-    const out = this.#inflight ? [batchOf(this.#inflight)] : [];
-    if (operationsOf(this.#queued) > 0) out.push(batchOf(this.#queued));
+    const out: QueuedBatch<R, A>[] = [];
+    const inflight = this.#inflight;
+    for (const segment of this.#segments) {
+      const entries =
+        inflight?.segment === segment ? inflight.appends.concat(segment.appends) : segment.appends;
+      if (segment.rewrite === null && entries.length === 0) continue;
+      out.push({ rewrite: segment.rewrite, appends: valuesOf(entries) });
+    }
     return out;
   }
 
   /** Forgets everything queued and in flight (a writer refused for good). */
   clear(): void {
-    this.#queued = { rewrite: null, appends: [] };
+    this.#segments = [segmentOf()];
     this.#inflight = null;
     this.#requeued = null;
     this.#pendingBytes = 0;
@@ -224,12 +256,19 @@ export class OperationQueue<R, A = string> {
 
   /** Operations queued and not taken (a rewrite is one, an append is one). */
   get queuedOperations(): number {
-    return operationsOf(this.#queued);
+    let operations = 0;
+    for (const segment of this.#segments) operations += operationsOf(segment);
+    // A rewrite in flight is still in its segment.
+    return operations - (this.#inflight?.rewrite ? 1 : 0);
   }
 
-  /** Operations queued or in flight: everything not written yet. */
+  /** Operations queued or in flight: everything not done yet. */
   get operations(): number {
-    return this.queuedOperations + (this.#inflight ? operationsOf(this.#inflight) : 0);
+    const inflight = this.#inflight;
+    return (
+      this.queuedOperations +
+      (inflight ? (inflight.rewrite ? 1 : 0) + inflight.appends.length + inflight.settled : 0)
+    );
   }
 
   /** True when nothing is queued (a batch may still be in flight). */
@@ -242,16 +281,60 @@ export class OperationQueue<R, A = string> {
     return this.#pendingBytes;
   }
 
-  #settle(): Segment<R, A> {
+  #settle(): Inflight<R, A> {
     const inflight = this.#inflight;
     if (!inflight) throw new Error('OperationQueue: no batch is in flight.');
     this.#inflight = null;
     return inflight;
   }
+
+  /** The rewrite of `segment` is given up: its appends join those before it, in order. */
+  #refuse(segment: Segment<R, A>): number {
+    const index = this.#segments.indexOf(segment);
+    segment.rewrite = null;
+    if (index === 0) return 1 + this.#settledHead();
+    const previous = this.#segments[index - 1] as Segment<R, A>;
+    previous.appends = previous.appends.concat(segment.appends);
+    previous.settled += segment.settled + 1;
+    this.#segments.splice(index, 1);
+    return this.#settledHead();
+  }
+
+  /** Refused rewrites left at the head with nothing to write around them: done now. */
+  #settledHead(): number {
+    const head = this.#segments[0] as Segment<R, A>;
+    if (
+      this.#inflight !== null ||
+      this.#segments.length > 1 ||
+      head.rewrite !== null ||
+      head.appends.length > 0
+    )
+      return 0;
+    const done = head.settled;
+    head.settled = 0;
+    return done;
+  }
+
+  /** `batch` (taken from its segment) was written: a rewrite supersedes what came before it. */
+  #land(batch: Inflight<R, A>): number {
+    let done = batch.appends.length + batch.settled;
+    this.#pendingBytes -= sumBytes(batch.appends);
+    if (batch.rewrite) {
+      const index = this.#segments.indexOf(batch.segment);
+      for (const earlier of this.#segments.slice(0, index)) {
+        done += operationsOf(earlier);
+        this.#pendingBytes -= sumBytes(earlier.appends);
+      }
+      this.#segments = this.#segments.slice(index);
+      batch.segment.rewrite = null;
+      done += 1;
+    }
+    return done + this.#settledHead();
+  }
 }
 
 function operationsOf(segment: Segment<unknown, unknown>): number {
-  return (segment.rewrite === null ? 0 : 1) + segment.appends.length;
+  return (segment.rewrite === null ? 0 : 1) + segment.appends.length + segment.settled;
 }
 
 function sumBytes(entries: readonly Entry<unknown>[]): number {
@@ -262,8 +345,4 @@ function sumBytes(entries: readonly Entry<unknown>[]): number {
 
 function valuesOf<A>(entries: readonly Entry<A>[]): A[] {
   return entries.map((entry) => entry.value);
-}
-
-function batchOf<R, A>(segment: Segment<R, A>): QueuedBatch<R, A> {
-  return { rewrite: segment.rewrite, appends: valuesOf(segment.appends) };
 }
