@@ -1,5 +1,10 @@
 import path from 'node:path';
-import { DEFAULT_MAX_PENDING_BYTES, serializeRecord, WriterLoop } from '@agent-records/backend-kit';
+import {
+  DEFAULT_MAX_PENDING_BYTES,
+  OperationQueue,
+  serializeRecord,
+  WriterLoop,
+} from '@agent-records/backend-kit';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
@@ -16,7 +21,6 @@ import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { WriterLock } from './lock.js';
 import { readSnapshotBatches } from './reader.js';
 import { removeAbandonedRewrites } from './recovery.js';
-import { WriteQueue } from './write-queue.js';
 import { LogWriter } from './writer.js';
 
 export interface FileSystemAgentRecordPersistenceOptions {
@@ -72,8 +76,8 @@ const defaultOnError: RecordsErrorHandler = (error, info) => {
  * (one write and one fdatasync per batch, the descriptor kept open), `rewrite` is atomic (temp
  * file, fsync, rename, directory fsync), a torn last line from a crash is cut off and kept in a
  * side file, a failed write is truncated away and retried, and a lock file keeps a second writer
- * from interleaving. This class wires the parts: the queue (`write-queue.ts`), the file as the
- * writer holds it (`writer.ts`, `atomic-replace.ts`, `recovery.ts`) and reads (`reader.ts`).
+ * from interleaving. This class wires the parts: the queue (the kit's `OperationQueue`), the
+ * file as the writer holds it (`writer.ts`, `atomic-replace.ts`, `recovery.ts`) and reads (`reader.ts`).
  */
 export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecord>
   implements AgentRecordPersistence<R>
@@ -87,7 +91,8 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly #maxPendingBytes: number;
   readonly #lock: WriterLock | null;
   readonly #blobs: BlobStore | null;
-  readonly #queue = new WriteQueue<R>();
+  /** Lines to append and rewrites; a rewrite supersedes what is before it once it lands. */
+  readonly #queue = new OperationQueue<R, string>();
   readonly #loop: WriterLoop;
   readonly #writer: LogWriter;
   /** A refused rewrite the next flush() still has to report (once, as the memory backend). */
@@ -201,7 +206,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       ops: this.#ops,
       blobs: this.#blobs,
       writer: this.#writer,
-      queued: (refused) => this.#queue.view(refused),
+      queued: () => this.#queue.unwritten(),
       serialize: (record) => serializeRecord(record, this.#blobs?.replacer),
       refusalIn,
     });
@@ -228,13 +233,13 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       try {
         // Open first, then choose the work: a rewrite queued while the file opens supersedes
         // whatever was at the head before.
-        if (!this.#writer.isOpen && this.#queue.records > 0) await this.#writer.open();
-        const work = this.#queue.next();
-        if (work === null) return;
-        if (work.kind === 'settle') this.#loop.discard(work.operations);
-        else if (work.kind === 'rewrite') await this.#rewriteAt(work.index, work.records);
+        if (!this.#writer.isOpen && !this.#queue.empty) await this.#writer.open();
+        // The newest rewrite alone first (appends after it are the next batch), else the appends.
+        const batch = this.#queue.take({ rewriteAlone: true });
+        if (batch === null) return;
+        if (batch.rewrite) await this.#rewrite(batch.rewrite);
         else {
-          await this.#writer.append(work.lines, async () => this.#blobs?.flushPending());
+          await this.#writer.append(batch.appends, async () => this.#blobs?.flushPending());
           this.#loop.complete(this.#queue.written());
         }
       } catch (error) {
@@ -243,24 +248,25 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           this.#loop.refuse(error);
           return;
         }
-        this.#queue.requeue();
+        // Fail the waiting flushes first, then put the batch back where it was.
         this.#loop.fail(
           error,
           (cause) =>
-            `Writing ${this.file} failed (${cause.message}); ${this.#queue.records} records ` +
+            `Writing ${this.file} failed (${cause.message}); ${this.#queue.operations} records ` +
             'stay queued in order and are retried on the next flush().',
         );
+        if (this.#queue.inflight) this.#loop.discard(this.#queue.requeue());
         return;
       }
     }
   }
 
   /**
-   * Writes the newest queued rewrite; only once it lands is everything queued before it
-   * dropped. A refused rewrite is dropped alone: the appends around it are written as if it
+   * Writes the newest queued rewrite (in flight); only once it lands is everything queued before
+   * it dropped. A refused rewrite is dropped alone: the appends around it are written as if it
    * had never been called.
    */
-  async #rewriteAt(index: number, records: readonly R[]): Promise<void> {
+  async #rewrite(records: readonly R[]): Promise<void> {
     try {
       await this.#writer.replace(
         records,
@@ -270,18 +276,16 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     } catch (error) {
       if (!isRefusedRecord(error)) throw error;
       this.#reportRefusedRewrite(error);
-      const done = this.#queue.refused(index);
-      if (done > 0) this.#loop.discard(done);
+      this.#loop.discard(this.#queue.requeue({ dropRewrite: true }));
       return;
     }
-    const { superseded, skippedRewrites } = this.#queue.landed(index);
-    for (const skipped of skippedRewrites) {
-      // Superseded unwritten, but a rewrite the writer would have refused is still reported.
-      const refusal = await refusalIn(skipped);
+    // Superseded unwritten, but a rewrite the writer would have refused is still reported.
+    for (const earlier of this.#queue.unwritten()) {
+      if (earlier.rewrite === records) break;
+      const refusal = earlier.rewrite && (await refusalIn(earlier.rewrite));
       if (refusal) this.#reportRefusedRewrite(refusal);
     }
-    this.#loop.discard(superseded);
-    this.#loop.complete(1);
+    this.#loop.complete(this.#queue.written());
   }
 
   #reportRefusedRewrite(error: RefusedRecordError): void {

@@ -1,9 +1,9 @@
+import type { QueuedBatch } from '@agent-records/backend-kit';
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import type { BlobStore } from './blobs/blob-store.js';
 import { errorCode, type FileOperations } from './file-operations.js';
 import { MAX_LINE_BYTES, readRecordBatchesFrom } from './line-reader.js';
 import { inspectTail } from './tail.js';
-import type { QueuedView } from './write-queue.js';
 import type { WriterState } from './writer.js';
 
 /** Characters of restored blobs after which a read yields the records it has so far. */
@@ -17,12 +17,35 @@ export interface ReadSource<R extends AgentRecordEnvelope> {
   ops: FileOperations;
   blobs: BlobStore | null;
   writer: WriterState;
-  /** The queued and in-flight work, taken at the instant it is called (see `WriteQueue.view`). */
-  queued(refused: ReadonlySet<readonly R[]>): QueuedView<R>;
+  /** The queued and in-flight work, oldest first, taken at the instant it is called. */
+  queued(): readonly QueuedBatch<R, string>[];
   /** How a queued rewrite's records become lines (as the writer will write them). */
   serialize(record: R): string;
   /** The refusal the writer will meet writing these records, if any. */
   refusalIn(records: readonly R[]): Promise<Error | null>;
+}
+
+/** What a reader adds to the file: a rewrite to read instead of it, then lines after. */
+interface QueuedView<R> {
+  base: readonly R[] | null;
+  pending: (readonly string[])[];
+}
+
+/** The log the queued work will leave, rewrites in `refused` read as if never called. */
+function viewOf<R>(
+  batches: readonly QueuedBatch<R, string>[],
+  refused: ReadonlySet<readonly R[]>,
+): QueuedView<R> {
+  let base: readonly R[] | null = null;
+  let pending: (readonly string[])[] = [];
+  for (const batch of batches) {
+    if (batch.rewrite && !refused.has(batch.rewrite)) {
+      base = batch.rewrite;
+      pending = [];
+    }
+    if (batch.appends.length > 0) pending.push(batch.appends);
+  }
+  return { base, pending };
 }
 
 interface Snapshot<R> extends QueuedView<R> {
@@ -66,7 +89,7 @@ async function openSnapshot<R extends AgentRecordEnvelope>(
       generation: writer.generation,
       opens: writer.opens,
       durableEnd: writer.durableEnd,
-      ...source.queued(refused),
+      ...viewOf(source.queued(), refused),
     };
     if (snapshot.base) {
       if (checked.has(snapshot.base)) return { fd: null, snapshot };
