@@ -247,9 +247,9 @@ describe('write faults (through the file-operations seam, on real files)', () =>
     const file = path.join(dir, 'core.jsonl');
     const faults = new FaultyFileSystem();
     const { seen, onError } = reports();
+    // One handler, the core's: it hears the backend's reports through setErrorHandler.
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
       fileOperations: faults.ops,
-      onError,
     });
     const records = new AgentRecords<Rec>({ persistence, protocolVersion: '1.0', onError });
     records.logRecord(rec(0));

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import {
   DEFAULT_MAX_PENDING_BYTES,
+  ErrorReporter,
   OperationQueue,
+  printToStderr,
   serializeRecord,
   WriterLoop,
 } from '@agent-records/backend-kit';
@@ -27,7 +29,9 @@ export interface FileSystemAgentRecordPersistenceOptions {
   /**
    * Receives write failures (once per episode, `kind: 'write-failed'`), their end
    * (`'write-recovered'`), a refused writer (`RecordsLockedError`) and warnings (a torn tail cut
-   * off and kept aside). Default: print to stderr.
+   * off and kept aside, a missing blob, a stale lock taken over). It keeps hearing them when
+   * `AgentRecords` subscribes its own `onError` (`setErrorHandler`), first; with neither, they
+   * are printed to stderr.
    */
   onError?: RecordsErrorHandler;
   /** Take a lock file beside the log on the first write (default true). */
@@ -67,10 +71,6 @@ async function refusalIn(records: readonly unknown[]): Promise<RefusedRecordErro
   return null;
 }
 
-const defaultOnError: RecordsErrorHandler = (error, info) => {
-  console.error(`[agent-records] ${info.kind}: ${error.message}`);
-};
-
 /**
  * An agent-records log in a JSON Lines file: one record per line. Appends are group-committed
  * (one write and one fdatasync per batch, the descriptor kept open), `rewrite` is atomic (temp
@@ -88,6 +88,8 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly lockFile: string;
 
   readonly #ops: FileOperations;
+  /** Where every report of this log goes: the host's `onError`, the core's, else stderr. */
+  readonly #errors: ErrorReporter;
   readonly #maxPendingBytes: number;
   readonly #lock: WriterLock | null;
   readonly #blobs: BlobStore | null;
@@ -103,21 +105,23 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     this.file = path.resolve(file);
     this.lockFile = `${this.file}.lock`;
     this.#ops = options.fileOperations ?? nodeFileOperations;
-    const onError = options.onError ?? defaultOnError;
-    this.#loop = new WriterLoop(onError, () => this.#run());
+    this.#errors = new ErrorReporter({ onError: options.onError, fallback: printToStderr });
+    this.#loop = new WriterLoop(this.#errors, () => this.#run());
     const fileMode = options.fileMode ?? 0o600;
     const dirMode = options.dirMode ?? 0o700;
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.#blobs = options.blobs
-      ? new BlobStore(options.blobs, this.#ops, { file: fileMode, dir: dirMode }, onError)
+      ? new BlobStore(options.blobs, this.#ops, { file: fileMode, dir: dirMode }, this.#errors)
       : null;
     this.#lock =
-      options.lock === false ? null : new WriterLock(this.#ops, this.lockFile, this.file, fileMode);
+      options.lock === false
+        ? null
+        : new WriterLock(this.#ops, this.lockFile, this.file, fileMode, this.#errors);
     this.#writer = new LogWriter(this.file, this.#ops, {
       fileMode,
       dirMode,
       prepare: () => this.#takeLock(),
-      warn: (error) => this.#loop.report(error, { kind: 'warning' }),
+      errors: this.#errors,
     });
   }
 
@@ -154,10 +158,11 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
 
   /**
    * The error-handler capability (see `AgentRecordPersistence.setErrorHandler`): `AgentRecords`
-   * subscribes its `onError` here; it replaces the default printer for every later report.
+   * subscribes its `onError` here; it replaces the stderr printer for every later report, and
+   * the host's own `onError` option, if given, keeps hearing each report first.
    */
   setErrorHandler(handler: RecordsErrorHandler | null): void {
-    this.#loop.setErrorHandler(handler);
+    this.#errors.setErrorHandler(handler);
   }
 
   async flush(): Promise<void> {
@@ -215,16 +220,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   /** Before the writer first opens the log: the lock, then what a crashed rewrite left. */
   async #takeLock(): Promise<void> {
     if (!this.#lock || this.#lock.held) return;
-    const { tookOverFrom } = await this.#lock.acquire();
-    if (tookOverFrom) {
-      this.#loop.report(
-        new RecordsLockedError(
-          `Took over a stale lock on ${this.file} from process ${tookOverFrom.pid}, which is ` +
-            'no longer running.',
-        ),
-        { kind: 'warning' },
-      );
-    }
+    await this.#lock.acquire(); // a stale lock taken over is reported as a warning
     await removeAbandonedRewrites(this.#ops, this.file);
   }
 
@@ -289,7 +285,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   #reportRefusedRewrite(error: RefusedRecordError): void {
-    this.#loop.report(error, { kind: 'record-refused', recordType: error.recordType });
+    this.#errors.report(error, { kind: 'record-refused', recordType: error.recordType });
     this.#refusedRewrite = new RecordsWriteError(
       `The rewrite of ${this.file} was refused and the old log kept, with the records appended ` +
         `around the rewrite call: ${error.message}`,

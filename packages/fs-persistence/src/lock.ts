@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import type { ErrorReporter } from '@agent-records/backend-kit';
 import { RecordsLockedError } from '@agent-records/types';
 import {
   errorCode,
@@ -263,7 +264,8 @@ class LockIdentity {
  * A lock file beside the log holding the writer's pid, host, boot id, start time and an instance
  * token. Another live writer, in another process or in this one, makes `acquire` throw
  * `RecordsLockedError`; so does another host's lock (reported with whose it is and how to
- * clear it) and a file that is not a lock. A stale lock is taken over atomically.
+ * clear it) and a file that is not a lock. A stale lock is taken over atomically, with a
+ * `warning` to `errors` when given.
  */
 export class WriterLock {
   readonly #identity: LockIdentity;
@@ -274,6 +276,7 @@ export class WriterLock {
     readonly lockFile: string,
     private readonly logFile: string,
     mode: number,
+    private readonly errors?: ErrorReporter,
   ) {
     this.#identity = new LockIdentity(ops, lockFile, mode);
   }
@@ -307,6 +310,16 @@ export class WriterLock {
 
   #taken(result: { tookOverFrom?: LockHolder }): { tookOverFrom?: LockHolder } {
     this.#held = true;
+    const stale = result.tookOverFrom;
+    if (stale) {
+      this.errors?.report(
+        new RecordsLockedError(
+          `Took over a stale lock on ${this.logFile} from process ${stale.pid}, which is ` +
+            'no longer running.',
+        ),
+        { kind: 'warning' },
+      );
+    }
     return result;
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import type { ErrorReporter } from '@agent-records/backend-kit';
 import { RecordsWriteError } from '@agent-records/types';
 import { errorCode, type FileOperations, syncDirectory, writeFully } from './file-operations.js';
 import { inspectTail } from './tail.js';
@@ -14,7 +15,7 @@ export interface RecoveredEnd {
 /**
  * What a crash can leave at the end of a log, put right before this process first appends: a
  * last line that is complete JSON only lacks its newline (the next append adds it); a torn one
- * is cut off, its bytes kept in a side file first (`warn` hears of it). Returns the end to
+ * is cut off, its bytes kept in a side file first (reported as a `warning` to `errors`). Returns the end to
  * append at.
  */
 export async function recoverTail(
@@ -22,7 +23,7 @@ export async function recoverTail(
   fd: number,
   file: string,
   fileMode: number,
-  warn: (error: Error) => void,
+  errors: ErrorReporter,
 ): Promise<RecoveredEnd> {
   const tail = await inspectTail(ops, fd);
   if (tail.tail.length === 0) return { durableSize: tail.size, needsNewline: false };
@@ -30,11 +31,12 @@ export async function recoverTail(
   await keepTornTail(ops, file, fileMode, tail.tail);
   await ops.ftruncate(fd, tail.lastLineStart);
   await ops.fdatasync(fd);
-  warn(
+  errors.report(
     new RecordsWriteError(
       `${file} ended with a torn line of ${tail.tail.length} bytes at offset ` +
         `${tail.lastLineStart} (an interrupted write); it was cut off and kept in a side file.`,
     ),
+    { kind: 'warning' },
   );
   return { durableSize: tail.lastLineStart, needsNewline: false };
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ErrorReporter } from '@agent-records/backend-kit';
 import { replaceAtomically, WRITE_CHUNK_BYTES } from './atomic-replace.js';
 import { errorCode, type FileOperations, syncDirectory, writeFully } from './file-operations.js';
 import { recoverTail } from './recovery.js';
@@ -21,7 +22,7 @@ export interface LogWriterOptions {
   /** Runs after the directory exists and before the log is opened: the lock, say. */
   prepare: () => Promise<void>;
   /** Hears warnings (a torn tail cut off and kept aside). */
-  warn: (error: Error) => void;
+  errors: ErrorReporter;
 }
 
 /**
@@ -98,7 +99,7 @@ export class LogWriter implements WriterState {
         fd,
         this.#file,
         this.#options.fileMode,
-        this.#options.warn,
+        this.#options.errors,
       );
       this.#durableSize = end.durableSize;
       this.#needsNewline = end.needsNewline;

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { open, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import type { AgentRecordEnvelope, RecordsErrorHandler } from '@agent-records/types';
+import type { ErrorReporter } from '@agent-records/backend-kit';
+import type { AgentRecordEnvelope } from '@agent-records/types';
 import { errorCode, type FileOperations, writeFully } from '../file-operations.js';
 
 /** Options of the blob store: where blobs live and which strings go there. */
@@ -86,7 +87,7 @@ export class BlobStore {
   readonly #ops: FileOperations;
   readonly #mode: number;
   readonly #dirMode: number;
-  readonly #onError: RecordsErrorHandler;
+  readonly #errors: ErrorReporter;
   /**
    * Blobs the lines queued since the last flush point at, by hash: each is written, or found and
    * refreshed, before those lines are (even one this instance wrote before: gc may have removed it).
@@ -108,7 +109,7 @@ export class BlobStore {
     options: BlobOptions,
     ops: FileOperations,
     modes: { file: number; dir: number },
-    onError: RecordsErrorHandler,
+    errors: ErrorReporter,
   ) {
     this.dir = path.resolve(options.dir);
     this.threshold = options.threshold ?? 4096;
@@ -116,7 +117,7 @@ export class BlobStore {
     this.#ops = ops;
     this.#mode = modes.file;
     this.#dirMode = modes.dir;
-    this.#onError = onError;
+    this.#errors = errors;
   }
 
   /** Bytes of blobs waiting to be written. */
@@ -316,11 +317,7 @@ export class BlobStore {
   #warn(key: string, message: string): void {
     if (this.#warned.has(key)) return;
     this.#warned.add(key);
-    try {
-      this.#onError(new Error(message), { kind: 'warning' });
-    } catch {
-      // A throwing handler must not fail a read.
-    }
+    this.#errors.report(new Error(message), { kind: 'warning' }); // never throws: reads go on
   }
 }
 
