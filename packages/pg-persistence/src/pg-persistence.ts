@@ -20,7 +20,7 @@ import {
 import type pg from 'pg';
 import { poolFrom } from './client.js';
 import { type Segment, SegmentQueue } from './queue.js';
-import { pagesOf, readCommitted } from './reader.js';
+import { pagesOf, readCommitted, type SessionHead } from './reader.js';
 import { ensureSchema } from './schema.js';
 import { qualified, type TableNames } from './sql.js';
 import { isDataRefusal, storableRecord } from './storable.js';
@@ -206,23 +206,53 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   /**
    * The records in pages, read with keyset pagination inside one REPEATABLE READ transaction (a
-   * consistent snapshot, constant memory), then whatever this writer has not committed yet.
+   * consistent snapshot, constant memory), then whatever this writer had not committed yet.
    */
   async *readBatches(): AsyncIterable<readonly R[]> {
     await this.#prepare();
-    const head = this.#writer.head;
-    const snapshot = this.#queue.snapshot();
-    if (snapshot.base) {
-      yield* pagesOf(snapshot.base, serializeRecord);
-    } else {
-      yield* readCommitted<R>(this.#connections(), this.#names, this.sessionId, head, (found) => {
-        if (this.#writer.head === null && !this.#progress.running && this.#queue.empty) {
-          // A replay fences the writer: its first write expects the log it has just read.
-          this.#writer.adoptHead(found.head, found.generation);
-        }
-      });
+    for (;;) {
+      // What this writer had committed, and what it still holds, at one instant.
+      const head = this.#writer.head;
+      const generation = this.#writer.generation;
+      const snapshot = this.#queue.snapshot();
+      if (snapshot.base) {
+        yield* pagesOf(snapshot.base, serializeRecord);
+      } else {
+        const fits = yield* readCommitted<R>(
+          this.#connections(),
+          this.#names,
+          this.sessionId,
+          (found) => this.#readUpTo(found, head, generation),
+        );
+        if (!fits) continue; // nothing was yielded: take both snapshots again
+      }
+      for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
+      return;
     }
-    for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
+  }
+
+  /**
+   * The last seq to read from a table snapshot (`found`) so that it and a queue snapshot taken
+   * when this writer had committed up to `head` in `generation` make one view. The queue
+   * snapshot's records were not committed then; a batch that committed since (the one in flight,
+   * or a later one) holds rows after `head` only, so reading up to `head` leaves them to the
+   * queue snapshot and yields none twice. Two cases do not fit and are read again (null): the
+   * head was not known yet and a batch of this writer has committed since (its rows would be
+   * read twice), or a rewrite of this writer committed since (the rows up to `head` are no
+   * longer the ones the queue snapshot follows).
+   */
+  #readUpTo(found: SessionHead, head: number | null, generation: number): number | null {
+    const ours = this.#writer.wrote(found.lastBatch);
+    if (head === null) {
+      if (ours) return null;
+      if (this.#writer.head === null && !this.#progress.running && this.#queue.empty) {
+        // A replay fences the writer: its first write expects the log it has just read.
+        this.#writer.adoptHead(found.head, found.generation);
+      }
+      return found.head;
+    }
+    if (ours && found.generation !== generation) return null;
+    return head;
   }
 
   #prepare(): Promise<void> {

@@ -11,24 +11,27 @@ import {
 
 const PAGE_SIZE = 1000;
 
-/** The sessions row as the read transaction saw it (zeros for a session without one). */
+/** The sessions row as the read transaction saw it (zeros, null for a session without one). */
 export interface SessionHead {
   head: number;
   generation: number;
+  /** The batch that last moved the head (`writer-token:n`), if any. */
+  lastBatch: string | null;
 }
 
 /**
  * A session's committed records in pages of at most 1000, read with keyset pagination inside
- * one REPEATABLE READ transaction: a consistent snapshot in constant memory. Reads up to seq
- * `upTo` (`null`: the head the transaction sees, which `onHead` is told before the first page).
+ * one REPEATABLE READ transaction: a consistent snapshot in constant memory. Before the first
+ * page, `plan` is told the sessions row the transaction sees and answers the last seq to read,
+ * or null when that snapshot does not fit what the caller expected: then nothing is yielded,
+ * the transaction is rolled back and the generator returns false (the caller tries again).
  */
 export async function* readCommitted<R>(
   pool: pg.Pool,
   names: QualifiedNames,
   sessionId: string,
-  upTo: number | null,
-  onHead: (head: SessionHead) => void,
-): AsyncIterable<R[]> {
+  plan: (found: SessionHead) => number | null,
+): AsyncGenerator<R[], boolean> {
   const sql = sessionStatements(names);
   const client = await checkout(pool);
   let broken = false;
@@ -36,13 +39,18 @@ export async function* readCommitted<R>(
   try {
     await client.query(BEGIN_SNAPSHOT_READ);
     for (const setting of KEYSET_PLAN) await client.query(setting);
-    const session = await client.query<{ head_seq: string; generation: string }>(sql.selectHead, [
-      sessionId,
-    ]);
+    const session = await client.query<{
+      head_seq: string;
+      generation: string;
+      last_batch: string | null;
+    }>(sql.selectHeadAndBatch, [sessionId]);
     const row = session.rows[0];
-    const head = row ? Number(row.head_seq) : 0;
-    onHead({ head, generation: row ? Number(row.generation) : 0 });
-    const limit = upTo ?? head;
+    const limit = plan({
+      head: row ? Number(row.head_seq) : 0,
+      generation: row ? Number(row.generation) : 0,
+      lastBatch: row?.last_batch ?? null,
+    });
+    if (limit === null) return false; // rolled back below
     const selectPage = sql.selectPage(PAGE_SIZE);
     let last = 0;
     for (;;) {
@@ -58,6 +66,7 @@ export async function* readCommitted<R>(
     }
     await client.query(COMMIT);
     finished = true;
+    return true;
   } catch (error) {
     broken = true;
     throw error;

@@ -46,6 +46,16 @@ export class SessionWriter<R> {
     return this.#head;
   }
 
+  /** The generation (rewrites committed) this writer builds on. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** True when `batchId` (a sessions row's `last_batch`) names a batch of this writer. */
+  wrote(batchId: string | null): boolean {
+    return batchId?.startsWith(`${this.#token}:`) ?? false;
+  }
+
   /** A replay fences the writer: its first write expects the log it has just read. */
   adoptHead(head: number, generation: number): void {
     this.#head = head;

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentRecordEnvelope } from '@agent-records/types';
+import type pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { available, dropSchema, newPool, schemaName } from '../test/database.js';
+import { PostgresAgentRecordPersistence } from './pg-persistence.js';
+import { BEGIN_SNAPSHOT_READ } from './sql.js';
+
+type Rec = AgentRecordEnvelope & { n: number };
+const rec = (n: number): Rec => ({ type: 'test', n });
+const schemas: string[] = [];
+const pools: pg.Pool[] = [];
+afterAll(async () => {
+  for (const pool of pools) await pool.end();
+  if (available) for (const schema of schemas) await dropSchema(schema);
+});
+
+/**
+ * A pool whose next read transaction waits at its BEGIN until `release()`: the seam that puts a
+ * writer's COMMIT between the moment read() looks at its queue and the moment its snapshot of
+ * the table is taken, every time (no timing involved).
+ */
+function pausingPool(): {
+  pool: pg.Pool;
+  pauseNextRead(): { paused: Promise<void>; release(): void };
+} {
+  const pool = newPool({ max: 4 });
+  pools.push(pool);
+  let pause: { reached(): void; gate: Promise<void> } | null = null;
+  const wrapped = new WeakSet<object>();
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  (pool as unknown as { connect: () => Promise<pg.PoolClient> }).connect = async () => {
+    const client = await connect();
+    if (!wrapped.has(client)) {
+      wrapped.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (
+        ...args: unknown[]
+      ) => {
+        if (args[0] === BEGIN_SNAPSHOT_READ && pause) {
+          const { reached, gate } = pause;
+          pause = null;
+          reached();
+          await gate;
+        }
+        return query(...args);
+      };
+    }
+    return client;
+  };
+  return {
+    pool,
+    pauseNextRead() {
+      let reached = () => {};
+      let release = () => {};
+      const paused = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      pause = { reached, gate };
+      return { paused, release };
+    },
+  };
+}
+
+async function readAll(persistence: PostgresAgentRecordPersistence<Rec>): Promise<Rec[]> {
+  const out: Rec[] = [];
+  for await (const record of persistence.read()) out.push(record);
+  return out;
+}
+
+describe.skipIf(!available)('read() is one consistent view', () => {
+  it('yields a record once when its batch commits while read() is starting', async () => {
+    const schema = schemaName();
+    schemas.push(schema);
+    const { pool, pauseNextRead } = pausingPool();
+    const persistence = new PostgresAgentRecordPersistence<Rec>(`dup-${randomUUID()}`, {
+      pool,
+      schema,
+    });
+    const { paused, release } = pauseNextRead();
+    persistence.append(rec(0));
+    // read() sees the record queued (the writer has not even learned the head yet) ...
+    const reading = readAll(persistence);
+    await paused;
+    // ... and its batch commits before read()'s snapshot of the table is taken.
+    await persistence.flush();
+    release();
+    expect(await reading).toEqual([rec(0)]);
+    await persistence.close();
+  });
+
+  it('yields the whole of a longer rewrite that commits while read() is starting, not its rows up to the old head', async () => {
+    const schema = schemaName();
+    schemas.push(schema);
+    const { pool, pauseNextRead } = pausingPool();
+    const persistence = new PostgresAgentRecordPersistence<Rec>(`rewrite-${randomUUID()}`, {
+      pool,
+      schema,
+    });
+    persistence.append(rec(1));
+    persistence.append(rec(2));
+    await persistence.flush();
+    const { paused, release } = pauseNextRead();
+    const reading = readAll(persistence);
+    await paused;
+    persistence.rewrite([rec(10), rec(11), rec(12)]);
+    await persistence.flush();
+    release();
+    // Either whole log is one consistent view; a mix (the new rows cut at the old head) is not.
+    const seen = (await reading).map((r) => r.n);
+    expect([
+      [1, 2],
+      [10, 11, 12],
+    ]).toContainEqual(seen);
+    expect((await readAll(persistence)).map((r) => r.n)).toEqual([10, 11, 12]);
+    await persistence.close();
+  });
+});
