@@ -73,8 +73,33 @@ export function errorCode(error: unknown): string | undefined {
 }
 
 /** Writes all of `buffer` at `position`, completing short writes and retrying EAGAIN. */
-export async function writeFully(
+export function writeFully(
   ops: FileOperations,
+  fd: number,
+  buffer: Buffer,
+  position: number,
+): Promise<void> {
+  return transferFully(ops, 'write', fd, buffer, position);
+}
+
+/** Fills all of `buffer` from `position`; the end of the file before it is full throws. */
+export function readFully(
+  ops: FileOperations,
+  fd: number,
+  buffer: Buffer,
+  position: number,
+): Promise<void> {
+  return transferFully(ops, 'read', fd, buffer, position);
+}
+
+/**
+ * The one loop behind {@link writeFully} and {@link readFully}: a call may move fewer bytes than
+ * asked, so it goes on from where the last one stopped; EAGAIN is retried a bounded number of
+ * times. Nothing moved means the end of the file for a read, a stalled device for a write.
+ */
+async function transferFully(
+  ops: FileOperations,
+  direction: 'read' | 'write',
   fd: number,
   buffer: Buffer,
   position: number,
@@ -82,9 +107,9 @@ export async function writeFully(
   let done = 0;
   let stalls = 0;
   while (done < buffer.length) {
-    let written: number;
+    let moved: number;
     try {
-      written = await ops.write(fd, buffer, done, buffer.length - done, position + done);
+      moved = await ops[direction](fd, buffer, done, buffer.length - done, position + done);
     } catch (error) {
       if (errorCode(error) === 'EAGAIN' && stalls++ < 100) {
         await new Promise((resolve) => setImmediate(resolve));
@@ -92,8 +117,12 @@ export async function writeFully(
       }
       throw error;
     }
-    if (written === 0 && stalls++ >= 100) throw new Error('write made no progress');
-    done += written;
+    if (moved === 0) {
+      if (direction === 'read')
+        throw new Error(`unexpected end of file at byte ${position + done}`);
+      if (stalls++ >= 100) throw new Error('write made no progress');
+    }
+    done += moved;
   }
 }
 

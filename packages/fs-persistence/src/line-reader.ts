@@ -26,6 +26,16 @@ export interface LineBlock {
   oversized?: number;
 }
 
+/** The block of a line skipped for its length: its place and size, none of its bytes. */
+function oversizedLine(
+  firstLine: number,
+  offset: number,
+  complete: boolean,
+  length: number,
+): LineBlock {
+  return { bytes: EMPTY, firstLine, offset, complete, oversized: length };
+}
+
 export interface ReadLineBlocksOptions {
   /** Stop at this byte offset; default: the file's size when reading starts. */
   end?: number;
@@ -89,13 +99,7 @@ export async function* readLineBlocks(
     }
     let headStart = 0;
     if (oversized) {
-      yield {
-        bytes: EMPTY,
-        firstLine: lineBase + 1,
-        offset: lineStart,
-        complete: true,
-        oversized: lengthSoFar,
-      };
+      yield oversizedLine(lineBase + 1, lineStart, true, lengthSoFar);
       lineBase++;
       headStart = firstNewline + 1;
       lineStart = chunkStart + headStart;
@@ -118,13 +122,7 @@ export async function* readLineBlocks(
     carryBytes = read - lastNewline - 1;
   }
   if (oversized) {
-    yield {
-      bytes: EMPTY,
-      firstLine: lineBase + 1,
-      offset: lineStart,
-      complete: false,
-      oversized: carryBytes,
-    };
+    yield oversizedLine(lineBase + 1, lineStart, false, carryBytes);
   } else if (carryBytes > 0) {
     const bytes = carry.length === 1 ? (carry[0] as Buffer) : Buffer.concat(carry, carryBytes);
     yield { bytes, firstLine: lineBase + 1, offset: lineStart, complete: false };

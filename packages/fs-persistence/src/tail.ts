@@ -1,4 +1,4 @@
-import type { FileOperations } from './file-operations.js';
+import { type FileOperations, readFully } from './file-operations.js';
 
 const STEP = 64 * 1024;
 
@@ -72,19 +72,5 @@ function isCompleteJson(bytes: Buffer, firstLine: boolean): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-export async function readFully(
-  ops: FileOperations,
-  fd: number,
-  buffer: Buffer,
-  position: number,
-): Promise<void> {
-  let done = 0;
-  while (done < buffer.length) {
-    const read = await ops.read(fd, buffer, done, buffer.length - done, position + done);
-    if (read === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
-    done += read;
   }
 }
