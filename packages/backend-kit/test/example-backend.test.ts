@@ -38,6 +38,6 @@ describe('the README', () => {
       new URL('../examples/array-log-persistence.ts', import.meta.url),
       'utf8',
     );
-    expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
+    expect(readme).toContain(`\`\`\`ts file=array-log-persistence.ts\n${example}\`\`\``);
   });
 });

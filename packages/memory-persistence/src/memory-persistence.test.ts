@@ -10,7 +10,7 @@ import { InMemoryAgentRecordPersistence } from './memory-persistence.js';
 
 describePersistenceContract('InMemoryAgentRecordPersistence', () => {
   let log: AgentRecordEnvelope[] = [];
-  let current: InMemoryAgentRecordPersistence | undefined;
+  let current: InMemoryAgentRecordPersistence<Rec> | undefined;
   return {
     open(options) {
       // A new instance starts from what the previous one wrote, like reopening a file.

@@ -6,6 +6,7 @@ import {
   utf8ByteLength,
 } from '@agent-records/backend-kit';
 import {
+  type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
   RecordsClosedError,
@@ -51,7 +52,7 @@ type Pending<R> =
  * on a later microtask, a failed write is a failure episode (reported once, `flush()` rejects and
  * retries), and `injectFault` makes any operation fail on demand.
  */
-export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecordEnvelope>
+export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecord>
   implements AgentRecordPersistence<R>
 {
   #records: R[];

@@ -5,7 +5,7 @@ import { InMemoryAgentRecordPersistence } from './memory-persistence.js';
 describePersistenceModel(
   'InMemoryAgentRecordPersistence',
   () => {
-    let current: InMemoryAgentRecordPersistence | undefined;
+    let current: InMemoryAgentRecordPersistence<AgentRecordEnvelope> | undefined;
     return {
       open(options) {
         // A new instance starts from what the previous one wrote, like reopening a file.

@@ -71,6 +71,10 @@ export function describePersistenceModel(
     const property = fc.asyncProperty(
       fc.commands(commandArbitraries(withFaults), { maxCommands }),
       async (commands) => {
+        // A macrotask turn per sequence: a backend that settles everything in microtasks (the
+        // in-memory one) would otherwise starve the test runner's own messages for the whole
+        // property, and vitest fails the run with "Timeout calling onTaskUpdate" on a busy host.
+        await new Promise((resolve) => setImmediate(resolve));
         const subject = await factory();
         const reports: RealSystem['reports'] = [];
         const onError = (error: Error, info: RecordsErrorInfo) => reports.push({ error, info });

@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packAll } from '../src/projects.mjs';
+
+// A user who runs `npm i -D @agent-records/persistence-tests vitest` today gets vitest 4. The
+// peer range must admit it (no ERESOLVE, `npm ls` clean) and the suites must run under it.
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+let work: string;
+let project: string;
+
+function npm(args: string[]) {
+  return spawnSync('npm', args, { cwd: project, encoding: 'utf8', timeout: 300_000 });
+}
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'docs-check-vitest4-'));
+  project = path.join(work, 'project');
+  mkdirSync(project);
+  writeFileSync(
+    path.join(project, 'package.json'),
+    '{ "name": "suite-under-vitest4", "private": true, "type": "module" }\n',
+  );
+  const tarballs = packAll(root, path.join(work, 'tarballs')).filter((file) =>
+    /agent-records-(types|backend-kit|memory-persistence|persistence-tests)-/.test(file),
+  );
+  const install = npm(['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs]);
+  if (install.status !== 0)
+    throw new Error(`npm install of the tarballs failed:\n${install.stderr}`);
+  // What the README says to run, with the newest vitest major.
+  const dev = npm([
+    'install',
+    '--save-dev',
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    'vitest@4',
+  ]);
+  if (dev.status !== 0) throw new Error(`npm install vitest@4 failed:\n${dev.stderr}`);
+  writeFileSync(
+    path.join(project, 'memory.test.js'),
+    `import { InMemoryAgentRecordPersistence } from '@agent-records/memory-persistence';
+import { describePersistenceContract, describePersistenceModel } from '@agent-records/persistence-tests';
+
+function subject() {
+  let current;
+  return {
+    open: (options) => (current = new InMemoryAgentRecordPersistence(current?.records ?? [], options)),
+  };
+}
+describePersistenceContract('memory under vitest 4', subject);
+describePersistenceModel('memory under vitest 4', subject, { runs: 10 });
+`,
+  );
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the contract suite for a user on vitest 4', () => {
+  it('installs with npm without a peer conflict (npm ls is clean)', () => {
+    const ls = npm(['ls', '--all']);
+    expect(ls.stderr).not.toMatch(/invalid|missing|ERESOLVE/);
+    expect(ls.status).toBe(0);
+    expect(ls.stdout).toMatch(/vitest@4\./);
+  });
+
+  it('runs the contract and model suites under vitest 4', () => {
+    const run = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run'], {
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strip colour codes
+    const output = `${run.stdout}${run.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(output, output).toMatch(/Tests\s+\d+ passed/);
+    expect(run.status, output).toBe(0);
+  });
+});
