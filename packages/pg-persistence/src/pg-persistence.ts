@@ -1,6 +1,7 @@
 import {
   DEFAULT_MAX_PENDING_BYTES,
   ErrorReporter,
+  OperationQueue,
   serializeRecord,
   WriterLoop,
 } from '@agent-records/backend-kit';
@@ -19,12 +20,20 @@ import {
 } from '@agent-records/types';
 import type pg from 'pg';
 import { poolFrom } from './client.js';
-import { type Segment, SegmentQueue } from './queue.js';
 import { pagesOf, readCommitted, type SessionHead } from './reader.js';
 import { ensureSchema } from './schema.js';
 import { qualified, type TableNames } from './sql.js';
 import { isDataRefusal, storableRecord } from './storable.js';
-import { RefusedRowSearch, SessionWriter } from './writer.js';
+import {
+  RefusedRowSearch,
+  type Row,
+  type RowBatch,
+  SessionWriter,
+  unwrittenCount,
+} from './writer.js';
+
+/** Queued appends are yielded by read() in pages of this many, as the table's rows are. */
+const READ_PAGE = 1000;
 
 export interface PostgresAgentRecordPersistenceOptions {
   /** A pool to use (not ended by `close()`); otherwise one is made from `connectionString`. */
@@ -50,7 +59,7 @@ export interface PostgresAgentRecordPersistenceOptions {
  * so a second writer is fenced off with `RecordsConflictError`; a retry after a lost connection
  * checks whether the batch had committed, so nothing is written twice.
  *
- * This class wires the parts: the queue (`queue.ts`), the writer loop of the backend kit, the
+ * This class wires the parts: the operation queue and the writer loop of the backend kit, the
  * batch transaction (`writer.ts`), the keyset reader (`reader.ts`); all SQL is in `sql.ts`.
  */
 export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecord>
@@ -67,7 +76,8 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   readonly #maxPendingBytes: number;
   #ready: Promise<void> | null = null;
 
-  readonly #queue = new SegmentQueue<R>();
+  /** Rewrites hold the records as given (serialised by the writer); appends hold their rows. */
+  readonly #queue = new OperationQueue<R, Row>();
   readonly #progress: WriterLoop;
   readonly #writer: SessionWriter<R>;
   readonly #search = new RefusedRowSearch();
@@ -104,7 +114,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     // The bound counts UTF-8 bytes; records it drops are one report for the next flush().
     const bytes = Buffer.byteLength(line, 'utf8');
     this.#progress.admit(bytes, this.#maxPendingBytes);
-    this.#queue.append(line, time);
+    this.#queue.append({ line, time }, bytes);
     this.#progress.enqueue(1, bytes);
     this.#progress.schedule();
   }
@@ -186,7 +196,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     if (this.#closing === null) {
       throw new RecordsClosedError(
         `Session ${this.sessionId} is closed and its connections were released; open it again ` +
-          `to read, or call close() again to retry writing its ${this.#queue.unwrittenCount} unwritten records.`,
+          `to read, or call close() again to retry writing its ${unwrittenCount(this.#queue)} unwritten records.`,
       );
     }
     this.#pool = poolFrom({ connectionString: this.#connectionString });
@@ -195,7 +205,12 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   /** Records this writer could not write because another writer took the session (after a conflict). */
   unwrittenRecords(): R[] {
-    return this.#queue.unwritten();
+    const records: R[] = [];
+    for (const batch of this.#queue.unwritten()) {
+      if (batch.rewrite) records.push(...batch.rewrite);
+      for (const row of batch.appends) records.push(JSON.parse(row.line) as R);
+    }
+    return records;
   }
 
   async *read(): AsyncIterable<R> {
@@ -226,7 +241,10 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         );
         if (!fits) continue; // nothing was yielded: take both snapshots again
       }
-      for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
+      const { appends } = snapshot;
+      for (let i = 0; i < appends.length; i += READ_PAGE) {
+        yield appends.slice(i, i + READ_PAGE).map((row) => JSON.parse(row.line) as R);
+      }
       return;
     }
   }
@@ -276,11 +294,13 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         return;
       }
       if (this.#queue.empty) break; // a retried batch had committed
-      // The head segment as one batch; appends arriving meanwhile start a new one.
-      const batch = this.#queue.take(this.#search.maxAppends(this.#queue.headHasRewrite));
+      // The newest rewrite (if any) and the appends queued after it, as one batch.
+      const maxAppends = this.#search.maxAppends();
+      const batch = this.#queue.take(maxAppends === undefined ? {} : { maxAppends });
+      if (batch === null) break;
       try {
         await this.#writer.write(this.#connections(), batch);
-        this.#search.written(batch.lines.length);
+        this.#search.written(batch.appends.length);
         this.#progress.complete(this.#queue.written());
       } catch (error) {
         // Settle the waiting flushes first: requeueing may discard work a rewrite superseded,
@@ -290,7 +310,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
           (error instanceof RecordsSerializeError || error instanceof RecordsInvalidError)
         ) {
           this.#refuseRewrite(error);
-          this.#progress.discard(this.#queue.refuseRewrite());
+          this.#progress.discard(this.#queue.requeue({ dropRewrite: true }));
           continue;
         }
         if (isDataRefusal(error)) {
@@ -312,10 +332,10 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
    * one row it refuses is found, which is reported and dropped alone (a rewrite it is in is
    * refused whole and the old log kept); every other record is written, in order.
    */
-  #isolate(batch: Segment<R>, error: unknown): void {
+  #isolate(batch: RowBatch<R>, error: unknown): void {
     this.#writer.forgetAttempt();
     const cause = error as Error & { code: string };
-    if (batch.rewrite && batch.lines.length === 0) {
+    if (batch.rewrite && batch.appends.length === 0) {
       this.#search.reset();
       this.#refuseRewrite(
         new RecordsWriteError(
@@ -323,11 +343,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
           { cause },
         ),
       );
-      this.#progress.discard(this.#queue.refuseRewrite());
+      this.#progress.discard(this.#queue.requeue({ dropRewrite: true }));
       return;
     }
-    if (!batch.rewrite && batch.lines.length === 1) {
-      const recordType = (JSON.parse(batch.lines[0] as string) as { type?: string }).type;
+    if (!batch.rewrite && batch.appends.length === 1) {
+      const recordType = (JSON.parse((batch.appends[0] as Row).line) as { type?: string }).type;
       this.#search.reset();
       this.#progress.report(
         new RecordsWriteError(
@@ -349,7 +369,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     this.#progress.fail(
       error,
       (cause) =>
-        `Writing session ${this.sessionId} failed (${cause.message}); ${this.#queue.queuedOperations + (this.#queue.inflight?.lines.length ?? 0)} records ` +
+        `Writing session ${this.sessionId} failed (${cause.message}); ${this.#queue.queuedOperations + (this.#queue.inflight?.appends.length ?? 0)} records ` +
         'stay queued in order and are retried on the next flush().',
     );
   }
@@ -357,7 +377,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   /**
    * A rewrite the store cannot hold is dropped whole and the old log kept: reported once, and
    * the next flush() rejects with it (as on the memory backend). What was queued before it goes
-   * back to the queue (`SegmentQueue.refuseRewrite`).
+   * back to the queue (`OperationQueue.requeue({ dropRewrite: true })`).
    */
   #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError | RecordsWriteError): void {
     const recordType = 'recordType' in error ? error.recordType : undefined;

@@ -1,10 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import type { OperationQueue, QueuedBatch } from '@agent-records/backend-kit';
 import { RecordsConflictError } from '@agent-records/types';
 import type pg from 'pg';
 import { withClient } from './client.js';
-import type { Segment, SegmentQueue } from './queue.js';
 import { BEGIN, COMMIT, type QualifiedNames, ROLLBACK, sessionStatements } from './sql.js';
 import { isDataRefusal, storableRecord } from './storable.js';
+
+/** One queued append: its JSON line and its `time` (epoch ms) for the `time` column. */
+export interface Row {
+  line: string;
+  time: number | null;
+}
+
+/** The kit's queue as this backend uses it: rewrites hold records, appends hold rows. */
+export type RowQueue<R> = OperationQueue<R, Row>;
+export type RowBatch<R> = QueuedBatch<R, Row>;
+
+/** How many records a queue still holds: those its writer has not written. */
+export function unwrittenCount<R>(queue: RowQueue<R>): number {
+  let count = 0;
+  for (const batch of queue.unwritten())
+    count += (batch.rewrite?.length ?? 0) + batch.appends.length;
+  return count;
+}
 
 /** Rows per INSERT statement; a batch of any size is still one transaction. */
 const ROWS_PER_STATEMENT = 5000;
@@ -14,7 +32,6 @@ interface Attempt {
   batchId: string;
   /** The head and generation the batch expected; its committed result is `newHead`. */
   newHead: number;
-  rewrite: boolean;
 }
 
 /**
@@ -26,7 +43,7 @@ interface Attempt {
 export class SessionWriter<R> {
   readonly #sessionId: string;
   readonly #sql: ReturnType<typeof sessionStatements>;
-  readonly #queue: SegmentQueue<R>;
+  readonly #queue: RowQueue<R>;
   readonly #token = randomUUID();
   #batchNo = 0;
   /** The committed head sequence number and generation this writer builds on (null: unknown yet). */
@@ -35,7 +52,7 @@ export class SessionWriter<R> {
   /** A batch that may or may not have committed: checked before anything else is written. */
   #uncertain: Attempt | null = null;
 
-  constructor(sessionId: string, names: QualifiedNames, queue: SegmentQueue<R>) {
+  constructor(sessionId: string, names: QualifiedNames, queue: RowQueue<R>) {
     this.#sessionId = sessionId;
     this.#sql = sessionStatements(names);
     this.#queue = queue;
@@ -99,11 +116,9 @@ export class SessionWriter<R> {
     const attempt = this.#uncertain as Attempt;
     this.#uncertain = null;
     if (row.last_batch === attempt.batchId) {
-      // It committed. Mark what it held as written and write only the rest.
-      const appends = attempt.rewrite
-        ? attempt.newHead - this.#queue.headRewriteLength
-        : attempt.newHead - this.#head;
-      const operations = this.#queue.acknowledge(attempt.rewrite, appends);
+      // It committed (a transaction is all or nothing): the whole batch, requeued when its
+      // COMMIT answer was lost, is written; only the rest is left to write.
+      const operations = this.#queue.acknowledgeRequeued();
       this.adoptHead(dbHead, dbGeneration);
       return operations;
     }
@@ -112,7 +127,7 @@ export class SessionWriter<R> {
   }
 
   /** Writes `batch` in one transaction on the head this writer knows (learnHead first). */
-  async write(pool: pg.Pool, batch: Segment<R>): Promise<void> {
+  async write(pool: pg.Pool, batch: RowBatch<R>): Promise<void> {
     let rolledBack = false;
     await withClient(
       pool,
@@ -134,16 +149,13 @@ export class SessionWriter<R> {
     );
   }
 
-  async #transaction(client: pg.PoolClient, batch: Segment<R>): Promise<void> {
+  async #transaction(client: pg.PoolClient, batch: RowBatch<R>): Promise<void> {
     const head = this.#head as number;
     const newHead = batch.rewrite
-      ? batch.rewrite.length + batch.lines.length
-      : head + batch.lines.length;
-    const attempt: Attempt = {
-      batchId: `${this.#token}:${++this.#batchNo}`,
-      newHead,
-      rewrite: batch.rewrite !== null,
-    };
+      ? batch.rewrite.length + batch.appends.length
+      : head + batch.appends.length;
+    const attempt: Attempt = { batchId: `${this.#token}:${++this.#batchNo}`, newHead };
+    const rewrite = batch.rewrite !== null;
     await client.query(BEGIN);
     // From here until COMMIT answers, the outcome is unknown if the connection drops.
     this.#uncertain = attempt;
@@ -158,7 +170,7 @@ export class SessionWriter<R> {
       newHead,
       attempt.batchId,
       head,
-      attempt.rewrite ? 1 : 0,
+      rewrite ? 1 : 0,
       this.#generation,
     ]);
     if (moved.rowCount !== 1) {
@@ -183,15 +195,21 @@ export class SessionWriter<R> {
         seq += lines.length;
       }
     }
-    for (let i = 0; i < batch.lines.length; i += ROWS_PER_STATEMENT) {
-      const lines = batch.lines.slice(i, i + ROWS_PER_STATEMENT);
-      await this.#insert(client, seq + 1, lines, batch.times.slice(i, i + ROWS_PER_STATEMENT));
+    for (let i = 0; i < batch.appends.length; i += ROWS_PER_STATEMENT) {
+      const rows = batch.appends.slice(i, i + ROWS_PER_STATEMENT);
+      const lines = rows.map((row) => row.line);
+      await this.#insert(
+        client,
+        seq + 1,
+        lines,
+        rows.map((row) => row.time),
+      );
       seq += lines.length;
     }
     await client.query(COMMIT);
     this.#uncertain = null;
     this.#head = newHead;
-    if (attempt.rewrite) this.#generation++;
+    if (rewrite) this.#generation++;
   }
 
   async #insert(
@@ -217,7 +235,7 @@ export class SessionWriter<R> {
   conflictError(): RecordsConflictError {
     return new RecordsConflictError(
       `Session ${this.#sessionId} was changed by another writer: its head sequence number is not ` +
-        `the ${this.#head} this writer built on. This writer stopped; its ${this.#queue.unwrittenCount} ` +
+        `the ${this.#head} this writer built on. This writer stopped; its ${unwrittenCount(this.#queue)} ` +
         'unwritten records are kept (unwrittenRecords()). Replay the session before writing again.',
     );
   }
@@ -233,9 +251,12 @@ const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 export class RefusedRowSearch {
   #isolation: { limit: number; remaining: number } | null = null;
 
-  /** The most appends the next batch may take (null: no limit). */
-  maxAppends(hasRewrite: boolean): number | null {
-    return this.#isolation && Math.max(hasRewrite ? 0 : 1, this.#isolation.limit);
+  /**
+   * The most appends the next batch may take (undefined: no limit). The queue's `take` makes
+   * that at least one append when the batch holds no rewrite.
+   */
+  maxAppends(): number | undefined {
+    return this.#isolation?.limit;
   }
 
   /** These rows were not the refused one: once all of the refused batch is written, stop cutting. */
@@ -251,10 +272,11 @@ export class RefusedRowSearch {
   }
 
   /** Halve the batch (a rewrite with one append: the rewrite alone) and write on from its start. */
-  halve(batch: Segment<unknown>): void {
+  halve(batch: QueuedBatch<unknown, unknown>): void {
+    const appends = batch.appends.length;
     this.#isolation = {
-      limit: batch.rewrite ? Math.floor(batch.lines.length / 2) : Math.ceil(batch.lines.length / 2),
-      remaining: this.#isolation?.remaining ?? batch.lines.length,
+      limit: batch.rewrite ? Math.floor(appends / 2) : Math.ceil(appends / 2),
+      remaining: this.#isolation?.remaining ?? appends,
     };
   }
 }
