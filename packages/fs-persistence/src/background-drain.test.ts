@@ -1,17 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentRecordEnvelope } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n: number };
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-drain-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-drain-');
 
 function linesOf(file: string): number[] {
   let text = '';
@@ -41,7 +37,7 @@ describe('background writes always drain (file)', () => {
   it('writes a record appended right after an awaited flush without another flush', async () => {
     // 20 rounds: the lost record depended on where the writer run was when the flush resolved.
     for (let round = 0; round < 20; round++) {
-      const file = path.join(dir, `drain-${round}.jsonl`);
+      const file = path.join(temp.dir, `drain-${round}.jsonl`);
       const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
       persistence.append({ type: 'test', n: 1 });
       await persistence.flush();
@@ -52,7 +48,7 @@ describe('background writes always drain (file)', () => {
   });
 
   it('writes records appended while a batch is being written, nobody flushing', async () => {
-    const file = path.join(dir, 'busy.jsonl');
+    const file = path.join(temp.dir, 'busy.jsonl');
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
     const expected: number[] = [];
     for (let n = 0; n < 50; n++) {

@@ -1,22 +1,18 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   type AgentRecordEnvelope,
   RecordsOverflowError,
   RecordsWriteError,
 } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FaultyFileSystem, ioError } from '../test/faulty-fs.js';
+import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n?: number; text?: string; big?: bigint };
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-close-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-close-');
 
 /** Descriptors this process holds open on `file` (Linux: /proc/self/fd). */
 function descriptorsOn(file: string): number {
@@ -37,7 +33,7 @@ describe.runIf(existsSync('/proc/self/fd'))(
   'close() always releases the lock and descriptor',
   () => {
     it('when its flush rejects with the overflow report', async () => {
-      const file = path.join(dir, 'overflow.jsonl');
+      const file = path.join(temp.dir, 'overflow.jsonl');
       const faults = new FaultyFileSystem();
       const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
         fileOperations: faults.ops,
@@ -59,7 +55,7 @@ describe.runIf(existsSync('/proc/self/fd'))(
     });
 
     it('when it is called during a failure episode, and a later close() writes the records', async () => {
-      const file = path.join(dir, 'episode.jsonl');
+      const file = path.join(temp.dir, 'episode.jsonl');
       const faults = new FaultyFileSystem();
       const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
         fileOperations: faults.ops,
@@ -78,7 +74,7 @@ describe.runIf(existsSync('/proc/self/fd'))(
     });
 
     it('two close() calls at once during an episode cut and close the log once', async () => {
-      const file = path.join(dir, 'twice.jsonl');
+      const file = path.join(temp.dir, 'twice.jsonl');
       const faults = new FaultyFileSystem();
       const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
         fileOperations: faults.ops,
@@ -100,7 +96,7 @@ describe.runIf(existsSync('/proc/self/fd'))(
     });
 
     it('when its flush rejects with a refused rewrite', async () => {
-      const file = path.join(dir, 'refused.jsonl');
+      const file = path.join(temp.dir, 'refused.jsonl');
       const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError: () => {} });
       persistence.append({ type: 'x', n: 1 });
       persistence.rewrite([{ type: 'bad', big: 1n }]);

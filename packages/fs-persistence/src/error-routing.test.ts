@@ -2,13 +2,14 @@
 // tail cut, a missing blob, a stale lock taken over) reaches the core's `onError` through
 // `setErrorHandler`, and a host's own fs `onError` keeps hearing it alongside, first.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { AgentRecords } from '@agent-records/core';
 import type { AgentRecord, RecordsErrorHandler } from '@agent-records/types';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FaultyFileSystem, ioError } from '../test/faulty-fs.js';
+import { useTempDir } from '../test/temp-dir.js';
 import {
   FileSystemAgentRecordPersistence,
   type FileSystemAgentRecordPersistenceOptions,
@@ -20,17 +21,15 @@ interface Heard {
   message: string;
 }
 
-let dir: string;
+const temp = useTempDir('error-routing-');
 let heard: Heard[];
 let printed: ReturnType<typeof vi.spyOn>;
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'error-routing-'));
   heard = [];
   printed = vi.spyOn(console, 'error').mockImplementation(() => {});
 });
 afterEach(() => {
   printed.mockRestore();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const listen =
@@ -62,7 +61,7 @@ const image = `data:image/png;base64,${Buffer.alloc(6000, 7).toString('base64')}
 /** Each report the backend makes, provoked for real; resolves once it has been made. */
 const provoke = {
   async tornTailCut(withFsOnError: boolean): Promise<void> {
-    const file = path.join(dir, 'torn.jsonl');
+    const file = path.join(temp.dir, 'torn.jsonl');
     writeFileSync(file, '{"type":"note"}\n{"type":"no', { mode: 0o600 });
     const records = session(file, withFsOnError);
     records.logRecord(prompt);
@@ -70,8 +69,8 @@ const provoke = {
   },
 
   async missingBlobOnReplay(withFsOnError: boolean): Promise<void> {
-    const file = path.join(dir, 'blobs.jsonl');
-    const blobs = { dir: path.join(dir, 'blobs') };
+    const file = path.join(temp.dir, 'blobs.jsonl');
+    const blobs = { dir: path.join(temp.dir, 'blobs') };
     const writer = new AgentRecords<AgentRecord>({
       persistence: new FileSystemAgentRecordPersistence(file, { blobs }),
       protocolVersion: '1.0',
@@ -86,7 +85,7 @@ const provoke = {
   },
 
   async staleLockTakenOver(withFsOnError: boolean): Promise<void> {
-    const file = path.join(dir, 'locked.jsonl');
+    const file = path.join(temp.dir, 'locked.jsonl');
     // This very pid in an earlier boot: stale (a reboot), so it is taken over with a warning.
     const lock = {
       pid: process.pid,
@@ -102,7 +101,7 @@ const provoke = {
   },
 
   async writeFailure(withFsOnError: boolean): Promise<void> {
-    const file = path.join(dir, 'failing.jsonl');
+    const file = path.join(temp.dir, 'failing.jsonl');
     const disk = new FaultyFileSystem();
     const records = session(file, withFsOnError, { fileOperations: disk.ops });
     await records.flush(); // the log exists; now the disk fails
@@ -115,29 +114,20 @@ const provoke = {
 };
 
 describe("the core's onError alone hears every fs report, and nothing is printed", () => {
-  it('hears a torn tail being cut off', async () => {
-    await provoke.tornTailCut(false);
-    expect(heard).toEqual([
-      { who: 'core', kind: 'warning', message: expect.stringMatching(/torn line/) },
-    ]);
-    expect(printed).not.toHaveBeenCalled();
-  });
-
-  it('hears a missing blob on replay', async () => {
-    await provoke.missingBlobOnReplay(false);
-    expect(heard).toEqual([
-      { who: 'core', kind: 'warning', message: expect.stringMatching(/blob/i) },
-    ]);
-    expect(printed).not.toHaveBeenCalled();
-  });
-
-  it('hears a stale lock being taken over', async () => {
-    await provoke.staleLockTakenOver(false);
-    expect(heard).toEqual([
-      { who: 'core', kind: 'warning', message: expect.stringMatching(/stale lock/) },
-    ]);
-    expect(printed).not.toHaveBeenCalled();
-  });
+  const warnings = [
+    ['hears a torn tail being cut off', provoke.tornTailCut, /torn line/],
+    ['hears a missing blob on replay', provoke.missingBlobOnReplay, /blob .* is missing/],
+    ['hears a stale lock being taken over', provoke.staleLockTakenOver, /stale lock/],
+  ] as const;
+  for (const [name, run, message] of warnings) {
+    it(name, async () => {
+      await run(false);
+      expect(heard).toEqual([
+        { who: 'core', kind: 'warning', message: expect.stringMatching(message) },
+      ]);
+      expect(printed).not.toHaveBeenCalled();
+    });
+  }
 
   it('hears a write failure and its end', async () => {
     await provoke.writeFailure(false);

@@ -11,27 +11,19 @@ import {
   RecordsOverflowError,
   RecordsWriteError,
 } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FaultyFileSystem, ioError } from '../test/faulty-fs.js';
+import { readAll } from '../test/read-all.js';
+import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n?: number; text?: string };
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-persistence-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-persistence-');
 
 const rec = (n: number): Rec => ({ type: 'test', n });
 const range = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => rec(from + i));
-
-async function readAll(persistence: FileSystemAgentRecordPersistence<Rec>): Promise<Rec[]> {
-  const out: Rec[] = [];
-  for await (const record of persistence.read()) out.push(record);
-  return out;
-}
 
 function reports() {
   const seen: Array<{ error: Error; info: RecordsErrorInfo }> = [];
@@ -60,7 +52,7 @@ describePersistenceContract('FileSystemAgentRecordPersistence', () => {
 
 describe('file format', () => {
   it('writes one JSON object per line, newline-terminated, with U+2028/U+2029 escaped', async () => {
-    const file = path.join(dir, 'a.jsonl');
+    const file = path.join(temp.dir, 'a.jsonl');
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
     persistence.append({ type: 'x', text: 'line\u2028sep\u2029para\nnewline' });
     persistence.append(rec(2));
@@ -78,7 +70,7 @@ describe('file format', () => {
   });
 
   it('creates files 0600 and directories 0700, and releases the lock on close', async () => {
-    const file = path.join(dir, 'nested', 'deeper', 'a.jsonl');
+    const file = path.join(temp.dir, 'nested', 'deeper', 'a.jsonl');
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
     persistence.append(rec(1));
     await persistence.flush();
@@ -90,7 +82,7 @@ describe('file format', () => {
   });
 
   it('reads a log written by another runtime, blank lines and CRLF included', async () => {
-    const file = path.join(dir, 'other.jsonl');
+    const file = path.join(temp.dir, 'other.jsonl');
     writeFileSync(
       file,
       '{"type":"metadata","protocol_version":"1.0","created_at":1}\r\n\n{"type":"a"}\n',
@@ -103,7 +95,7 @@ describe('file format', () => {
   });
 
   it('treats a last line without newline that parses as a record, and appends after a newline', async () => {
-    const file = path.join(dir, 'no-newline.jsonl');
+    const file = path.join(temp.dir, 'no-newline.jsonl');
     writeFileSync(file, '{"type":"a"}\n{"type":"b"}');
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
     expect((await readAll(persistence)).map((r) => r.type)).toEqual(['a', 'b']);
@@ -113,7 +105,7 @@ describe('file format', () => {
   });
 
   it('skips a torn last line, cuts it before appending and keeps its bytes in a side file', async () => {
-    const file = path.join(dir, 'torn.jsonl');
+    const file = path.join(temp.dir, 'torn.jsonl');
     writeFileSync(file, '{"type":"a"}\n{"type":"b","te');
     const { seen, onError } = reports();
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError });
@@ -121,16 +113,16 @@ describe('file format', () => {
     persistence.append({ type: 'c' });
     await persistence.close();
     expect(readFileSync(file, 'utf8')).toBe('{"type":"a"}\n{"type":"c"}\n');
-    const side = readdirSync(dir).filter((name) => name.startsWith('torn.jsonl.torn-'));
+    const side = readdirSync(temp.dir).filter((name) => name.startsWith('torn.jsonl.torn-'));
     expect(side).toHaveLength(1);
-    expect(readFileSync(path.join(dir, side[0] as string), 'utf8')).toBe('{"type":"b","te');
-    expect(statSync(path.join(dir, side[0] as string)).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path.join(temp.dir, side[0] as string), 'utf8')).toBe('{"type":"b","te');
+    expect(statSync(path.join(temp.dir, side[0] as string)).mode & 0o777).toBe(0o600);
     expect(seen.map((r) => r.info.kind)).toEqual(['warning']);
     expect(seen[0]?.error.message).toMatch(/torn line of 15 bytes at offset 13/);
   });
 
   it('reports a bad middle line as RecordsCorruptError with file, line and byte offset', async () => {
-    const file = path.join(dir, 'corrupt.jsonl');
+    const file = path.join(temp.dir, 'corrupt.jsonl');
     writeFileSync(file, '{"type":"a"}\n{"type":"b"}\nnot json at all\n{"type":"c"}\n');
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
     const failure = await readAll(persistence).catch((error: unknown) => error);
@@ -141,7 +133,7 @@ describe('file format', () => {
   });
 
   it('reports JSON that is not a record as corrupt', async () => {
-    const file = path.join(dir, 'array.jsonl');
+    const file = path.join(temp.dir, 'array.jsonl');
     writeFileSync(file, '{"type":"a"}\n[1,2]\n');
     await expect(readAll(new FileSystemAgentRecordPersistence<Rec>(file))).rejects.toMatchObject({
       line: 2,
@@ -150,16 +142,16 @@ describe('file format', () => {
   });
 
   it('reads a missing log as empty and creates nothing', async () => {
-    const file = path.join(dir, 'missing', 'x.jsonl');
+    const file = path.join(temp.dir, 'missing', 'x.jsonl');
     expect(await readAll(new FileSystemAgentRecordPersistence<Rec>(file))).toEqual([]);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(temp.dir)).toEqual([]);
   });
 });
 
 describe('group commit', () => {
   it('writes a burst of appends with one write and one fdatasync', async () => {
     const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'g.jsonl'), {
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'g.jsonl'), {
       fileOperations: faults.ops,
     });
     persistence.append(rec(0)); // opens the file
@@ -175,7 +167,7 @@ describe('group commit', () => {
 
   it('batches concurrent durable appends from several producers', async () => {
     const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'c.jsonl'), {
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'c.jsonl'), {
       fileOperations: faults.ops,
     });
     persistence.append(rec(-1));
@@ -197,7 +189,7 @@ describe('group commit', () => {
 
 describe('write faults (through the file-operations seam, on real files)', () => {
   it('ENOSPC after a short write: truncated back, one report, every record once in order after the retry', async () => {
-    const file = path.join(dir, 'enospc.jsonl');
+    const file = path.join(temp.dir, 'enospc.jsonl');
     const faults = new FaultyFileSystem();
     const { seen, onError } = reports();
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
@@ -226,7 +218,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
   });
 
   it('EIO on fdatasync: the batch is rewritten after truncation, never duplicated', async () => {
-    const file = path.join(dir, 'eio.jsonl');
+    const file = path.join(temp.dir, 'eio.jsonl');
     const faults = new FaultyFileSystem();
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
       fileOperations: faults.ops,
@@ -244,7 +236,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
   });
 
   it('through the core: logRecord keeps returning, onError fires once, flush recovers', async () => {
-    const file = path.join(dir, 'core.jsonl');
+    const file = path.join(temp.dir, 'core.jsonl');
     const faults = new FaultyFileSystem();
     const { seen, onError } = reports();
     // One handler, the core's: it hears the backend's reports through setErrorHandler.
@@ -275,7 +267,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
   });
 
   it('a failed rewrite leaves the old log and no temp file; the retry replaces it', async () => {
-    const file = path.join(dir, 'rw.jsonl');
+    const file = path.join(temp.dir, 'rw.jsonl');
     const faults = new FaultyFileSystem();
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
       fileOperations: faults.ops,
@@ -287,7 +279,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
     persistence.rewrite(range(100, 103));
     await expect(persistence.flush()).rejects.toBeInstanceOf(RecordsWriteError);
     expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(10);
-    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(temp.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect((await readAll(persistence)).map((r) => r.n)).toEqual([100, 101, 102]);
     faults.clear();
     await persistence.close();
@@ -302,7 +294,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
 describe('bounds and lock', () => {
   it('throws RecordsOverflowError beyond maxPendingBytes', async () => {
     const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'o.jsonl'), {
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'o.jsonl'), {
       fileOperations: faults.ops,
       maxPendingBytes: 1000,
       onError: () => {},
@@ -319,7 +311,7 @@ describe('bounds and lock', () => {
   });
 
   it('refuses a second writer instance in the same process for good', async () => {
-    const file = path.join(dir, 'locked.jsonl');
+    const file = path.join(temp.dir, 'locked.jsonl');
     const first = new FileSystemAgentRecordPersistence<Rec>(file);
     first.append(rec(1));
     await first.flush();
@@ -340,7 +332,7 @@ describe('bounds and lock', () => {
   });
 
   it('takes over a stale lock whose pid is gone', async () => {
-    const file = path.join(dir, 'stale.jsonl');
+    const file = path.join(temp.dir, 'stale.jsonl');
     const { hostname } = await import('node:os');
     writeFileSync(
       `${file}.lock`,
@@ -356,18 +348,18 @@ describe('bounds and lock', () => {
   });
 
   it('with lock: false, writes without a lock file', async () => {
-    const file = path.join(dir, 'nolock.jsonl');
+    const file = path.join(temp.dir, 'nolock.jsonl');
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { lock: false });
     persistence.append(rec(1));
     await persistence.flush();
-    expect(readdirSync(dir)).toEqual(['nolock.jsonl']);
+    expect(readdirSync(temp.dir)).toEqual(['nolock.jsonl']);
     await persistence.close();
   });
 });
 
 describe('rewrite racing a failed batch', () => {
   it('drops appends that a rewrite queued during their failed write supersedes', async () => {
-    const file = path.join(dir, 'race.jsonl');
+    const file = path.join(temp.dir, 'race.jsonl');
     const faults = new FaultyFileSystem();
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
       fileOperations: faults.ops,
@@ -394,7 +386,7 @@ describe('rewrite racing a failed batch', () => {
 
 describe('rewrite', () => {
   it('refuses a rewrite holding an unserialisable record as a whole and keeps the old log', async () => {
-    const file = path.join(dir, 'refused.jsonl');
+    const file = path.join(temp.dir, 'refused.jsonl');
     const { seen, onError } = reports();
     const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError });
     for (const record of range(0, 3)) persistence.append(record);
@@ -412,6 +404,6 @@ describe('rewrite', () => {
         .split('\n')
         .map((l) => JSON.parse(l)),
     ).toEqual(range(0, 4));
-    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(temp.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -1,20 +1,16 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../test/temp-dir.js';
 import { nodeFileOperations } from './file-operations.js';
 import { readLineBlocks } from './line-reader.js';
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-line-reader-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-line-reader-');
 
 describe('readLineBlocks', () => {
   // The reader fuzz's shrunk counterexample: [0,0,0,0,10,10], chunks of 2, lines of at most 2.
   it('a line right after an over-long line, in the chunk that ends it, has its own byte offset', async () => {
-    const file = path.join(dir, 'log.jsonl');
+    const file = path.join(temp.dir, 'log.jsonl');
     writeFileSync(file, Buffer.from([0, 0, 0, 0, 0x0a, 0x0a]));
     const fd = openSync(file, 'r');
     const blocks: Array<[number, number, number | undefined, string]> = [];

@@ -1,29 +1,26 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import {
   type AgentRecordEnvelope,
   type RecordsErrorInfo,
   RecordsLockedError,
 } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startChild } from '../test/child.js';
+import { useTempDir } from '../test/temp-dir.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 import { readLockHolder } from './lock.js';
 import { FileSystemAgentRecordStore } from './store.js';
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'lock-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('lock-');
 
 describe('two writers in two processes', () => {
   it('refuses the second writer while the first lives, and takes over after it is killed', async () => {
-    const file = path.join(dir, 'shared.jsonl');
+    const file = path.join(temp.dir, 'shared.jsonl');
     const holder = startChild('lock-holder.mjs', [file]);
     await holder.waitForLines(1);
     expect((await readLockHolder(`${file}.lock`))?.pid).toBe(holder.child.pid);
@@ -163,7 +160,7 @@ function takeOverBarrier(lockFile: string) {
 
 describe('taking over a stale lock', () => {
   it('lets only one of two writers take over the same stale lock, even when one pauses mid-way', async () => {
-    const file = path.join(dir, 'raced.jsonl');
+    const file = path.join(temp.dir, 'raced.jsonl');
     writeLock(file, staleLock(deadPid()));
     const barrier = takeOverBarrier(`${file}.lock`);
     // Both writers stay open until both flushed: a lock released by a closed writer may be
@@ -182,12 +179,12 @@ describe('taking over a stale lock', () => {
     expect(slow.ok).toBe(false);
     expect(slow.error).toBeInstanceOf(RecordsLockedError);
     expect(recordTypes(file)).toEqual(['fast']);
-    expect(readdirSync(dir).sort()).toEqual(['raced.jsonl']);
+    expect(readdirSync(temp.dir).sort()).toEqual(['raced.jsonl']);
   }, 60_000);
 
   it('lets exactly one of four racing processes take over a stale lock', async () => {
     for (let round = 0; round < 3; round++) {
-      const file = path.join(dir, `race-${round}.jsonl`);
+      const file = path.join(temp.dir, `race-${round}.jsonl`);
       writeLock(file, staleLock(deadPid()));
       const racers = Array.from({ length: 4 }, () => startChild('lock-holder.mjs', [file]));
       try {
@@ -209,20 +206,20 @@ describe('taking over a stale lock', () => {
   }, 120_000);
 
   it('takes over a lock of this very pid left by an earlier boot (a restarted container)', async () => {
-    const file = path.join(dir, 'rebooted.jsonl');
+    const file = path.join(temp.dir, 'rebooted.jsonl');
     writeLock(file, staleLock(process.pid, { boot_id: 'an-earlier-boot' }));
     expect(await write(file, 'after-reboot')).toEqual({ ok: true });
     expect(recordTypes(file)).toEqual(['after-reboot']);
   });
 
   it('takes over a lock of this pid from the same boot when the process started at another time', async () => {
-    const file = path.join(dir, 'restarted.jsonl');
+    const file = path.join(temp.dir, 'restarted.jsonl');
     writeLock(file, staleLock(process.pid, { started: '1' }));
     expect(await write(file, 'after-restart')).toEqual({ ok: true });
   });
 
   it('refuses another live instance of this process (same pid, same boot, other token)', async () => {
-    const file = path.join(dir, 'twice.jsonl');
+    const file = path.join(temp.dir, 'twice.jsonl');
     const first = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
       onError: () => {},
     });
@@ -237,7 +234,7 @@ describe('taking over a stale lock', () => {
 
 describe('locks that cannot be judged', () => {
   it('refuses a lock of another host, saying whose it is and how to clear it', async () => {
-    const file = path.join(dir, 'foreign.jsonl');
+    const file = path.join(temp.dir, 'foreign.jsonl');
     const since = Date.UTC(2026, 0, 2, 3, 4, 5);
     writeLock(file, staleLock(4242, { host: 'build-box-7', acquired_at: since }));
     const result = await write(file, 'mine');
@@ -259,7 +256,7 @@ describe('locks that cannot be judged', () => {
   ])(
     'refuses a lock file holding %s with a clear RecordsLockedError, also from store.delete()',
     async (_, content) => {
-      const root = path.join(dir, 'store');
+      const root = path.join(temp.dir, 'store');
       const store = new FileSystemAgentRecordStore(root);
       const first = store.open<AgentRecordEnvelope>('s');
       first.append({ type: 'a' });

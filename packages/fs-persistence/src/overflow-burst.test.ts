@@ -1,18 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AgentRecordEnvelope, RecordsOverflowError } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { readAll } from '../test/read-all.js';
+import { useTempDir } from '../test/temp-dir.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n?: number; text?: string };
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-overflow-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-overflow-');
 
 /** File operations whose fdatasync waits for `release()`: a store that is not keeping up. */
 function stalledDisk() {
@@ -30,16 +26,10 @@ function stalledDisk() {
   return { ops, release };
 }
 
-async function readAll(persistence: FileSystemAgentRecordPersistence<Rec>): Promise<Rec[]> {
-  const out: Rec[] = [];
-  for await (const record of persistence.read()) out.push(record);
-  return out;
-}
-
 describe('maxPendingBytes (file)', () => {
   it('one dropped burst rejects the next flush once, saying how many; later flushes resolve', async () => {
     const disk = stalledDisk();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'o.jsonl'), {
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'o.jsonl'), {
       fileOperations: disk.ops,
       maxPendingBytes: 1000,
       onError: () => {},
@@ -67,7 +57,7 @@ describe('maxPendingBytes (file)', () => {
 
   it('counts queued data in UTF-8 bytes, not UTF-16 code units', () => {
     const disk = stalledDisk();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'u.jsonl'), {
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'u.jsonl'), {
       fileOperations: disk.ops,
       maxPendingBytes: 1000,
       onError: () => {},
@@ -82,7 +72,7 @@ describe('maxPendingBytes (file)', () => {
 
   it('a rewrite does not count against the bound', async () => {
     const disk = stalledDisk();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(dir, 'r.jsonl'), {
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'r.jsonl'), {
       fileOperations: disk.ops,
       maxPendingBytes: 1000,
       onError: () => {},

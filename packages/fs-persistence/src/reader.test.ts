@@ -1,32 +1,21 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { type AgentRecordEnvelope, RecordsCorruptError } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { readAll } from '../test/read-all.js';
+import { useTempDir } from '../test/temp-dir.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 import { MAX_LINE_BYTES } from './line-reader.js';
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-reader-'));
-});
+const temp = useTempDir('fs-reader-');
 afterEach(() => {
   vi.restoreAllMocks();
-  rmSync(dir, { recursive: true, force: true });
 });
-
-async function readAll(
-  persistence: FileSystemAgentRecordPersistence<AgentRecordEnvelope>,
-): Promise<AgentRecordEnvelope[]> {
-  const out: AgentRecordEnvelope[] = [];
-  for await (const record of persistence.read()) out.push(record);
-  return out;
-}
 
 describe('read() snapshot', () => {
   it('does not yield the first batch twice when its open is slow and the writer opens the file meanwhile', async () => {
-    const file = path.join(dir, 'slow-open.jsonl');
+    const file = path.join(temp.dir, 'slow-open.jsonl');
     let releaseOpen = () => {};
     const gate = new Promise<void>((resolve) => {
       releaseOpen = resolve;
@@ -65,7 +54,7 @@ describe('read() snapshot', () => {
 
 describe('one long line', () => {
   it('is read in linear time: its bytes are copied a bounded number of times, not once per chunk', async () => {
-    const file = path.join(dir, 'long.jsonl');
+    const file = path.join(temp.dir, 'long.jsonl');
     const text = 'x'.repeat(16 * 1024 * 1024);
     const line = `{"type":"big","text":"${text}"}\n`;
     writeFileSync(file, line);
@@ -93,7 +82,7 @@ describe('one long line', () => {
 
 describe('a last line longer than a reader holds', () => {
   it('is RecordsCorruptError naming its line, not skipped as a torn write', async () => {
-    const file = path.join(dir, 'huge-tail.jsonl');
+    const file = path.join(temp.dir, 'huge-tail.jsonl');
     const fd = openSync(file, 'w');
     writeSync(fd, '{"type":"a"}\n{"type":"b","text":"');
     const piece = Buffer.alloc(1024 * 1024, 0x61);
@@ -116,7 +105,7 @@ describe('what a record is (recordProblem)', () => {
   it.each(cases)(
     'a line with %s is RecordsCorruptError with file, line, offset and the repair hint',
     async (_what, bad) => {
-      const file = path.join(dir, 'bad.jsonl');
+      const file = path.join(temp.dir, 'bad.jsonl');
       writeFileSync(file, `{"type":"a"}\n${bad}\n{"type":"c"}\n`);
       const failure = await readAll(new FileSystemAgentRecordPersistence(file)).catch(
         (error: unknown) => error,
@@ -129,7 +118,7 @@ describe('what a record is (recordProblem)', () => {
   );
 
   it('a last line without newline that is JSON but not a record is corrupt, not skipped as torn', async () => {
-    const file = path.join(dir, 'bad-last.jsonl');
+    const file = path.join(temp.dir, 'bad-last.jsonl');
     writeFileSync(file, '{"type":"a"}\n{"type":"b","time":"yesterday"}');
     await expect(readAll(new FileSystemAgentRecordPersistence(file))).rejects.toMatchObject({
       line: 2,
@@ -145,7 +134,7 @@ describe('what a record is (recordProblem)', () => {
   });
 
   it('a torn last line (not valid JSON) is still skipped', async () => {
-    const file = path.join(dir, 'torn.jsonl');
+    const file = path.join(temp.dir, 'torn.jsonl');
     writeFileSync(file, '{"type":"a"}\n{"type":"b","ti');
     expect((await readAll(new FileSystemAgentRecordPersistence(file))).map((r) => r.type)).toEqual([
       'a',

@@ -1,18 +1,14 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AgentRecords } from '@agent-records/core';
 import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & Record<string, unknown>;
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-refused-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-refused-');
 
 const typesIn = (file: string) =>
   readFileSync(file, 'utf8')
@@ -28,7 +24,7 @@ describe('a record that does not serialise to a record (file)', () => {
   ])(
     'a toJSON that %s is refused alone: later records are written, close releases the lock, the log reads back',
     async (_name, toJSON) => {
-      const file = path.join(dir, 'log.jsonl');
+      const file = path.join(temp.dir, 'log.jsonl');
       const kinds: RecordsErrorInfo['kind'][] = [];
       const records = new AgentRecords<Rec>({
         persistence: new FileSystemAgentRecordPersistence<Rec>(file),
@@ -53,7 +49,7 @@ describe('a record that does not serialise to a record (file)', () => {
   );
 
   it('a restore that throws during replay names the record position and the log file', async () => {
-    const file = path.join(dir, 'replay.jsonl');
+    const file = path.join(temp.dir, 'replay.jsonl');
     const writer = new AgentRecords<Rec>({
       persistence: new FileSystemAgentRecordPersistence<Rec>(file),
       protocolVersion: '1.0',

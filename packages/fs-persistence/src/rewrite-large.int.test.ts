@@ -1,19 +1,15 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentRecordEnvelope } from '@agent-records/types';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n: number };
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'rewrite-large-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('rewrite-large-');
 
 it('rewrites 1,000,000 records durably, and keeps appending after it', async () => {
-  const file = path.join(dir, 'big.jsonl');
+  const file = path.join(temp.dir, 'big.jsonl');
   const COUNT = 1_000_000;
   const persistence = new FileSystemAgentRecordPersistence<Rec>(file);
   persistence.append({ type: 'before', n: -1 });

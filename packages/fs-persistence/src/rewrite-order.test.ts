@@ -1,20 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentRecordEnvelope } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-rewrite-order-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-rewrite-order-');
 
 describe('rewrites queued while the writer opens the log', () => {
   // The model suite's shrunk counterexample: [rewrite([]), rewrite([separators("")]), flush()].
   it('the second of two rewrites queued before the first open is the log when flush() resolves', async () => {
-    const file = path.join(dir, 'log.jsonl');
+    const file = path.join(temp.dir, 'log.jsonl');
     const persistence = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file);
     persistence.rewrite([]);
     // The writer starts opening the file (a microtask later) before the second rewrite comes.

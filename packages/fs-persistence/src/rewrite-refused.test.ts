@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   type AgentRecordEnvelope,
@@ -7,16 +6,13 @@ import {
   RecordsSerializeError,
   RecordsWriteError,
 } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n?: number; big?: bigint };
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-rewrite-refused-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-rewrite-refused-');
 
 const rec = (n: number): Rec => ({ type: 'test', n });
 /** A record JSON cannot hold: the writer refuses any rewrite containing it. */
@@ -46,7 +42,7 @@ async function until(condition: () => boolean): Promise<void> {
 
 describe('a rewrite the writer refuses (a record it cannot serialise)', () => {
   it('keeps the appends queued before it: they are written as if the rewrite never happened', async () => {
-    const file = path.join(dir, 'log.jsonl');
+    const file = path.join(temp.dir, 'log.jsonl');
     const { persistence, kinds } = open(file);
     persistence.append(rec(1));
     await persistence.flush();
@@ -65,7 +61,7 @@ describe('a rewrite the writer refuses (a record it cannot serialise)', () => {
   });
 
   it('a flush called after the writer refused it still rejects, once', async () => {
-    const file = path.join(dir, 'later.jsonl');
+    const file = path.join(temp.dir, 'later.jsonl');
     const { persistence, kinds } = open(file);
     persistence.append(rec(1));
     persistence.rewrite([unserialisable()]);
@@ -82,7 +78,7 @@ describe('a rewrite the writer refuses (a record it cannot serialise)', () => {
   });
 
   it('a refused rewrite behind a good one: the good rewrite and every append after it land', async () => {
-    const file = path.join(dir, 'two.jsonl');
+    const file = path.join(temp.dir, 'two.jsonl');
     const { persistence, kinds } = open(file);
     persistence.append(rec(1));
     persistence.rewrite([rec(10)]);
@@ -96,7 +92,7 @@ describe('a rewrite the writer refuses (a record it cannot serialise)', () => {
   });
 
   it('a good rewrite behind a refused one replaces everything, and the refusal is still reported', async () => {
-    const file = path.join(dir, 'after.jsonl');
+    const file = path.join(temp.dir, 'after.jsonl');
     const { persistence, kinds } = open(file);
     persistence.append(rec(1));
     persistence.rewrite([unserialisable()]);
@@ -114,7 +110,7 @@ describe('a rewrite the writer refuses (a record it cannot serialise)', () => {
 
 describe('read() while a rewrite the writer will refuse is still queued', () => {
   it('reads the log as if the rewrite had not been called, instead of failing', async () => {
-    const file = path.join(dir, 'read.jsonl');
+    const file = path.join(temp.dir, 'read.jsonl');
     const { persistence } = open(file);
     persistence.append(rec(1));
     await persistence.flush();

@@ -1,30 +1,18 @@
-import {
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentRecordEnvelope } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n: number };
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'fs-symlink-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const temp = useTempDir('fs-symlink-');
 
 describe('a log that is a symlink (issue 16)', () => {
   it('a rewrite replaces the file the symlink points to and keeps the symlink', async () => {
-    const real = path.join(dir, 'elsewhere', 'real.jsonl');
-    const link = path.join(dir, 'logs', 'session.jsonl');
+    const real = path.join(temp.dir, 'elsewhere', 'real.jsonl');
+    const link = path.join(temp.dir, 'logs', 'session.jsonl');
     mkdirSync(path.dirname(real));
     mkdirSync(path.dirname(link));
     const seed = new FileSystemAgentRecordPersistence<Rec>(real);

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -9,35 +8,28 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { FaultyFileSystem, ioError } from '../../test/faulty-fs.js';
+import { readAll } from '../../test/read-all.js';
+import { useTempDir } from '../../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from '../fs-persistence.js';
 import { FileSystemAgentRecordStore } from '../store.js';
 import { collectBlobGarbage } from './gc.js';
 
 type Rec = AgentRecordEnvelope & Record<string, unknown>;
-let dir: string;
+const temp = useTempDir('blobs-');
 let blobDir: string;
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'blobs-'));
-  blobDir = path.join(dir, 'blobs');
+  blobDir = path.join(temp.dir, 'blobs');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const image = (bytes = 8000, seed = 1) => {
   const data = Buffer.alloc(bytes);
   for (let i = 0; i < bytes; i++) data[i] = (i * 31 + seed * 17) % 256;
   return `data:image/png;base64,${data.toString('base64')}`;
 };
-
-async function readAll(persistence: FileSystemAgentRecordPersistence<Rec>): Promise<Rec[]> {
-  const out: Rec[] = [];
-  for await (const record of persistence.read()) out.push(record);
-  return out;
-}
 
 function open(file: string, reports: Array<[string, string]> = []) {
   return new FileSystemAgentRecordPersistence<Rec>(file, {
@@ -48,7 +40,7 @@ function open(file: string, reports: Array<[string, string]> = []) {
 
 describe('blobs', () => {
   it('moves large data URIs in nested content parts out of line and puts them back on read', async () => {
-    const file = path.join(dir, 's.jsonl');
+    const file = path.join(temp.dir, 's.jsonl');
     const screenshot = image(10_000, 1);
     const record: Rec = {
       type: 'context.append_message',
@@ -83,7 +75,7 @@ describe('blobs', () => {
   });
 
   it('stores the same image once when it is logged twice', async () => {
-    const file = path.join(dir, 'dedup.jsonl');
+    const file = path.join(temp.dir, 'dedup.jsonl');
     const persistence = open(file);
     persistence.append({ type: 'a', img: image(9000, 2) });
     await persistence.flush();
@@ -94,7 +86,7 @@ describe('blobs', () => {
   });
 
   it('leaves a missing blob as a visible reference and warns once, never failing the read', async () => {
-    const file = path.join(dir, 'missing.jsonl');
+    const file = path.join(temp.dir, 'missing.jsonl');
     const persistence = open(file);
     persistence.append({ type: 'a', img: image() });
     persistence.append({ type: 'b', img: image() });
@@ -110,7 +102,7 @@ describe('blobs', () => {
   });
 
   it('never opens a path from a crafted reference', async () => {
-    const file = path.join(dir, 'crafted.jsonl');
+    const file = path.join(temp.dir, 'crafted.jsonl');
     const crafted = [
       'blobref:image/png;../../etc/passwd',
       'blobref:image/png;/etc/passwd',
@@ -129,7 +121,7 @@ describe('blobs', () => {
   });
 
   it('a blob written before a crash and never referenced is harmless, and collected', async () => {
-    const file = path.join(dir, 'orphan.jsonl');
+    const file = path.join(temp.dir, 'orphan.jsonl');
     const persistence = open(file);
     persistence.append({ type: 'kept', img: image(9000, 5) });
     await persistence.close();
@@ -158,7 +150,7 @@ describe('blobs', () => {
   });
 
   it('a crash after the blob is durable and before its line leaves an orphan that gc collects', async () => {
-    const file = path.join(dir, 'crash.jsonl');
+    const file = path.join(temp.dir, 'crash.jsonl');
     const first = open(file);
     first.append({ type: 'kept', img: image(9000, 11) });
     await first.close();
@@ -185,8 +177,8 @@ describe('blobs', () => {
   });
 
   it('the store collects blobs no session references any more', async () => {
-    const store = new FileSystemAgentRecordStore(path.join(dir, 'root'), {
-      blobs: { dir: path.join(dir, 'root', 'blobs') },
+    const store = new FileSystemAgentRecordStore(path.join(temp.dir, 'root'), {
+      blobs: { dir: path.join(temp.dir, 'root', 'blobs') },
     });
     const a = store.open<Rec>('a');
     a.append({ type: 'x', img: image(9000, 7) } as Rec);
@@ -208,7 +200,7 @@ describe('blobs', () => {
   });
 
   it('rewrites keep blobs out of line too', async () => {
-    const file = path.join(dir, 'rewrite.jsonl');
+    const file = path.join(temp.dir, 'rewrite.jsonl');
     const persistence = open(file);
     persistence.append({ type: 'a' });
     await persistence.flush();

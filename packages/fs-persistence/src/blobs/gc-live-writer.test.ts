@@ -1,7 +1,6 @@
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   renameSync,
   rmSync,
@@ -9,22 +8,21 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AgentRecordEnvelope } from '@agent-records/types';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { readAll } from '../../test/read-all.js';
+import { useTempDir } from '../../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from '../fs-persistence.js';
 import { FileSystemAgentRecordStore } from '../store.js';
 import { collectBlobGarbage, logFilesIn, removeUnlessTouched } from './gc.js';
 
 type Rec = AgentRecordEnvelope & Record<string, unknown>;
-let dir: string;
+const temp = useTempDir('blobs-gc-');
 let blobDir: string;
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'blobs-gc-'));
-  blobDir = path.join(dir, 'blobs');
+  blobDir = path.join(temp.dir, 'blobs');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const image = (seed: number) => {
   const data = Buffer.alloc(7000);
@@ -38,12 +36,6 @@ const open = (file: string) =>
     onError: () => {},
   });
 
-async function readAll(persistence: FileSystemAgentRecordPersistence<Rec>): Promise<Rec[]> {
-  const out: Rec[] = [];
-  for await (const record of persistence.read()) out.push(record);
-  return out;
-}
-
 /** Makes every blob look two hours old, past gc's default grace period. */
 function ageBlobs(): void {
   const old = (Date.now() - 2 * 3600_000) / 1000;
@@ -52,7 +44,7 @@ function ageBlobs(): void {
 
 describe('blobs: gc and live writers', () => {
   it('the same image logged again after a rewrite and a gc is not a dangling reference', async () => {
-    const file = path.join(dir, 'live.jsonl');
+    const file = path.join(temp.dir, 'live.jsonl');
     const writer = open(file);
     writer.append({ type: 'shot', img: image(1) });
     await writer.flush();
@@ -70,7 +62,7 @@ describe('blobs: gc and live writers', () => {
   });
 
   it('a live writer pointing at an old blob again refreshes it, so the grace period keeps it', async () => {
-    const file = path.join(dir, 'again.jsonl');
+    const file = path.join(temp.dir, 'again.jsonl');
     const writer = open(file);
     writer.append({ type: 'shot', img: image(2) });
     await writer.flush();
@@ -91,7 +83,7 @@ describe('blobs: gc and live writers', () => {
   });
 
   it('a writer whose whole blob folder was removed makes it again before the next line', async () => {
-    const file = path.join(dir, 'folder.jsonl');
+    const file = path.join(temp.dir, 'folder.jsonl');
     const writer = open(file);
     writer.append({ type: 'shot', img: image(5) });
     await writer.flush();
@@ -118,7 +110,7 @@ describe('blobs: gc and live writers', () => {
   });
 
   it('a blob a crashed gc had set aside is put back when a log references it', async () => {
-    const file = path.join(dir, 'aside.jsonl');
+    const file = path.join(temp.dir, 'aside.jsonl');
     const writer = open(file);
     writer.append({ type: 'shot', img: image(6) });
     await writer.close();
@@ -135,7 +127,7 @@ describe('blobs: gc and live writers', () => {
   });
 
   it('gc keeps the blobs of a log whose name starts with a dot', async () => {
-    const root = path.join(dir, 'root');
+    const root = path.join(temp.dir, 'root');
     const store = new FileSystemAgentRecordStore(root, { blobs: { dir: blobDir } });
     // A dotfile log: written by an older version, or by hand; store.open may refuse the id.
     const hidden = open(path.join(root, '.hidden.jsonl'));
@@ -150,7 +142,7 @@ describe('blobs: gc and live writers', () => {
   });
 
   it('counts every log of a folder as a reference holder, skipping only lock files and folders', async () => {
-    const root = path.join(dir, 'root');
+    const root = path.join(temp.dir, 'root');
     mkdirSync(path.join(root, 'blobs'), { recursive: true });
     mkdirSync(path.join(root, 'folder.jsonl'));
     const names = [
@@ -170,6 +162,6 @@ describe('blobs: gc and live writers', () => {
         'a.jsonl.torn-1764000000000-abcd1234',
       ].sort(),
     );
-    expect(await logFilesIn(path.join(dir, 'absent'))).toEqual([]);
+    expect(await logFilesIn(path.join(temp.dir, 'absent'))).toEqual([]);
   });
 });

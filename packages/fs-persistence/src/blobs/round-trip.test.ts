@@ -1,21 +1,20 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { readAll } from '../../test/read-all.js';
+import { useTempDir } from '../../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from '../fs-persistence.js';
 import { isCanonicalBase64 } from './blob-store.js';
 
 type Rec = AgentRecordEnvelope & Record<string, unknown>;
-let dir: string;
+const temp = useTempDir('blobs-exact-');
 let blobDir: string;
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'blobs-exact-'));
-  blobDir = path.join(dir, 'blobs');
+  blobDir = path.join(temp.dir, 'blobs');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const PREFIX = 'data:image/png;base64,';
 const bytesOf = (length: number, seed: number) => {
@@ -30,12 +29,6 @@ function open(file: string, reports: Array<[string, string]> = []) {
     blobs: { dir: blobDir, threshold: 4096 },
     onError: (error: Error, info: RecordsErrorInfo) => reports.push([info.kind, error.message]),
   });
-}
-
-async function readAll(persistence: FileSystemAgentRecordPersistence<Rec>): Promise<Rec[]> {
-  const out: Rec[] = [];
-  for await (const record of persistence.read()) out.push(record);
-  return out;
 }
 
 const blobNames = () => {
@@ -66,7 +59,7 @@ describe('blobs: exact round trip', () => {
       wideChar: `${PREFIX}${canonical.slice(0, 3000)}ń${canonical.slice(3001)}`,
     };
     expect(values.urlSafe).not.toBe(`${PREFIX}${base64Of(6000, 2)}`); // the sample has + or /
-    const file = path.join(dir, 'variants.jsonl');
+    const file = path.join(temp.dir, 'variants.jsonl');
     const writer = open(file);
     writer.append({ type: 'variants', ...values });
     expect((await readAll(writer))[0]).toEqual({ type: 'variants', ...values });
@@ -78,7 +71,7 @@ describe('blobs: exact round trip', () => {
   });
 
   it('still moves canonical base64 of every padding length out of line', async () => {
-    const file = path.join(dir, 'canonical.jsonl');
+    const file = path.join(temp.dir, 'canonical.jsonl');
     const values = [6000, 6001, 6002].map((n) => `${PREFIX}${base64Of(n, n)}`);
     const writer = open(file);
     writer.append({ type: 'x', values });
@@ -124,7 +117,7 @@ describe('blobs: exact round trip', () => {
   it('gives back two data URIs with the same bytes but different text each exactly as appended', async () => {
     const clean = `${PREFIX}${base64Of(6000, 7)}`;
     const wrapped = `${PREFIX}${base64Of(6000, 7).replace(/(.{64})/g, '$1\r\n')}`;
-    const file = path.join(dir, 'twins.jsonl');
+    const file = path.join(temp.dir, 'twins.jsonl');
     const writer = open(file);
     writer.append({ type: 'a', img: wrapped });
     writer.append({ type: 'b', img: clean });
@@ -153,7 +146,7 @@ describe('blobs: exact round trip', () => {
       'blobref:not a ref at all',
       `blobref:image/png;${'A'.repeat(64)}`,
     ];
-    const file = path.join(dir, 'lookalike.jsonl');
+    const file = path.join(temp.dir, 'lookalike.jsonl');
     const reports: Array<[string, string]> = [];
     const writer = open(file, reports);
     writer.append({ type: 'image', img: image });
@@ -175,10 +168,10 @@ describe('blobs: exact round trip', () => {
   it('reads references of a log written before escapes existed the same as before', async () => {
     const bytes = bytesOf(6000, 12);
     const hash = createHash('sha256').update(bytes).digest('hex');
-    const writer = open(path.join(dir, 'seed.jsonl'));
+    const writer = open(path.join(temp.dir, 'seed.jsonl'));
     writer.append({ type: 'seed', img: `${PREFIX}${bytes.toString('base64')}` });
     await writer.close();
-    const file = path.join(dir, 'old.jsonl');
+    const file = path.join(temp.dir, 'old.jsonl');
     writeFileSync(
       file,
       `${JSON.stringify({ type: 'old', img: `blobref:image/png;${hash}`, note: 'blobref:' })}\n`,
