@@ -10,30 +10,20 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { imageDataUri, useBlobFolders } from '../../test/blob-fixtures.js';
 import { FaultyFileSystem, ioError } from '../../test/faulty-fs.js';
 import { readAll } from '../../test/read-all.js';
-import { useTempDir } from '../../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from '../fs-persistence.js';
 import { FileSystemAgentRecordStore } from '../store.js';
 import { collectBlobGarbage } from './gc.js';
 
 type Rec = AgentRecordEnvelope & Record<string, unknown>;
-const temp = useTempDir('blobs-');
-let blobDir: string;
-beforeEach(() => {
-  blobDir = path.join(temp.dir, 'blobs');
-});
-
-const image = (bytes = 8000, seed = 1) => {
-  const data = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i++) data[i] = (i * 31 + seed * 17) % 256;
-  return `data:image/png;base64,${data.toString('base64')}`;
-};
+const temp = useBlobFolders('blobs-');
 
 function open(file: string, reports: Array<[string, string]> = []) {
   return new FileSystemAgentRecordPersistence<Rec>(file, {
-    blobs: { dir: blobDir, threshold: 4096 },
+    blobs: { dir: temp.blobDir, threshold: 4096 },
     onError: (error: Error, info: RecordsErrorInfo) => reports.push([info.kind, error.message]),
   });
 }
@@ -41,7 +31,7 @@ function open(file: string, reports: Array<[string, string]> = []) {
 describe('blobs', () => {
   it('moves large data URIs in nested content parts out of line and puts them back on read', async () => {
     const file = path.join(temp.dir, 's.jsonl');
-    const screenshot = image(10_000, 1);
+    const screenshot = imageDataUri(10_000, 1);
     const record: Rec = {
       type: 'context.append_message',
       message: {
@@ -64,11 +54,11 @@ describe('blobs', () => {
     expect(line.length).toBeLessThan(700);
     expect(line).toMatch(/"source":"blobref:image\/png;[0-9a-f]{64}"/);
     expect(line).toContain('"data:image/png;base64,c21hbGw="'); // under the threshold: inline
-    const blobs = readdirSync(blobDir);
+    const blobs = readdirSync(temp.blobDir);
     expect(blobs).toHaveLength(1);
-    expect(statSync(path.join(blobDir, blobs[0] as string)).mode & 0o777).toBe(0o600);
-    expect(statSync(blobDir).mode & 0o777).toBe(0o700);
-    expect(readFileSync(path.join(blobDir, blobs[0] as string))).toEqual(
+    expect(statSync(path.join(temp.blobDir, blobs[0] as string)).mode & 0o777).toBe(0o600);
+    expect(statSync(temp.blobDir).mode & 0o777).toBe(0o700);
+    expect(readFileSync(path.join(temp.blobDir, blobs[0] as string))).toEqual(
       Buffer.from(screenshot.slice('data:image/png;base64,'.length), 'base64'),
     );
     expect(await readAll(open(file))).toEqual([record]);
@@ -77,21 +67,21 @@ describe('blobs', () => {
   it('stores the same image once when it is logged twice', async () => {
     const file = path.join(temp.dir, 'dedup.jsonl');
     const persistence = open(file);
-    persistence.append({ type: 'a', img: image(9000, 2) });
+    persistence.append({ type: 'a', img: imageDataUri(9000, 2) });
     await persistence.flush();
-    persistence.append({ type: 'b', img: image(9000, 2) });
-    persistence.append({ type: 'c', img: image(9000, 3) });
+    persistence.append({ type: 'b', img: imageDataUri(9000, 2) });
+    persistence.append({ type: 'c', img: imageDataUri(9000, 3) });
     await persistence.close();
-    expect(readdirSync(blobDir)).toHaveLength(2);
+    expect(readdirSync(temp.blobDir)).toHaveLength(2);
   });
 
   it('leaves a missing blob as a visible reference and warns once, never failing the read', async () => {
     const file = path.join(temp.dir, 'missing.jsonl');
     const persistence = open(file);
-    persistence.append({ type: 'a', img: image() });
-    persistence.append({ type: 'b', img: image() });
+    persistence.append({ type: 'a', img: imageDataUri() });
+    persistence.append({ type: 'b', img: imageDataUri() });
     await persistence.close();
-    for (const name of readdirSync(blobDir)) rmSync(path.join(blobDir, name));
+    for (const name of readdirSync(temp.blobDir)) rmSync(path.join(temp.blobDir, name));
     const reports: Array<[string, string]> = [];
     const records = await readAll(open(file, reports));
     expect(records).toHaveLength(2);
@@ -123,57 +113,58 @@ describe('blobs', () => {
   it('a blob written before a crash and never referenced is harmless, and collected', async () => {
     const file = path.join(temp.dir, 'orphan.jsonl');
     const persistence = open(file);
-    persistence.append({ type: 'kept', img: image(9000, 5) });
+    persistence.append({ type: 'kept', img: imageDataUri(9000, 5) });
     await persistence.close();
     // What a crash between the blob write and the line write leaves: a blob nobody points at.
     const orphan = randomBytes(5000);
     const { createHash } = await import('node:crypto');
     const orphanHash = createHash('sha256').update(orphan).digest('hex');
-    writeFileSync(path.join(blobDir, orphanHash), orphan);
-    writeFileSync(path.join(blobDir, 'notes.txt'), 'not a blob: never touched');
+    writeFileSync(path.join(temp.blobDir, orphanHash), orphan);
+    writeFileSync(path.join(temp.blobDir, 'notes.txt'), 'not a blob: never touched');
     expect(await readAll(open(file))).toHaveLength(1);
 
-    const young = await collectBlobGarbage({ blobDir, logs: [file] });
+    const young = await collectBlobGarbage({ blobDir: temp.blobDir, logs: [file] });
     expect(young.removed).toEqual([]);
     expect(young.tooYoung).toBe(1);
     const old = (Date.now() - 2 * 3600_000) / 1000;
-    utimesSync(path.join(blobDir, orphanHash), old, old);
+    utimesSync(path.join(temp.blobDir, orphanHash), old, old);
 
-    const dry = await collectBlobGarbage({ blobDir, logs: [file], dryRun: true });
+    const dry = await collectBlobGarbage({ blobDir: temp.blobDir, logs: [file], dryRun: true });
     expect(dry.removed).toEqual([{ hash: orphanHash, bytes: 5000 }]);
-    expect(existsSync(path.join(blobDir, orphanHash))).toBe(true);
-    const done = await collectBlobGarbage({ blobDir, logs: [file] });
+    expect(existsSync(path.join(temp.blobDir, orphanHash))).toBe(true);
+    const done = await collectBlobGarbage({ blobDir: temp.blobDir, logs: [file] });
     expect(done).toMatchObject({ referenced: 1, kept: 1, removedBytes: 5000 });
-    expect(existsSync(path.join(blobDir, orphanHash))).toBe(false);
-    expect(existsSync(path.join(blobDir, 'notes.txt'))).toBe(true);
-    expect((await readAll(open(file)))[0]?.img).toBe(image(9000, 5));
+    expect(existsSync(path.join(temp.blobDir, orphanHash))).toBe(false);
+    expect(existsSync(path.join(temp.blobDir, 'notes.txt'))).toBe(true);
+    expect((await readAll(open(file)))[0]?.img).toBe(imageDataUri(9000, 5));
   });
 
   it('a crash after the blob is durable and before its line leaves an orphan that gc collects', async () => {
     const file = path.join(temp.dir, 'crash.jsonl');
     const first = open(file);
-    first.append({ type: 'kept', img: image(9000, 11) });
+    first.append({ type: 'kept', img: imageDataUri(9000, 11) });
     await first.close();
     // The blob goes to disk, then the line write dies: what a crash between the two leaves.
     const faults = new FaultyFileSystem();
     const dying = new FileSystemAgentRecordPersistence<Rec>(file, {
-      blobs: { dir: blobDir },
+      blobs: { dir: temp.blobDir },
       fileOperations: faults.ops,
       lock: false,
       onError: () => {},
     });
     faults.fail('write', ioError('EIO', 'write'), { onlyPath: (p) => p === file });
-    dying.append({ type: 'lost', img: image(9000, 12) });
+    dying.append({ type: 'lost', img: imageDataUri(9000, 12) });
     await expect(dying.flush()).rejects.toThrow();
-    expect(readdirSync(blobDir).filter((n) => !n.startsWith('.'))).toHaveLength(2);
+    expect(readdirSync(temp.blobDir).filter((n) => !n.startsWith('.'))).toHaveLength(2);
     const records = await readAll(open(file));
     expect(records.map((r) => r.type)).toEqual(['kept']); // the orphan is harmless
     const old = (Date.now() - 2 * 3600_000) / 1000;
-    for (const name of readdirSync(blobDir)) utimesSync(path.join(blobDir, name), old, old);
-    const report = await collectBlobGarbage({ blobDir, logs: [file] });
+    for (const name of readdirSync(temp.blobDir))
+      utimesSync(path.join(temp.blobDir, name), old, old);
+    const report = await collectBlobGarbage({ blobDir: temp.blobDir, logs: [file] });
     expect(report).toMatchObject({ referenced: 1, kept: 1 });
     expect(report.removed).toHaveLength(1);
-    expect((await readAll(open(file)))[0]?.img).toBe(image(9000, 11));
+    expect((await readAll(open(file)))[0]?.img).toBe(imageDataUri(9000, 11));
   });
 
   it('the store collects blobs no session references any more', async () => {
@@ -181,10 +172,10 @@ describe('blobs', () => {
       blobs: { dir: path.join(temp.dir, 'root', 'blobs') },
     });
     const a = store.open<Rec>('a');
-    a.append({ type: 'x', img: image(9000, 7) } as Rec);
+    a.append({ type: 'x', img: imageDataUri(9000, 7) } as Rec);
     await a.close();
     const b = store.open<Rec>('b');
-    b.append({ type: 'x', img: image(9000, 8) } as Rec);
+    b.append({ type: 'x', img: imageDataUri(9000, 8) } as Rec);
     await b.close();
     await store.delete('b');
     const report = await store.collectBlobGarbage({ minAgeMs: 0 });
@@ -196,7 +187,7 @@ describe('blobs', () => {
       for await (const r of reopened.read()) out.push(r as Rec);
       return out;
     })();
-    expect(record?.img).toBe(image(9000, 7));
+    expect(record?.img).toBe(imageDataUri(9000, 7));
   });
 
   it('rewrites keep blobs out of line too', async () => {
@@ -204,11 +195,11 @@ describe('blobs', () => {
     const persistence = open(file);
     persistence.append({ type: 'a' });
     await persistence.flush();
-    persistence.rewrite([{ type: 'b', img: image(12_000, 9) }]);
+    persistence.rewrite([{ type: 'b', img: imageDataUri(12_000, 9) }]);
     await persistence.close();
     expect(readFileSync(file, 'utf8')).toMatch(
       /^\{"type":"b","img":"blobref:image\/png;[0-9a-f]{64}"\}\n$/,
     );
-    expect((await readAll(open(file)))[0]?.img).toBe(image(12_000, 9));
+    expect((await readAll(open(file)))[0]?.img).toBe(imageDataUri(12_000, 9));
   });
 });

@@ -10,36 +10,28 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { AgentRecordEnvelope } from '@agent-records/types';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { imageDataUri, useBlobFolders } from '../../test/blob-fixtures.js';
 import { readAll } from '../../test/read-all.js';
-import { useTempDir } from '../../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from '../fs-persistence.js';
 import { FileSystemAgentRecordStore } from '../store.js';
 import { collectBlobGarbage, logFilesIn, removeUnlessTouched } from './gc.js';
 
 type Rec = AgentRecordEnvelope & Record<string, unknown>;
-const temp = useTempDir('blobs-gc-');
-let blobDir: string;
-beforeEach(() => {
-  blobDir = path.join(temp.dir, 'blobs');
-});
+const temp = useBlobFolders('blobs-gc-');
 
-const image = (seed: number) => {
-  const data = Buffer.alloc(7000);
-  for (let i = 0; i < data.length; i++) data[i] = (i * 29 + seed * 13) % 256;
-  return `data:image/png;base64,${data.toString('base64')}`;
-};
+const image = (seed: number) => imageDataUri(7000, seed);
 
 const open = (file: string) =>
   new FileSystemAgentRecordPersistence<Rec>(file, {
-    blobs: { dir: blobDir },
+    blobs: { dir: temp.blobDir },
     onError: () => {},
   });
 
 /** Makes every blob look two hours old, past gc's default grace period. */
 function ageBlobs(): void {
   const old = (Date.now() - 2 * 3600_000) / 1000;
-  for (const name of readdirSync(blobDir)) utimesSync(path.join(blobDir, name), old, old);
+  for (const name of readdirSync(temp.blobDir)) utimesSync(path.join(temp.blobDir, name), old, old);
 }
 
 describe('blobs: gc and live writers', () => {
@@ -51,7 +43,7 @@ describe('blobs: gc and live writers', () => {
     writer.rewrite([{ type: 'compacted' }]); // the log no longer points at the blob
     await writer.flush();
     ageBlobs();
-    const report = await collectBlobGarbage({ blobDir, logs: [file] });
+    const report = await collectBlobGarbage({ blobDir: temp.blobDir, logs: [file] });
     expect(report.removed).toHaveLength(1); // unreferenced and old: rightly collected
 
     writer.append({ type: 'shot again', img: image(1) }); // the writer once stored this blob
@@ -71,12 +63,12 @@ describe('blobs: gc and live writers', () => {
     ageBlobs();
     writer.append({ type: 'same shot', img: image(2) });
     await writer.flush();
-    const [name] = readdirSync(blobDir).filter((n) => !n.startsWith('.'));
-    expect(Date.now() - statSync(path.join(blobDir, name as string)).mtimeMs).toBeLessThan(
+    const [name] = readdirSync(temp.blobDir).filter((n) => !n.startsWith('.'));
+    expect(Date.now() - statSync(path.join(temp.blobDir, name as string)).mtimeMs).toBeLessThan(
       3600_000,
     );
     // A gc that read the log before this line existed still keeps the blob.
-    const report = await collectBlobGarbage({ blobDir, logs: [] });
+    const report = await collectBlobGarbage({ blobDir: temp.blobDir, logs: [] });
     expect(report).toMatchObject({ removed: [], tooYoung: 1 });
     await writer.close();
     expect((await readAll(open(file)))[1]?.img).toBe(image(2));
@@ -87,15 +79,15 @@ describe('blobs: gc and live writers', () => {
     const writer = open(file);
     writer.append({ type: 'shot', img: image(5) });
     await writer.flush();
-    rmSync(blobDir, { recursive: true });
+    rmSync(temp.blobDir, { recursive: true });
     writer.append({ type: 'shot again', img: image(5) });
     await writer.close();
     expect((await readAll(open(file)))[1]?.img).toBe(image(5));
   });
 
   it('gc puts back a blob that a writer refreshed after gc looked at it', async () => {
-    mkdirSync(blobDir);
-    const blob = path.join(blobDir, 'a'.repeat(64));
+    mkdirSync(temp.blobDir);
+    const blob = path.join(temp.blobDir, 'a'.repeat(64));
     writeFileSync(blob, 'bytes');
     const old = (Date.now() - 2 * 3600_000) / 1000;
     utimesSync(blob, old, old);
@@ -104,9 +96,9 @@ describe('blobs: gc and live writers', () => {
     utimesSync(blob, now, now); // the writer's re-check, between gc's look and its removal
     expect(await removeUnlessTouched(blob, seen)).toBe(false);
     expect(existsSync(blob)).toBe(true);
-    expect(readdirSync(blobDir)).toEqual(['a'.repeat(64)]); // no quarantine file left behind
+    expect(readdirSync(temp.blobDir)).toEqual(['a'.repeat(64)]); // no quarantine file left behind
     expect(await removeUnlessTouched(blob, statSync(blob).mtimeMs)).toBe(true);
-    expect(readdirSync(blobDir)).toEqual([]);
+    expect(readdirSync(temp.blobDir)).toEqual([]);
   });
 
   it('a blob a crashed gc had set aside is put back when a log references it', async () => {
@@ -114,21 +106,21 @@ describe('blobs: gc and live writers', () => {
     const writer = open(file);
     writer.append({ type: 'shot', img: image(6) });
     await writer.close();
-    const [hash] = readdirSync(blobDir);
+    const [hash] = readdirSync(temp.blobDir);
     const aside = `.${hash}.0f4b2c1e-9d3a-4c5e-8f7a-1b2c3d4e5f60.gc`;
-    renameSync(path.join(blobDir, hash as string), path.join(blobDir, aside));
-    writeFileSync(path.join(blobDir, `.${'b'.repeat(64)}.0f4b2c1e-9d3a.gc`), 'unreferenced');
+    renameSync(path.join(temp.blobDir, hash as string), path.join(temp.blobDir, aside));
+    writeFileSync(path.join(temp.blobDir, `.${'b'.repeat(64)}.0f4b2c1e-9d3a.gc`), 'unreferenced');
     ageBlobs();
-    const report = await collectBlobGarbage({ blobDir, logs: [file] });
+    const report = await collectBlobGarbage({ blobDir: temp.blobDir, logs: [file] });
     expect(report).toMatchObject({ referenced: 1, kept: 1 });
     expect(report.removed).toEqual([{ hash: 'b'.repeat(64), bytes: 12 }]);
-    expect(readdirSync(blobDir)).toEqual([hash]);
+    expect(readdirSync(temp.blobDir)).toEqual([hash]);
     expect((await readAll(open(file)))[0]?.img).toBe(image(6));
   });
 
   it('gc keeps the blobs of a log whose name starts with a dot', async () => {
     const root = path.join(temp.dir, 'root');
-    const store = new FileSystemAgentRecordStore(root, { blobs: { dir: blobDir } });
+    const store = new FileSystemAgentRecordStore(root, { blobs: { dir: temp.blobDir } });
     // A dotfile log: written by an older version, or by hand; store.open may refuse the id.
     const hidden = open(path.join(root, '.hidden.jsonl'));
     hidden.append({ type: 'x', img: image(3) });

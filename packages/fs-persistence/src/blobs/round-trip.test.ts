@@ -3,18 +3,14 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
 import fc from 'fast-check';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useBlobFolders } from '../../test/blob-fixtures.js';
 import { readAll } from '../../test/read-all.js';
-import { useTempDir } from '../../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from '../fs-persistence.js';
 import { isCanonicalBase64 } from './blob-store.js';
 
 type Rec = AgentRecordEnvelope & Record<string, unknown>;
-const temp = useTempDir('blobs-exact-');
-let blobDir: string;
-beforeEach(() => {
-  blobDir = path.join(temp.dir, 'blobs');
-});
+const temp = useBlobFolders('blobs-exact-');
 
 const PREFIX = 'data:image/png;base64,';
 const bytesOf = (length: number, seed: number) => {
@@ -26,14 +22,14 @@ const base64Of = (length: number, seed: number) => bytesOf(length, seed).toStrin
 
 function open(file: string, reports: Array<[string, string]> = []) {
   return new FileSystemAgentRecordPersistence<Rec>(file, {
-    blobs: { dir: blobDir, threshold: 4096 },
+    blobs: { dir: temp.blobDir, threshold: 4096 },
     onError: (error: Error, info: RecordsErrorInfo) => reports.push([info.kind, error.message]),
   });
 }
 
 const blobNames = () => {
   try {
-    return readdirSync(blobDir).filter((name) => !name.startsWith('.'));
+    return readdirSync(temp.blobDir).filter((name) => !name.startsWith('.'));
   } catch {
     return [];
   }
