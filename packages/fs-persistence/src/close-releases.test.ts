@@ -6,7 +6,7 @@ import {
   RecordsWriteError,
 } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
-import { FaultyFileSystem, ioError } from '../test/faulty-fs.js';
+import { ioError, openOnFaultyDisk } from '../test/faulty-fs.js';
 import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
@@ -34,12 +34,7 @@ describe.runIf(existsSync('/proc/self/fd'))(
   () => {
     it('when its flush rejects with the overflow report', async () => {
       const file = path.join(temp.dir, 'overflow.jsonl');
-      const faults = new FaultyFileSystem();
-      const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
-        fileOperations: faults.ops,
-        maxPendingBytes: 1000,
-        onError: () => {},
-      });
+      const { faults, persistence } = openOnFaultyDisk<Rec>(file, { maxPendingBytes: 1000 });
       persistence.append({ type: 'x', n: 0 });
       await persistence.flush(); // the writer holds the lock and the descriptor now
       faults.fail('write', ioError('ENOSPC', 'write'));
@@ -56,11 +51,7 @@ describe.runIf(existsSync('/proc/self/fd'))(
 
     it('when it is called during a failure episode, and a later close() writes the records', async () => {
       const file = path.join(temp.dir, 'episode.jsonl');
-      const faults = new FaultyFileSystem();
-      const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
-        fileOperations: faults.ops,
-        onError: () => {},
-      });
+      const { faults, persistence } = openOnFaultyDisk<Rec>(file);
       persistence.append({ type: 'x', n: 1 });
       await persistence.flush();
       faults.fail('fdatasync', ioError('EIO', 'fdatasync'));
@@ -75,11 +66,7 @@ describe.runIf(existsSync('/proc/self/fd'))(
 
     it('two close() calls at once during an episode cut and close the log once', async () => {
       const file = path.join(temp.dir, 'twice.jsonl');
-      const faults = new FaultyFileSystem();
-      const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
-        fileOperations: faults.ops,
-        onError: () => {},
-      });
+      const { faults, persistence } = openOnFaultyDisk<Rec>(file);
       persistence.append({ type: 'x', n: 1 });
       await persistence.flush();
       faults.fail('fdatasync', ioError('EIO', 'fdatasync'));

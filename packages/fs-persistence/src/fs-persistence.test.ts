@@ -12,7 +12,7 @@ import {
   RecordsWriteError,
 } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
-import { FaultyFileSystem, ioError } from '../test/faulty-fs.js';
+import { FaultyFileSystem, ioError, openOnFaultyDisk } from '../test/faulty-fs.js';
 import { readAll } from '../test/read-all.js';
 import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
@@ -150,10 +150,7 @@ describe('file format', () => {
 
 describe('group commit', () => {
   it('writes a burst of appends with one write and one fdatasync', async () => {
-    const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'g.jsonl'), {
-      fileOperations: faults.ops,
-    });
+    const { faults, persistence } = openOnFaultyDisk<Rec>(path.join(temp.dir, 'g.jsonl'));
     persistence.append(rec(0)); // opens the file
     await persistence.flush();
     const before = { ...faults.calls };
@@ -166,10 +163,7 @@ describe('group commit', () => {
   });
 
   it('batches concurrent durable appends from several producers', async () => {
-    const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'c.jsonl'), {
-      fileOperations: faults.ops,
-    });
+    const { faults, persistence } = openOnFaultyDisk<Rec>(path.join(temp.dir, 'c.jsonl'));
     persistence.append(rec(-1));
     await persistence.flush();
     const before = faults.calls.fdatasync ?? 0;
@@ -219,11 +213,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
 
   it('EIO on fdatasync: the batch is rewritten after truncation, never duplicated', async () => {
     const file = path.join(temp.dir, 'eio.jsonl');
-    const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
-      fileOperations: faults.ops,
-      onError: () => {},
-    });
+    const { faults, persistence } = openOnFaultyDisk<Rec>(file);
     persistence.append(rec(0));
     await persistence.flush();
     faults.fail('fdatasync', ioError('EIO', 'fdatasync'));
@@ -268,11 +258,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
 
   it('a failed rewrite leaves the old log and no temp file; the retry replaces it', async () => {
     const file = path.join(temp.dir, 'rw.jsonl');
-    const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
-      fileOperations: faults.ops,
-      onError: () => {},
-    });
+    const { faults, persistence } = openOnFaultyDisk<Rec>(file);
     for (const record of range(0, 10)) persistence.append(record);
     await persistence.flush();
     faults.fail('rename', ioError('EIO', 'rename'));
@@ -293,11 +279,8 @@ describe('write faults (through the file-operations seam, on real files)', () =>
 
 describe('bounds and lock', () => {
   it('throws RecordsOverflowError beyond maxPendingBytes', async () => {
-    const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'o.jsonl'), {
-      fileOperations: faults.ops,
+    const { faults, persistence } = openOnFaultyDisk<Rec>(path.join(temp.dir, 'o.jsonl'), {
       maxPendingBytes: 1000,
-      onError: () => {},
     });
     faults.fail('write', ioError('ENOSPC', 'write'));
     persistence.append({ type: 'x', text: 'a'.repeat(600) });
@@ -360,11 +343,7 @@ describe('bounds and lock', () => {
 describe('rewrite racing a failed batch', () => {
   it('drops appends that a rewrite queued during their failed write supersedes', async () => {
     const file = path.join(temp.dir, 'race.jsonl');
-    const faults = new FaultyFileSystem();
-    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
-      fileOperations: faults.ops,
-      onError: () => {},
-    });
+    const { faults, persistence } = openOnFaultyDisk<Rec>(file);
     persistence.append(rec(0));
     await persistence.flush();
     faults.fail('fdatasync', ioError('EIO', 'fdatasync'));

@@ -1,7 +1,12 @@
 // Fault injection through the backend's file-operations seam: every call still goes to the
 // real node:fs; a fault makes a chosen call fail (or write only part of its buffer first).
+import type { AgentRecordEnvelope } from '@agent-records/types';
 import type { FileOperations } from '../src/file-operations.js';
 import { nodeFileOperations } from '../src/file-operations.js';
+import {
+  FileSystemAgentRecordPersistence,
+  type FileSystemAgentRecordPersistenceOptions,
+} from '../src/fs-persistence.js';
 
 type OpName = keyof FileOperations;
 
@@ -68,4 +73,21 @@ export class FaultyFileSystem {
       },
     ]),
   ) as unknown as FileOperations;
+}
+
+/**
+ * A log on a disk that fails on demand (`faults.fail(...)`), every call still real `node:fs`.
+ * Reports go nowhere unless `options.onError` says otherwise: the tests read what they check.
+ */
+export function openOnFaultyDisk<R extends AgentRecordEnvelope>(
+  file: string,
+  options: FileSystemAgentRecordPersistenceOptions = {},
+): { faults: FaultyFileSystem; persistence: FileSystemAgentRecordPersistence<R> } {
+  const faults = new FaultyFileSystem();
+  const persistence = new FileSystemAgentRecordPersistence<R>(file, {
+    onError: () => {},
+    ...options,
+    fileOperations: faults.ops,
+  });
+  return { faults, persistence };
 }
