@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AgentRecords } from '@agent-records/core';
 import { describePersistenceContract } from '@agent-records/persistence-tests';
@@ -14,6 +13,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { FaultyFileSystem, ioError, openOnFaultyDisk } from '../test/faulty-fs.js';
 import { readAll } from '../test/read-all.js';
+import { fileLogSubject } from '../test/subject.js';
 import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
@@ -30,25 +30,9 @@ function reports() {
   return { seen, onError: (error: Error, info: RecordsErrorInfo) => seen.push({ error, info }) };
 }
 
-describePersistenceContract('FileSystemAgentRecordPersistence', () => {
-  const root = mkdtempSync(path.join(tmpdir(), 'fs-contract-'));
-  const file = path.join(root, 'session.jsonl');
-  const faults = new FaultyFileSystem();
-  return {
-    open: (options) =>
-      new FileSystemAgentRecordPersistence(file, {
-        onError: options?.onError ?? (() => {}),
-        fileOperations: faults.ops,
-      }),
-    // A second instance that only reads: readers take no lock.
-    openReader: () => new FileSystemAgentRecordPersistence(file, { onError: () => {} }),
-    injectWriteFault: (_persistence, error) => {
-      faults.fail('write', error);
-      return { clear: () => faults.clear() };
-    },
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
-  };
-});
+describePersistenceContract('FileSystemAgentRecordPersistence', () =>
+  fileLogSubject('fs-contract-', (faults, error) => faults.fail('write', error)),
+);
 
 describe('file format', () => {
   it('writes one JSON object per line, newline-terminated, with U+2028/U+2029 escaped', async () => {
