@@ -45,7 +45,12 @@ function clip(text: string): string {
   return flat.length > WIDTH ? `${flat.slice(0, WIDTH - 1)}…` : flat;
 }
 
-/** ISO time for an epoch-ms value, or `-`. */
+/**
+ * ISO time for an epoch-ms value; the raw number for a finite time a `Date` cannot show (beyond
+ * ±8.64e15 ms, which a log may hold); `-` for anything else.
+ */
 export function formatTime(value: unknown): string {
-  return typeof value === 'number' && Number.isFinite(value) ? new Date(value).toISOString() : '-';
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '-';
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? `${value} (epoch ms)` : date.toISOString();
 }

@@ -20,8 +20,9 @@ export function recordProblem(value: unknown): string | null {
     return `reading its \`type\` or \`time\` threw (${error instanceof Error ? error.message : String(error)})`;
   }
   if (typeof type !== 'string' || type.length === 0) {
-    return type === undefined
-      ? 'it has no `type`'
+    if (type === undefined) return 'it has no `type`';
+    return type === ''
+      ? 'its `type` is "", an empty string: name the record type'
       : `its \`type\` is ${describe(type)}, not a string`;
   }
   if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
@@ -49,5 +50,7 @@ export function assertRecord(value: unknown): asserts value is AgentRecordEnvelo
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') return String(value);
-  return value === null ? 'null' : `a ${typeof value}`;
+  if (value === null) return 'null';
+  const kind = Array.isArray(value) ? 'array' : typeof value;
+  return /^[aeiou]/.test(kind) ? `an ${kind}` : `a ${kind}`;
 }
