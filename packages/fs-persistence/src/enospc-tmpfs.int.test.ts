@@ -36,9 +36,8 @@ describe.skipIf(!mounted)('a real full disk (tmpfs of 256 KiB)', () => {
     const file = path.join(mountPoint, 'full.jsonl');
     const seen: Array<[string, Error]> = [];
     const onError = (error: Error, info: RecordsErrorInfo) => seen.push([info.kind, error]);
-    const persistence = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
-      onError,
-    });
+    // One handler, the core's: it hears the backend's reports through setErrorHandler.
+    const persistence = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file);
     const records = new AgentRecords<AgentRecordEnvelope>({
       persistence,
       protocolVersion: '1.0',
