@@ -30,10 +30,8 @@ import {
   type RowBatch,
   SessionWriter,
   unwrittenCount,
+  unwrittenRecords,
 } from './writer.js';
-
-/** Queued appends are yielded by read() in pages of this many, as the table's rows are. */
-const READ_PAGE = 1000;
 
 export interface PostgresAgentRecordPersistenceOptions {
   /** A pool to use (not ended by `close()`); otherwise one is made from `connectionString`. */
@@ -81,6 +79,9 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   readonly #progress: WriterLoop;
   readonly #writer: SessionWriter<R>;
   readonly #search = new RefusedRowSearch();
+  /** Write attempts begun (one per batch, its head check included), and the last that failed. */
+  #attempts = 0;
+  #failedAttempt = 0;
   /** A refused rewrite the next flush() still has to report. */
   #refusedRewrite: RecordsWriteError | null = null;
 
@@ -144,8 +145,17 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   async flush(): Promise<void> {
-    // A flush during a failure episode is the retry.
-    await this.#progress.waitForAll();
+    const attemptsBefore = this.#attempts;
+    try {
+      // A flush during a failure episode is the retry.
+      await this.#progress.waitForAll();
+    } catch (error) {
+      // The attempt that failed began before this flush was called (a fault cleared since may
+      // have ended the episode): that is not this flush's retry, so it makes one of its own.
+      if (!(error instanceof RecordsWriteError) || this.#failedAttempt > attemptsBefore)
+        throw error;
+      await this.#progress.waitForAll();
+    }
     // Once per refused rewrite, after everything before this flush was written.
     const refused = this.#refusedRewrite;
     if (refused) {
@@ -205,12 +215,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   /** Records this writer could not write because another writer took the session (after a conflict). */
   unwrittenRecords(): R[] {
-    const records: R[] = [];
-    for (const batch of this.#queue.unwritten()) {
-      if (batch.rewrite) records.push(...batch.rewrite);
-      for (const row of batch.appends) records.push(JSON.parse(row.line) as R);
-    }
-    return records;
+    return unwrittenRecords(this.#queue);
   }
 
   async *read(): AsyncIterable<R> {
@@ -231,7 +236,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       const generation = this.#writer.generation;
       const snapshot = this.#queue.snapshot();
       if (snapshot.base) {
-        yield* pagesOf(snapshot.base, serializeRecord);
+        yield* pagesOf(snapshot.base, (record) => serializeRecord(record));
       } else {
         const fits = yield* readCommitted<R>(
           this.#connections(),
@@ -241,10 +246,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         );
         if (!fits) continue; // nothing was yielded: take both snapshots again
       }
-      const { appends } = snapshot;
-      for (let i = 0; i < appends.length; i += READ_PAGE) {
-        yield appends.slice(i, i + READ_PAGE).map((row) => JSON.parse(row.line) as R);
-      }
+      yield* pagesOf(snapshot.appends, (row) => row.line);
       return;
     }
   }
@@ -284,6 +286,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   async #run(): Promise<void> {
     while (this.#progress.writable && !this.#queue.empty) {
+      this.#attempts++;
       try {
         await this.#prepare();
         const committed = await this.#writer.learnHead(this.#connections());
@@ -366,6 +369,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   #fail(error: unknown): void {
+    this.#failedAttempt = this.#attempts;
     this.#progress.fail(
       error,
       (cause) =>

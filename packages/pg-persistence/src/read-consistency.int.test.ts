@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { available, dropSchema, newPool, schemaName } from '../test/database.js';
+import { available, dropSchema, schemaName } from '../test/database.js';
+import { pausingPool } from '../test/pausing-pool.js';
 import { PostgresAgentRecordPersistence } from './pg-persistence.js';
 import { BEGIN_SNAPSHOT_READ } from './sql.js';
 
@@ -15,54 +16,11 @@ afterAll(async () => {
   if (available) for (const schema of schemas) await dropSchema(schema);
 });
 
-/**
- * A pool whose next read transaction waits at its BEGIN until `release()`: the seam that puts a
- * writer's COMMIT between the moment read() looks at its queue and the moment its snapshot of
- * the table is taken, every time (no timing involved).
- */
-function pausingPool(): {
-  pool: pg.Pool;
-  pauseNextRead(): { paused: Promise<void>; release(): void };
-} {
-  const pool = newPool({ max: 4 });
+/** A pool whose next read transaction can be held at its BEGIN (see `pausingPool`). */
+function pausingReads() {
+  const { pool, pauseNext } = pausingPool();
   pools.push(pool);
-  let pause: { reached(): void; gate: Promise<void> } | null = null;
-  const wrapped = new WeakSet<object>();
-  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
-  (pool as unknown as { connect: () => Promise<pg.PoolClient> }).connect = async () => {
-    const client = await connect();
-    if (!wrapped.has(client)) {
-      wrapped.add(client);
-      const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
-      (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (
-        ...args: unknown[]
-      ) => {
-        if (args[0] === BEGIN_SNAPSHOT_READ && pause) {
-          const { reached, gate } = pause;
-          pause = null;
-          reached();
-          await gate;
-        }
-        return query(...args);
-      };
-    }
-    return client;
-  };
-  return {
-    pool,
-    pauseNextRead() {
-      let reached = () => {};
-      let release = () => {};
-      const paused = new Promise<void>((resolve) => {
-        reached = resolve;
-      });
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      pause = { reached, gate };
-      return { paused, release };
-    },
-  };
+  return { pool, pauseNextRead: () => pauseNext((text) => text === BEGIN_SNAPSHOT_READ) };
 }
 
 async function readAll(persistence: PostgresAgentRecordPersistence<Rec>): Promise<Rec[]> {
@@ -75,7 +33,7 @@ describe.skipIf(!available)('read() is one consistent view', () => {
   it('yields a record once when its batch commits while read() is starting', async () => {
     const schema = schemaName();
     schemas.push(schema);
-    const { pool, pauseNextRead } = pausingPool();
+    const { pool, pauseNextRead } = pausingReads();
     const persistence = new PostgresAgentRecordPersistence<Rec>(`dup-${randomUUID()}`, {
       pool,
       schema,
@@ -95,7 +53,7 @@ describe.skipIf(!available)('read() is one consistent view', () => {
   it('yields the whole of a longer rewrite that commits while read() is starting, not its rows up to the old head', async () => {
     const schema = schemaName();
     schemas.push(schema);
-    const { pool, pauseNextRead } = pausingPool();
+    const { pool, pauseNextRead } = pausingReads();
     const persistence = new PostgresAgentRecordPersistence<Rec>(`rewrite-${randomUUID()}`, {
       pool,
       schema,

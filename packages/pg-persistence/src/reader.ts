@@ -81,12 +81,12 @@ export async function* readCommitted<R>(
   }
 }
 
-/** A pending rewrite's records in pages, as the store would return them (a JSON round trip). */
-export function* pagesOf<R>(
-  records: readonly R[],
-  serialize: (record: R) => string,
-): Iterable<R[]> {
-  for (let i = 0; i < records.length; i += PAGE_SIZE) {
-    yield records.slice(i, i + PAGE_SIZE).map((r) => JSON.parse(serialize(r)) as R);
+/**
+ * Queued work in pages, as the store would return it (a JSON round trip): a pending rewrite's
+ * records, or the rows of queued appends.
+ */
+export function* pagesOf<T, R>(items: readonly T[], serialize: (item: T) => string): Iterable<R[]> {
+  for (let i = 0; i < items.length; i += PAGE_SIZE) {
+    yield items.slice(i, i + PAGE_SIZE).map((item) => JSON.parse(serialize(item)) as R);
   }
 }

@@ -16,6 +16,16 @@ export interface Row {
 export type RowQueue<R> = OperationQueue<R, Row>;
 export type RowBatch<R> = QueuedBatch<R, Row>;
 
+/** The records a queue still holds, as its writer meant the log to be. */
+export function unwrittenRecords<R>(queue: RowQueue<R>): R[] {
+  const records: R[] = [];
+  for (const batch of queue.unwritten()) {
+    if (batch.rewrite) records.push(...batch.rewrite);
+    for (const row of batch.appends) records.push(JSON.parse(row.line) as R);
+  }
+  return records;
+}
+
 /** How many records a queue still holds: those its writer has not written. */
 export function unwrittenCount<R>(queue: RowQueue<R>): number {
   let count = 0;
