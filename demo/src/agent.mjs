@@ -26,7 +26,7 @@ export class DemoAgent {
     usage: { input_tokens: 0, output_tokens: 0 },
   };
 
-  constructor(persistence) {
+  constructor(persistence, { onError } = {}) {
     const apply = {
       'config.update': (r) => Object.assign(this.state.config, r.changes),
       'tools.register_user_tool': (r) => this.state.tools.push(r.tool.name),
@@ -51,7 +51,10 @@ export class DemoAgent {
       protocolVersion: PROTOCOL_VERSION,
       migrations,
       restore: createRestore(apply),
-      onError: (error, info) => console.error(`  [agent-records ${info.kind}] ${error.message}`),
+      // One handler for the session: the core subscribes it to the backend's reports too.
+      onError:
+        onError ??
+        ((error, info) => console.error(`  [agent-records ${info.kind}] ${error.message}`)),
     });
   }
 

@@ -61,12 +61,13 @@ try {
   );
 
   heading('2. A fresh agent replays the log');
-  // The backend reports what it recovered from (a torn tail cut and kept aside, a stale lock).
-  const persistence = new FileSystemAgentRecordPersistence(log, {
+  // The agent's one onError hears what the backend recovered from (a torn tail cut and kept
+  // aside, a stale lock taken over): the core subscribes it to the backend's reports.
+  const persistence = new FileSystemAgentRecordPersistence(log);
+  const resumed = new DemoAgent(persistence, {
     onError: (error, info) =>
-      console.log(`  [fs-persistence ${info.kind}] ${error.message.replaceAll(workDir, '.demo')}`),
+      console.log(`  [${info.kind}] ${error.message.replaceAll(workDir, '.demo')}`),
   });
-  const resumed = new DemoAgent(persistence);
   const result = await resumed.records.replay();
   const after = resumed.state;
   console.log(`replay(): ${show(result)}`);
