@@ -44,6 +44,23 @@ function envNumber(name: string): number | undefined {
 }
 
 /**
+ * The seed to replay from `AGENT_RECORDS_MODEL_SEED`: any integer, negative ones included, since
+ * fast-check reports seeds like -75446441 and the seed it printed must replay its run.
+ */
+export function modelSeedFromEnv(
+  raw: string | undefined = process.env.AGENT_RECORDS_MODEL_SEED,
+): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value)) {
+    throw new Error(
+      `AGENT_RECORDS_MODEL_SEED=${JSON.stringify(raw)} is not an integer: give the seed fast-check printed (e.g. -75446441).`,
+    );
+  }
+  return value;
+}
+
+/**
  * Registers model-based tests (vitest + fast-check) for one backend: random sequences of append
  * (hostile records included), flush, rewrite, read, idle waits, close-and-reopen and, when the
  * subject has `injectWriteFault`, write faults, each checked against a plain in-memory model.
@@ -63,7 +80,7 @@ export function describePersistenceModel(
   options: PersistenceModelOptions = {},
 ): void {
   const runs = envNumber('AGENT_RECORDS_MODEL_RUNS') ?? options.runs ?? 100;
-  const seed = options.seed ?? envNumber('AGENT_RECORDS_MODEL_SEED');
+  const seed = options.seed ?? modelSeedFromEnv();
   const maxCommands = options.maxCommands ?? 30;
   const timeout = options.timeout ?? Math.max(600_000, runs * 2_000);
 
