@@ -174,7 +174,10 @@ describe('failure isolation', () => {
     const records = make({ persistence: hybrid, onError });
     records.logRecord({ type: 'x' });
     records.logRecord({ type: 'y' });
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    // The rejections are observed asynchronously: wait for the report, with a deadline.
+    for (const deadline = Date.now() + 10_000; kinds().length === 0 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     expect(kinds()).toEqual(['write-failed']);
     const failure = await records.flush().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(RecordsWriteError);
