@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { blobHashesInText, isBlobHash } from '@agent-records/backend-kit';
 import { errorCode } from '../file-operations.js';
-import { HASH, refsInText } from './blob-store.js';
 
 export interface BlobGarbageOptions {
   /** The blob folder. */
@@ -76,14 +76,14 @@ export async function referencedBlobs(logs: readonly string[]): Promise<Set<stri
       })) {
         const text = carry + (chunk as string);
         const cut = text.lastIndexOf('\n');
-        refsInText(cut === -1 ? '' : text.slice(0, cut), refs);
+        blobHashesInText(cut === -1 ? '' : text.slice(0, cut), refs);
         carry = cut === -1 ? text : text.slice(cut + 1);
       }
     } catch (error) {
       if (errorCode(error) === 'ENOENT') continue;
       throw error;
     }
-    refsInText(carry, refs);
+    blobHashesInText(carry, refs);
   }
   return refs;
 }
@@ -118,7 +118,7 @@ export async function collectBlobGarbage(options: BlobGarbageOptions): Promise<B
   for (const name of names) {
     // A writer's temp file, or a blob a gc interrupted by a crash had set aside.
     const leftover = /^\.([0-9a-f]{64})\.[0-9a-f-]+\.(tmp|gc)$/.exec(name);
-    if (!HASH.test(name) && !leftover) continue;
+    if (!isBlobHash(name) && !leftover) continue;
     const hash = leftover ? (leftover[1] as string) : name;
     const file = path.join(options.blobDir, name);
     const info = await stat(file).catch(() => null);
