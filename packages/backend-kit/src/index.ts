@@ -26,6 +26,7 @@ export {
   messageOf,
   printToStderr,
 } from './error-reporter.js';
+export { failureOf, OneTimeRejection } from './one-time-rejection.js';
 export {
   OperationQueue,
   type QueuedBatch,

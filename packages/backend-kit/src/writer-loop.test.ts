@@ -138,6 +138,89 @@ describe('WriterLoop writer runs', () => {
   });
 });
 
+describe('WriterLoop flush during a failing write', () => {
+  /** A writer whose write is held at a gate, and fails if the fault was on when it began. */
+  function heldWriter() {
+    const reports: RecordsErrorInfo['kind'][] = [];
+    let faulty = true;
+    let release: () => void = () => {};
+    let gate: Promise<void> | null = null;
+    let runs = 0;
+    const loop: WriterLoop = new WriterLoop(
+      (_error, info) => reports.push(info.kind),
+      async () => {
+        runs++;
+        const begunUnderFault = faulty;
+        if (gate) await gate;
+        if (begunUnderFault) loop.fail(new Error('EIO'), (c) => `failed: ${c.message}`);
+        else loop.complete(loop.outstanding);
+      },
+    );
+    return {
+      loop,
+      reports,
+      runs: () => runs,
+      hold: () => {
+        gate = new Promise<void>((resolve) => {
+          release = () => {
+            gate = null;
+            resolve();
+          };
+        });
+      },
+      release: () => release(),
+      setFaulty: (value: boolean) => {
+        faulty = value;
+      },
+    };
+  }
+
+  async function until(condition: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    expect(condition()).toBe(true);
+  }
+
+  it('a flush called after the fault cleared, while a write begun under it is failing, retries and resolves', async () => {
+    const w = heldWriter();
+    w.hold();
+    w.loop.enqueue(1);
+    w.loop.schedule();
+    await until(() => w.runs() === 1); // the write has begun, under the fault
+    w.setFaulty(false); // the fault clears
+    const flushing = w.loop.waitForAll(); // called after that
+    w.release(); // the write begun under the fault fails now
+    await expect(flushing).resolves.toBeUndefined();
+    expect(w.loop.outstanding).toBe(0);
+    expect(w.reports).toEqual(['write-failed', 'write-recovered']);
+  });
+
+  it('a flush called while a write begun before it is failing rejects when its own retry fails too, with one report', async () => {
+    const w = heldWriter();
+    w.hold();
+    w.loop.enqueue(1);
+    w.loop.schedule();
+    await until(() => w.runs() === 1);
+    const flushing = w.loop.waitForAll();
+    w.release(); // fails; the flush retries once itself, and that fails as well
+    await expect(flushing).rejects.toBeInstanceOf(RecordsWriteError);
+    expect(w.runs()).toBe(2);
+    expect(w.reports).toEqual(['write-failed']);
+    w.setFaulty(false);
+    await expect(w.loop.waitForAll()).resolves.toBeUndefined(); // the next flush is the retry
+    expect(w.reports).toEqual(['write-failed', 'write-recovered']);
+  });
+
+  it("a flush called before the write began rejects with that write's failure", async () => {
+    const w = heldWriter();
+    w.loop.enqueue(1);
+    const flushing = w.loop.waitForAll(); // starts the write itself
+    await expect(flushing).rejects.toBeInstanceOf(RecordsWriteError);
+    expect(w.runs()).toBe(1);
+    expect(w.reports).toEqual(['write-failed']);
+  });
+});
+
 describe('WriterLoop background drain', () => {
   it('writes a record appended right after a flush without anyone flushing again', async () => {
     // A writer like a backend's: it takes what is queued and marks it written.

@@ -4,10 +4,13 @@ import {
   RecordsWriteError,
 } from '@agent-records/types';
 import { asError, ErrorReporter } from './error-reporter.js';
+import { OneTimeRejection } from './one-time-rejection.js';
 import { PendingBytes } from './pending-bytes.js';
 
 interface Waiter {
   target: number;
+  /** The write attempt current when the wait began (see WriterLoop.#attempt). */
+  attempt: number;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -32,6 +35,11 @@ interface Waiter {
  * a record, `enqueue(1, bytes)` once it is queued; the bytes are released as operations are
  * completed or discarded, oldest first. Records refused by the bound are one report per burst:
  * the next `waitForAll()` rejects once with a `RecordsOverflowError` counting them.
+ *
+ * A wait that begins while a write is in flight does not answer with that write's failure: the
+ * write began before the wait (perhaps before a fault cleared), so the loop retries once for it
+ * and the wait rejects only if its own attempt fails. A rewrite the store refused is latched with
+ * `latchRefusal` and rejects the next wait once.
  */
 export class WriterLoop {
   readonly #errors: ErrorReporter;
@@ -44,6 +52,14 @@ export class WriterLoop {
   #failure: Error | null = null;
   #episode: Error | null = null;
   #refusal: Error | null = null;
+  /**
+   * Write attempts begun: one per writer run, and one more after each `complete`/`discard` (the
+   * writer's next batch). A wait rejects only with the failure of an attempt begun after it.
+   */
+  #attempt = 0;
+  /** Waits kept through the failure of an attempt begun before them: the loop retries for them. */
+  #retryOwed = false;
+  readonly #refusedRewrite = new OneTimeRejection();
   readonly #bytes = new PendingBytes();
   /** The bytes of each outstanding operation, oldest first, from #bytesHead on. */
   #operationBytes: number[] = [];
@@ -147,6 +163,7 @@ export class WriterLoop {
   /** Marks operations written; resolves the waiters they complete, ends an open episode. */
   complete(operations: number): void {
     this.#completed += operations;
+    this.#attempt++;
     this.#releaseBytes(operations);
     if (this.#episode) {
       const ended = this.#episode;
@@ -162,6 +179,7 @@ export class WriterLoop {
    */
   discard(operations: number): void {
     this.#completed += operations;
+    this.#attempt++;
     this.#releaseBytes(operations);
     this.#settle();
   }
@@ -171,22 +189,31 @@ export class WriterLoop {
    * with the episode's `RecordsWriteError` or the refusal. Clears a latched failure and starts
    * the writer, since a flush during an episode is the retry. After records were dropped by the
    * bound, the first wait rejects (once everything before it is written) with one
-   * `RecordsOverflowError` saying how many; later waits resolve.
+   * `RecordsOverflowError` saying how many; later waits resolve. Then, once per rewrite refused
+   * with {@link latchRefusal}, a wait rejects with that refusal.
    */
   waitForAll(): Promise<void> {
     if (this.#refusal) return Promise.reject(this.#refusal);
     const overflow = this.#bytes.takeOverflow();
-    if (!overflow) return this.#waitForAll();
     return this.#waitForAll().then(
       () => {
-        throw overflow;
+        if (overflow) throw overflow;
+        this.#refusedRewrite.throwIfLatched();
       },
       (error: unknown) => {
         // Not delivered: the next wait still owes the host this report.
-        this.#bytes.restoreOverflow(overflow);
+        if (overflow) this.#bytes.restoreOverflow(overflow);
         throw error;
       },
     );
+  }
+
+  /**
+   * A rewrite the store refused (the old log kept): the next wait that gets everything before it
+   * written rejects with `error`, once. Report it yourself (`record-refused`).
+   */
+  latchRefusal(error: Error): void {
+    this.#refusedRewrite.latch(error);
   }
 
   #waitForAll(): Promise<void> {
@@ -194,7 +221,7 @@ export class WriterLoop {
     if (this.#completed >= target && !this.#failure) return Promise.resolve();
     this.#failure = null;
     return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ target, resolve, reject });
+      this.#waiters.push({ target, attempt: this.#attempt, resolve, reject });
       this.#start();
     });
   }
@@ -207,6 +234,7 @@ export class WriterLoop {
       return;
     }
     this.#again = false;
+    this.#attempt++;
     const before = this.#enqueued + this.#completed;
     this.#running = Promise.resolve()
       .then(() => this.#write())
@@ -216,6 +244,11 @@ export class WriterLoop {
       })
       .finally(() => {
         this.#running = null;
+        if (this.#retryOwed) {
+          this.#retryOwed = false;
+          this.#retryForWaiters();
+          return;
+        }
         // Work or a flush that arrived while this run was ending: run again whenever something
         // is left to write (background writes always drain, flush or not). A run that changed
         // nothing is not repeated (it would only spin).
@@ -238,7 +271,23 @@ export class WriterLoop {
       this.#episode = cause;
       this.report(cause, { kind: 'write-failed' });
     }
-    this.rejectWaiters(new RecordsWriteError(describe(cause), { cause }));
+    const failed = new RecordsWriteError(describe(cause), { cause });
+    // A wait that began while this attempt was in flight is not answered with its failure: the
+    // loop retries once for it (the fault may have cleared since), and it rejects only if that
+    // retry fails. Every other wait rejects now.
+    const begunAfterIt = this.#waiters.filter((waiter) => waiter.attempt < this.#attempt);
+    this.#waiters = this.#waiters.filter((waiter) => waiter.attempt >= this.#attempt);
+    for (const waiter of begunAfterIt) waiter.reject(failed);
+    if (this.#waiters.length === 0) return;
+    if (this.#running) this.#retryOwed = true;
+    else queueMicrotask(() => this.#retryForWaiters());
+  }
+
+  /** The retry owed to waits that began while a failing attempt was in flight. */
+  #retryForWaiters(): void {
+    if (this.#refusal || this.#waiters.length === 0) return;
+    this.#failure = null; // as a flush during an episode: this is the retry
+    this.#start();
   }
 
   /** A final refusal (another writer holds the log): reported once; every wait rejects with it. */

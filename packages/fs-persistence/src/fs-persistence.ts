@@ -2,6 +2,7 @@ import path from 'node:path';
 import {
   DEFAULT_MAX_PENDING_BYTES,
   ErrorReporter,
+  failureOf,
   OperationQueue,
   printToStderr,
   serializeRecord,
@@ -97,8 +98,6 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly #queue = new OperationQueue<R, string>();
   readonly #loop: WriterLoop;
   readonly #writer: LogWriter;
-  /** A refused rewrite the next flush() still has to report (once, as the memory backend). */
-  #refusedRewrite: RecordsWriteError | null = null;
   #closed = false;
 
   constructor(file: string, options: FileSystemAgentRecordPersistenceOptions = {}) {
@@ -166,13 +165,8 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   async flush(): Promise<void> {
-    // A flush during a failure episode is the retry.
+    // A flush during a failure episode is the retry; a refused rewrite rejects one flush.
     await this.#loop.waitForAll();
-    const refused = this.#refusedRewrite;
-    if (refused) {
-      this.#refusedRewrite = null;
-      throw refused;
-    }
   }
 
   /**
@@ -182,17 +176,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
    */
   async close(): Promise<void> {
     this.#closed = true;
-    let failure: unknown = null;
-    try {
-      await this.flush();
-    } catch (error) {
-      failure = error;
-    }
+    const failure = await failureOf(this.flush());
     while (this.#loop.running) await this.#loop.running;
     // The lock goes only with the descriptor (see LogWriter.close). Never held after a lock
     // refusal: another writer's lock is not ours to remove.
     if (await this.#writer.close()) await this.#lock?.release();
-    if (failure !== null) throw failure;
+    if (failure) throw failure.error;
   }
 
   async *read(): AsyncIterable<R> {
@@ -286,10 +275,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
 
   #reportRefusedRewrite(error: RefusedRecordError): void {
     this.#errors.report(error, { kind: 'record-refused', recordType: error.recordType });
-    this.#refusedRewrite = new RecordsWriteError(
-      `The rewrite of ${this.file} was refused and the old log kept, with the records appended ` +
-        `around the rewrite call: ${error.message}`,
-      { cause: error },
+    this.#loop.latchRefusal(
+      new RecordsWriteError(
+        `The rewrite of ${this.file} was refused and the old log kept, with the records appended ` +
+          `around the rewrite call: ${error.message}`,
+        { cause: error },
+      ),
     );
   }
 }

@@ -1,6 +1,7 @@
 import {
   DEFAULT_MAX_PENDING_BYTES,
   ErrorReporter,
+  OneTimeRejection,
   PendingBytes,
   serializeRecord,
   utf8ByteLength,
@@ -63,7 +64,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   readonly #bound = new PendingBytes();
   readonly #errors: ErrorReporter;
   /** A refused rewrite the next flush() still has to report. */
-  #refusedRewrite: RecordsWriteError | null = null;
+  readonly #refusedRewrite = new OneTimeRejection();
   #faults: Array<{ op: FaultOperation; error: Error; remaining: number }> = [];
   #episode: Error | null = null;
   #writeScheduled = false;
@@ -159,11 +160,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     // Once per burst of records dropped by maxPendingBytes, then once per refused rewrite.
     const overflow = this.#bound.takeOverflow();
     if (overflow) throw overflow;
-    const refused = this.#refusedRewrite;
-    if (refused) {
-      this.#refusedRewrite = null;
-      throw refused;
-    }
+    this.#refusedRewrite.throwIfLatched();
     const fault = this.#takeFault('flush');
     if (fault) {
       this.#report(fault, { kind: 'write-failed' });
@@ -244,9 +241,10 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
     this.#report(error, { kind: 'record-refused', recordType: error.recordType });
-    this.#refusedRewrite = new RecordsWriteError(
-      `The rewrite was refused and the old log kept: ${error.message}`,
-      { cause: error },
+    this.#refusedRewrite.latch(
+      new RecordsWriteError(`The rewrite was refused and the old log kept: ${error.message}`, {
+        cause: error,
+      }),
     );
   }
 

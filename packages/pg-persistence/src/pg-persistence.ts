@@ -1,6 +1,7 @@
 import {
   DEFAULT_MAX_PENDING_BYTES,
   ErrorReporter,
+  failureOf,
   OperationQueue,
   serializeRecord,
   WriterLoop,
@@ -79,11 +80,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   readonly #progress: WriterLoop;
   readonly #writer: SessionWriter<R>;
   readonly #search = new RefusedRowSearch();
-  /** Write attempts begun (one per batch, its head check included), and the last that failed. */
-  #attempts = 0;
-  #failedAttempt = 0;
-  /** A refused rewrite the next flush() still has to report. */
-  #refusedRewrite: RecordsWriteError | null = null;
 
   #closed = false;
   /** The close() in progress: while it runs, the writer may make a pool to retry on. */
@@ -145,23 +141,10 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   async flush(): Promise<void> {
-    const attemptsBefore = this.#attempts;
-    try {
-      // A flush during a failure episode is the retry.
-      await this.#progress.waitForAll();
-    } catch (error) {
-      // The attempt that failed began before this flush was called (a fault cleared since may
-      // have ended the episode): that is not this flush's retry, so it makes one of its own.
-      if (!(error instanceof RecordsWriteError) || this.#failedAttempt > attemptsBefore)
-        throw error;
-      await this.#progress.waitForAll();
-    }
-    // Once per refused rewrite, after everything before this flush was written.
-    const refused = this.#refusedRewrite;
-    if (refused) {
-      this.#refusedRewrite = null;
-      throw refused;
-    }
+    // A flush during a failure episode is the retry; one called while a write begun before it
+    // is failing gets a retry of its own (the kit's WriterLoop); a refused rewrite rejects one
+    // flush, after everything before it was written.
+    await this.#progress.waitForAll();
   }
 
   /**
@@ -174,16 +157,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     const previous = this.#closing;
     const attempt = (async () => {
       await previous?.catch(() => {});
-      let failure: unknown = null;
-      try {
-        await this.flush();
-      } catch (error) {
-        failure = error;
-      }
+      const failure = await failureOf(this.flush());
       // A run still going must not hold a client while its pool ends.
       await this.#progress.running;
       await this.#release();
-      if (failure !== null) throw failure;
+      if (failure) throw failure.error;
     })();
     this.#closing = attempt;
     try {
@@ -286,7 +264,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
 
   async #run(): Promise<void> {
     while (this.#progress.writable && !this.#queue.empty) {
-      this.#attempts++;
       try {
         await this.#prepare();
         const committed = await this.#writer.learnHead(this.#connections());
@@ -369,7 +346,6 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   }
 
   #fail(error: unknown): void {
-    this.#failedAttempt = this.#attempts;
     this.#progress.fail(
       error,
       (cause) =>
@@ -389,9 +365,11 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       kind: 'record-refused',
       ...(recordType !== undefined && { recordType }),
     });
-    this.#refusedRewrite = new RecordsWriteError(
-      `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
-      { cause: error },
+    this.#progress.latchRefusal(
+      new RecordsWriteError(
+        `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
+        { cause: error },
+      ),
     );
   }
 }
