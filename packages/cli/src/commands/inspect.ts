@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { collectBlobRefs, parseBlobRef } from '@agent-records/backend-kit';
 import { blobPath, readLockHolder } from '@agent-records/fs-persistence';
 import { EXIT, fileError } from '../errors.js';
 import type { CliIo } from '../io.js';
@@ -44,21 +45,17 @@ export interface InspectReport {
   } | null;
 }
 
-const BLOB_REF = /^blobref:([^;~][^;]*);([0-9a-f]{64})$/;
-
 /**
- * Every blob hash the record references. Walks the parsed record rather than matching the text,
- * so a host string that itself starts with `blobref:` (stored escaped as `blobref:~...`) or a
- * ref quoted inside a longer string is never taken for a reference.
+ * Every blob hash the record references, by the kit's one blob-ref rule. Walks the parsed record
+ * rather than matching the text, so a host string that itself starts with `blobref:` (stored
+ * escaped as `blobref:~...`) or a ref quoted inside a longer string is never taken for one.
  */
-function collectRefs(value: unknown, into: Set<string>): void {
-  if (typeof value === 'string') {
-    const ref = BLOB_REF.exec(value);
-    if (ref) into.add(ref[2] as string);
-  } else if (Array.isArray(value)) {
-    for (const item of value) collectRefs(item, into);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const item of Object.values(value)) collectRefs(item, into);
+function collectRefs(record: unknown, into: Set<string>): void {
+  const refs = new Set<string>();
+  collectBlobRefs(record, refs);
+  for (const ref of refs) {
+    const parsed = parseBlobRef(ref);
+    if (parsed.kind === 'ref') into.add(parsed.hash);
   }
 }
 
