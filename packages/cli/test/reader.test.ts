@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
@@ -24,13 +24,25 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
+/**
+ * Runs the CLI in a child process without blocking this worker: a synchronous spawn of a CLI
+ * reading a 65 MiB record can hold the event loop longer than the test runner's own messages
+ * may wait ("Timeout calling onTaskUpdate") on a busy machine.
+ */
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: dir });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-  return Object.assign(result, { code: result.status });
 }
 
 const META = '{"type":"metadata","protocol_version":"1.0","created_at":1764000000000}';
@@ -44,10 +56,10 @@ async function until(condition: () => boolean, what: string, ms = 15_000): Promi
 }
 
 describe('one line reader for the CLI and the backend', () => {
-  it('validate passes a valid 65 MiB record and repair keeps it (the old CLI limit was 64 MiB)', () => {
+  it('validate passes a valid 65 MiB record and repair keeps it (the old CLI limit was 64 MiB)', async () => {
     const big = `{"type":"context.append_message","time":1764000001000,"text":"${'a'.repeat(65 * 1024 * 1024)}"}`;
     writeFileSync(path.join(dir, 'big.jsonl'), `${META}\n${big}\n`);
-    const validate = run(['validate', 'big.jsonl']);
+    const validate = await run(['validate', 'big.jsonl']);
     expect({ code: validate.code, stdout: validate.stdout, stderr: validate.stderr }).toEqual({
       code: 0,
       stdout: '',
@@ -56,7 +68,7 @@ describe('one line reader for the CLI and the backend', () => {
 
     // With a bad line to repair, the big record stays in the log and only the bad line moves.
     appendFileSync(path.join(dir, 'big.jsonl'), 'not json\n');
-    const repair = run(['repair', 'big.jsonl']);
+    const repair = await run(['repair', 'big.jsonl']);
     expect({ code: repair.code, stderr: repair.stderr }).toEqual({
       code: 0,
       stderr: expect.any(String),
@@ -69,10 +81,10 @@ describe('one line reader for the CLI and the backend', () => {
     const quarantine = readdirSync(dir).filter((name) => name.includes('.quarantine-'));
     expect(quarantine).toHaveLength(1);
     expect(readFileSync(path.join(dir, quarantine[0] as string), 'utf8')).toBe('not json\n');
-    expect(run(['validate', 'big.jsonl']).code).toBe(0);
+    expect((await run(['validate', 'big.jsonl'])).code).toBe(0);
   }, 120_000);
 
-  it('repair moves a line longer than a reader holds (256 MiB) to the quarantine whole, not as an empty line', () => {
+  it('repair moves a line longer than a reader holds (256 MiB) to the quarantine whole, not as an empty line', async () => {
     const file = path.join(dir, 'huge.jsonl');
     const fd = openSync(file, 'w');
     const piece = Buffer.alloc(1024 * 1024, 0x61);
@@ -83,7 +95,7 @@ describe('one line reader for the CLI and the backend', () => {
     writeSync(fd, `${META}\n`);
     closeSync(fd);
     length -= 1; // the newline is not part of the line
-    const repair = run(['repair', 'huge.jsonl']);
+    const repair = await run(['repair', 'huge.jsonl']);
     expect({ code: repair.code, stderr: repair.stderr }).toEqual({
       code: 0,
       stderr: expect.any(String),
@@ -103,10 +115,10 @@ describe('one line reader for the CLI and the backend', () => {
     expect(readFileSync(file, 'utf8')).toBe(`${META}\n${META}\n`);
   }, 300_000);
 
-  it('validate reports a record with an empty type or a time that is not a number', () => {
+  it('validate reports a record with an empty type or a time that is not a number', async () => {
     const content = `${META}\n{"type":""}\n{"type":"x","time":"yesterday"}\n`;
     writeFileSync(path.join(dir, 'r.jsonl'), content);
-    const result = run(['validate', 'r.jsonl']);
+    const result = await run(['validate', 'r.jsonl']);
     expect(result.code).toBe(1);
     const lines = result.stdout.split('\n').filter(Boolean);
     expect(lines).toHaveLength(2);
