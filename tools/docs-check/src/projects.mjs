@@ -1,30 +1,44 @@
 // Throwaway projects outside the repository, set up as a user would: the published packages
 // packed into tarballs (workspace: ranges replaced, only the `files` shipped) and installed with
 // plain npm, beside TypeScript, @types/node and vitest at the versions this repository uses.
-import { execFileSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const PNPM = ['-y', 'pnpm@10.34.9'];
 
+/**
+ * Runs a command without blocking the event loop (a test worker that blocks for a minute on an
+ * npm install starves the test runner's own messages). Rejects like `execFileSync` throws: with
+ * the output on the error.
+ */
 function run(command, args, cwd) {
-  return execFileSync(command, args, {
-    cwd,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 64 * 1024 * 1024,
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) reject(Object.assign(error, { stdout, stderr }));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
 /** Packs every published package of `root` into `dest`; returns the tarball paths. */
-export function packAll(root, dest) {
+export async function packAll(root, dest) {
   mkdirSync(dest, { recursive: true });
   const packages = readdirSync(path.join(root, 'packages')).sort();
   for (const dir of packages) {
     const json = JSON.parse(readFileSync(path.join(root, 'packages', dir, 'package.json'), 'utf8'));
     if (json.private) continue;
-    run('npx', [...PNPM, 'pack', '--pack-destination', dest], path.join(root, 'packages', dir));
+    await run(
+      'npx',
+      [...PNPM, 'pack', '--pack-destination', dest],
+      path.join(root, 'packages', dir),
+    );
   }
   return readdirSync(dest)
     .filter((name) => name.endsWith('.tgz'))
@@ -43,13 +57,13 @@ function pinned(root, name) {
  * Creates a project in `dir` of the given module kind and installs the tarballs into it with npm.
  * @param {{ root: string, dir: string, kind: 'module' | 'commonjs', tarballs: string[] }} options
  */
-export function createProject({ root, dir, kind, tarballs }) {
+export async function createProject({ root, dir, kind, tarballs }) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     path.join(dir, 'package.json'),
     `${JSON.stringify({ name: `docs-check-${kind}`, private: true, type: kind }, null, 2)}\n`,
   );
-  run(
+  await run(
     'npm',
     [
       'install',
@@ -71,7 +85,7 @@ export function createProject({ root, dir, kind, tarballs }) {
  * file, empty for a file that compiles. With `outDir` it also emits JavaScript there.
  * @param {{ dir: string, files: string[], resolution: 'node16' | 'bundler', outDir?: string }} options
  */
-export function typecheck({ dir, files, resolution, outDir }) {
+export async function typecheck({ dir, files, resolution, outDir }) {
   const tsconfig = `tsconfig.${resolution}.json`;
   const compilerOptions = {
     strict: true,
@@ -89,7 +103,7 @@ export function typecheck({ dir, files, resolution, outDir }) {
   const tsc = createRequire(path.join(dir, 'package.json')).resolve('typescript/bin/tsc');
   let output = '';
   try {
-    output = run(process.execPath, [tsc, '-p', tsconfig, '--pretty', 'false'], dir);
+    output = await run(process.execPath, [tsc, '-p', tsconfig, '--pretty', 'false'], dir);
   } catch (error) {
     output = `${error.stdout ?? ''}${error.stderr ?? ''}`;
     // tsc exits 1 or 2 with diagnostics; anything else (it did not run) must not pass as clean.
@@ -104,4 +118,32 @@ export function typecheck({ dir, files, resolution, outDir }) {
     }
   }
   return byFile;
+}
+
+/**
+ * Runs a command to its end without blocking the event loop; resolves with its exit status and
+ * output whatever the status.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {{ cwd: string, env?: NodeJS.ProcessEnv, timeout?: number }} options
+ * @returns {Promise<{ status: number | null, stdout: string, stderr: string }>}
+ */
+export function spawnAsync(command, args, { cwd, env, timeout = 300_000 }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env: env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
 }

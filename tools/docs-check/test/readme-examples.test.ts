@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Example, examplesOf, readmes, wrapForCommonJs } from '../src/extract.mjs';
-import { createProject, packAll, typecheck } from '../src/projects.mjs';
+import { createProject, packAll, spawnAsync, typecheck } from '../src/projects.mjs';
 
 // Every TypeScript block of every README compiles, strict, for a user on node16 resolution and
 // on bundler resolution, against the packed tarballs installed with npm outside the repository;
@@ -22,11 +21,11 @@ const slugOf = (example: Example) => example.readme.replace(/[^a-z0-9]+/gi, '-')
 const sourceOf = (example: Example) => path.join('examples', slugOf(example), example.file);
 const asModule = (code: string) => `${code}\nexport {};\n`;
 
-beforeAll(() => {
+beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'docs-check-'));
   project = path.join(work, 'project');
-  const tarballs = packAll(root, path.join(work, 'tarballs'));
-  createProject({ root, dir: project, kind: 'module', tarballs });
+  const tarballs = await packAll(root, path.join(work, 'tarballs'));
+  await createProject({ root, dir: project, kind: 'module', tarballs });
   // A CommonJS project inside the first one: its own package.json, the same node_modules.
   mkdirSync(path.join(project, 'cjs'));
   writeFileSync(path.join(project, 'cjs', 'package.json'), '{ "type": "commonjs" }\n');
@@ -43,9 +42,9 @@ beforeAll(() => {
   }
   const files = all.map(sourceOf);
   diagnostics = {
-    node16: typecheck({ dir: project, files, resolution: 'node16', outDir: 'out' }),
-    bundler: typecheck({ dir: project, files, resolution: 'bundler' }),
-    cjs: typecheck({
+    node16: await typecheck({ dir: project, files, resolution: 'node16', outDir: 'out' }),
+    bundler: await typecheck({ dir: project, files, resolution: 'bundler' }),
+    cjs: await typecheck({
       dir: path.join(project, 'cjs'),
       files: runnable.map(sourceOf),
       resolution: 'node16',
@@ -60,15 +59,11 @@ afterAll(() => {
 });
 
 /** Runs compiled JavaScript in a fresh empty folder, as a user's script would run. */
-function runScript(script: string): string {
+async function runScript(script: string): Promise<string> {
   const cwd = mkdtempSync(path.join(work, 'run-'));
-  const result = spawnSync(process.execPath, [script], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const result = await spawnAsync(process.execPath, [script], { cwd, timeout: 120_000 });
   if (result.status !== 0) {
-    throw new Error(`${script} exited ${result.status ?? result.signal}:\n${result.stderr}`);
+    throw new Error(`${script} exited ${result.status}:\n${result.stderr}`);
   }
   return result.stdout;
 }
@@ -92,11 +87,11 @@ describe('README examples', () => {
         expect(diagnostics.bundler.get(sourceOf(example))).toEqual([]);
       });
       if (example.run) {
-        it('runs as an ES module', () => {
+        it('runs as an ES module', async () => {
           const script = path.join(project, 'out', sourceOf(example).replace(/\.ts$/, '.js'));
-          runScript(script);
+          await runScript(script);
         });
-        it('compiles to CommonJS and runs', () => {
+        it('compiles to CommonJS and runs', async () => {
           expect(diagnostics.cjs.get(sourceOf(example))).toEqual([]);
           const script = path.join(
             project,
@@ -104,7 +99,7 @@ describe('README examples', () => {
             'out',
             sourceOf(example).replace(/\.ts$/, '.js'),
           );
-          runScript(script);
+          await runScript(script);
         });
       }
     },

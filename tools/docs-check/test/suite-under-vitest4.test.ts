@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packAll } from '../src/projects.mjs';
+import { packAll, spawnAsync } from '../src/projects.mjs';
 
 // A user who runs `npm i -D @agent-records/persistence-tests vitest` today gets vitest 4. The
 // peer range must admit it (no ERESOLVE, `npm ls` clean) and the suites must run under it.
@@ -13,10 +12,10 @@ let work: string;
 let project: string;
 
 function npm(args: string[]) {
-  return spawnSync('npm', args, { cwd: project, encoding: 'utf8', timeout: 300_000 });
+  return spawnAsync('npm', args, { cwd: project });
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'docs-check-vitest4-'));
   project = path.join(work, 'project');
   mkdirSync(project);
@@ -24,14 +23,20 @@ beforeAll(() => {
     path.join(project, 'package.json'),
     '{ "name": "suite-under-vitest4", "private": true, "type": "module" }\n',
   );
-  const tarballs = packAll(root, path.join(work, 'tarballs')).filter((file) =>
+  const tarballs = (await packAll(root, path.join(work, 'tarballs'))).filter((file: string) =>
     /agent-records-(types|backend-kit|memory-persistence|persistence-tests)-/.test(file),
   );
-  const install = npm(['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs]);
+  const install = await npm([
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--loglevel=error',
+    ...tarballs,
+  ]);
   if (install.status !== 0)
     throw new Error(`npm install of the tarballs failed:\n${install.stderr}`);
   // What the README says to run, with the newest vitest major.
-  const dev = npm([
+  const dev = await npm([
     'install',
     '--save-dev',
     '--no-audit',
@@ -62,18 +67,16 @@ afterAll(() => {
 });
 
 describe('the contract suite for a user on vitest 4', () => {
-  it('installs with npm without a peer conflict (npm ls is clean)', () => {
-    const ls = npm(['ls', '--all']);
+  it('installs with npm without a peer conflict (npm ls is clean)', async () => {
+    const ls = await npm(['ls', '--all']);
     expect(ls.stderr).not.toMatch(/invalid|missing|ERESOLVE/);
     expect(ls.status).toBe(0);
     expect(ls.stdout).toMatch(/vitest@4\./);
   });
 
-  it('runs the contract and model suites under vitest 4', () => {
-    const run = spawnSync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run'], {
+  it('runs the contract and model suites under vitest 4', async () => {
+    const run = await spawnAsync(process.execPath, ['node_modules/vitest/vitest.mjs', 'run'], {
       cwd: project,
-      encoding: 'utf8',
-      timeout: 300_000,
       env: { ...process.env, CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
     });
     // biome-ignore lint/suspicious/noControlCharactersInRegex: strip colour codes
