@@ -16,7 +16,7 @@ type Rec = AgentRecordEnvelope & { n: number };
 const KILLS = Number(process.env.AGENT_RECORDS_CRASH_MODEL_KILLS ?? (FULL ? 200 : 20));
 /**
  * A record appended this long before the kill must have been written by the background writer
- * (not counting time the writer spent inside write/fdatasync/fsync, which the child reports).
+ * (not counting time the writer spent waiting on file operations, which the child reports).
  */
 const GRACE_MS = Number(process.env.AGENT_RECORDS_CRASH_GRACE_MS ?? 100);
 
@@ -64,7 +64,7 @@ const overlap = (begin: number, end: number, from: number, to: number) =>
 
 /**
  * How long the writer itself had between an append at `from` and the kill: wall time minus the
- * time spent inside write/fdatasync/fsync and the time the child got no CPU (a slow disk or a busy
+ * time spent waiting on file operations and the time the child got no CPU (a slow disk or a busy
  * machine is not a writer that stalls; a writer that never writes still shows).
  */
 function writerTime(report: Report, from: number, killAt: number): number {
@@ -138,7 +138,7 @@ async function killRounds(file: string, kills: number, baseSeed: number, idleEve
       const at = report.appendedAt.get(owed) ?? 0;
       throw new Error(
         `${where}: record ${owed} was appended ${killAt - at} ms before the kill ` +
-          `(${writerTime(report, at, killAt)} ms of it with CPU and outside write/fdatasync/fsync) and never written ` +
+          `(${writerTime(report, at, killAt)} ms of it with CPU and not waiting on file operations) and never written ` +
           `(log ends at ${last}; background writes must drain without a flush). The child said, ` +
           `from that append on: ${child.lines
             .slice(child.lines.indexOf(`A ${owed} ${at}`))
