@@ -1,5 +1,9 @@
 import { RecordsOverflowError } from '@agent-records/types';
 
+// The one UTF-8 length rule lives in types (the session-id rule uses it too); re-exported here
+// because backends count pending bytes with it.
+export { utf8ByteLength } from '@agent-records/types';
+
 /** The default bound on queued, unwritten record bytes: 64 MiB. */
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
@@ -86,31 +90,4 @@ export class PendingBytes {
       this.#lastMax = report.maxPendingBytes;
     }
   }
-}
-
-/**
- * The length of `text` in UTF-8 bytes, without allocating (for runtimes without `Buffer`). A lone
- * surrogate counts as the 3 bytes of the U+FFFD it is written as.
- */
-export function utf8ByteLength(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) {
-      bytes += 1;
-    } else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        // A pair: 2 code units, 4 bytes.
-        bytes += 2;
-        i++;
-      } else {
-        bytes += 2;
-      }
-    } else {
-      bytes += 2;
-    }
-  }
-  return bytes;
 }

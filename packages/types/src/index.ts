@@ -44,4 +44,5 @@ export {
   type ToolResultPart,
 } from './records.js';
 export { MAX_SESSION_ID_BYTES, sessionIdProblem } from './session-id.js';
+export { utf8ByteLength } from './utf8.js';
 export { assertRecord, recordProblem } from './validate.js';

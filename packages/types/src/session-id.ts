@@ -1,3 +1,5 @@
+import { utf8ByteLength } from './utf8.js';
+
 /**
  * The longest session id, in UTF-8 bytes, that every backend accepts. File names are limited to
  * 255 bytes on common file systems (ext4, xfs, btrfs, APFS, NTFS in UTF-16 units); a file-system
@@ -27,18 +29,9 @@ export function sessionIdProblem(id: unknown, options: { maxBytes?: number } = {
     return 'it contains a lone surrogate (not valid Unicode, so no file name)';
   }
   const maxBytes = options.maxBytes ?? MAX_SESSION_ID_BYTES;
-  const bytes = utf8Length(id);
+  const bytes = utf8ByteLength(id);
   if (bytes > maxBytes) {
     return `it is ${bytes} bytes in UTF-8, over the ${maxBytes} bytes that leave room for the files derived from it`;
   }
   return null;
-}
-
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (const char of text) {
-    const code = char.codePointAt(0) as number;
-    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
-  }
-  return bytes;
 }
