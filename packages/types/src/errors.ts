@@ -10,7 +10,8 @@ export type AgentRecordsErrorCode =
   | 'RECORDS_SERIALIZE'
   | 'RECORDS_INVALID'
   | 'RECORDS_INVALID_SESSION_ID'
-  | 'RECORDS_REPLAY';
+  | 'RECORDS_REPLAY'
+  | 'RECORDS_POSITION';
 
 // A registry-wide symbol, so that `instanceof` still works when an application ends up with two
 // copies of this package (the ESM and the CJS build, or two versions side by side).
@@ -135,6 +136,19 @@ export class RecordsConflictError extends AgentRecordsError {
   declare readonly code: 'RECORDS_CONFLICT';
   constructor(message: string, options?: { cause?: unknown }) {
     super('RECORDS_CONFLICT', message, options);
+  }
+}
+
+/**
+ * A read position (from `readFrom`, or the position a snapshot names) does not match the log any
+ * more: the log was rewritten, truncated, repaired or replaced since. Nothing is lost: read from
+ * the start instead. `AgentRecords.replay()` does so on its own and reports a warning.
+ */
+export class RecordsPositionError extends AgentRecordsError {
+  static override readonly CODE = 'RECORDS_POSITION';
+  declare readonly code: 'RECORDS_POSITION';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RECORDS_POSITION', message, options);
   }
 }
 

@@ -9,6 +9,7 @@ export {
   RecordsInvalidSessionIdError,
   RecordsLockedError,
   RecordsOverflowError,
+  RecordsPositionError,
   RecordsReplayError,
   RecordsSerializeError,
   RecordsVersionError,
@@ -17,9 +18,13 @@ export {
 export type {
   AgentRecordPersistence,
   LegacyAgentRecordPersistence,
+  RecordsBatch,
   RecordsErrorHandler,
   RecordsErrorInfo,
   RecordsErrorKind,
+  RecordsPosition,
+  SnapshotToWrite,
+  StoredSnapshot,
 } from './persistence.js';
 export { compareProtocolVersions, type ProtocolVersion, parseProtocolVersion } from './protocol.js';
 export {
@@ -44,5 +49,6 @@ export {
   type ToolResultPart,
 } from './records.js';
 export { MAX_SESSION_ID_BYTES, sessionIdProblem } from './session-id.js';
+export type { AgentRecordStore, ListSessionsOptions, SessionSummary } from './sessions.js';
 export { utf8ByteLength } from './utf8.js';
 export { assertRecord, recordProblem } from './validate.js';

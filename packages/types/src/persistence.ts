@@ -37,6 +37,78 @@ export interface AgentRecordPersistence<R extends AgentRecordEnvelope = AgentRec
    * time; backends may leave it out (`ErrorReporter` of `@agent-records/backend-kit` implements it).
    */
   setErrorHandler?(handler: RecordsErrorHandler | null): void;
+  /**
+   * Optional capability: the records after `position` (from the start when `null`), in batches,
+   * each with the position just after its last record. Durable records come first, each batch's
+   * `end` a position one can read from later; records appended but not yet written come last,
+   * in a batch whose `end` is `null` (they have no position yet). The position is checked against
+   * the log when the iteration starts: a log rewritten, truncated, repaired or replaced since
+   * makes the first `next()` reject with `RecordsPositionError` (nothing is yielded). Memory use
+   * is independent of the log's length. Detected at run time; backends may leave it out.
+   */
+  readFrom?(position: RecordsPosition | null): AsyncIterable<RecordsBatch<R>>;
+  /**
+   * Optional capability: stores a snapshot covering every record appended (or rewritten) before
+   * this call. Queued in order with appends and returns at once: the backend writes it only once
+   * those records are durable, atomically (the previous snapshot or this one, never a torn one),
+   * and names the position it covers. It never holds up the appends behind it: they are written
+   * while `data` is still being made. When `data` rejects, the write fails, or a rewrite comes
+   * first, the snapshot is dropped and reported as a `warning`; it never starts a failure
+   * episode and never makes `flush()` reject. `flush()` resolves once every earlier snapshot is
+   * written or dropped. A rewrite makes every earlier snapshot unusable (`readSnapshot` no longer
+   * returns it, or its position no longer matches).
+   */
+  writeSnapshot?(snapshot: SnapshotToWrite): void;
+  /**
+   * Optional capability: the newest stored snapshot, or `null` when there is none (or it cannot
+   * be read; that is reported as a `warning`). It is not checked against the log here: reading
+   * from its `position` with `readFrom` does that.
+   */
+  readSnapshot?(): Promise<StoredSnapshot | null>;
+  /**
+   * Optional capability: a title for the session, kept beside the log (not in it) and shown by
+   * the store's `list()`. Queued like an append; durable after the next `flush()`.
+   */
+  setTitle?(title: string): void;
+}
+
+/**
+ * A place in one log, as its backend understands it: flat JSON data, opaque to everyone else
+ * (the fs backend: a byte offset, a fingerprint of the line before it and the log's identity;
+ * PostgreSQL: a sequence number and the log's generation). Store it as JSON, hand it back as is.
+ */
+export type RecordsPosition = Readonly<Record<string, string | number | boolean | null>>;
+
+/** Records read by `readFrom`, with the position just after the last of them. */
+export interface RecordsBatch<R extends AgentRecordEnvelope = AgentRecordEnvelope> {
+  readonly records: readonly R[];
+  /** Where to read on from; `null` for records appended but not yet durable. */
+  readonly end: RecordsPosition | null;
+}
+
+/** What `writeSnapshot` is given. */
+export interface SnapshotToWrite {
+  /** How many records (metadata included) the log holds before the snapshot, as the caller counts. */
+  readonly records: number;
+  /**
+   * The snapshot as JSON text, opaque to the backend. A promise when it is still being made (the
+   * core serialises large states in slices, off the hot path).
+   */
+  readonly data: string | Promise<string>;
+}
+
+/** A snapshot as `readSnapshot` gives it back. */
+export interface StoredSnapshot {
+  /** Where the records it covers end: `readFrom(position)` yields the records after them. */
+  readonly position: RecordsPosition;
+  /** `records` as given to `writeSnapshot`. */
+  readonly records: number;
+  /** When the backend stored it (epoch ms). */
+  readonly writtenAt: number;
+  /** Size of `data` in UTF-8 bytes. */
+  readonly bytes: number;
+  /** `data` as given to `writeSnapshot`. */
+  readonly data: string;
 }
 
 /**
