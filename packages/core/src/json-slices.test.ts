@@ -1,0 +1,127 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { stringifyInSlices } from './json-slices.js';
+
+/** What JSON.stringify gives, or the kind of error it throws. */
+function expected(value: unknown): { text: string | undefined } | { error: string } {
+  try {
+    return { text: JSON.stringify(value) };
+  } catch (error) {
+    return { error: (error as Error).constructor.name };
+  }
+}
+
+async function actual(
+  value: unknown,
+  sliceMs = 0,
+): Promise<{ text: string | undefined } | { error: string }> {
+  try {
+    return { text: await stringifyInSlices(value, { sliceMs }) };
+  } catch (error) {
+    return { error: (error as Error).constructor.name };
+  }
+}
+
+/** A value with a `toJSON` that answers with another value, or with its key. */
+const withToJSON = (inner: fc.Arbitrary<unknown>) =>
+  fc.oneof(
+    inner.map((value) => ({ toJSON: () => value })),
+    fc.constant({ toJSON: (key: string) => `key:${key}` }),
+    fc.date({ noInvalidDate: false }),
+  );
+
+/** JSON-ish values plus everything JSON.stringify treats specially. */
+const { value: jsonish } = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constantFrom(
+      undefined,
+      null,
+      true,
+      false,
+      0,
+      -0,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      () => 1,
+      Symbol('s'),
+    ),
+    fc.double(),
+    fc.integer(),
+    fc.string({ unit: 'binary' }),
+    fc.constantFrom(new Number(4), new String('boxed'), new Boolean(false)),
+    fc.array(tie('value')),
+    fc.sparseArray(tie('value')),
+    fc.dictionary(fc.string({ unit: 'binary' }), tie('value')),
+    withToJSON(tie('value')),
+  ),
+}));
+
+describe('stringifyInSlices', () => {
+  it('gives exactly what JSON.stringify gives, for any JSON-ish value', async () => {
+    await fc.assert(
+      fc.asyncProperty(jsonish, async (value) => {
+        expect(await actual(value)).toEqual(expected(value));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('passes each toJSON its own key, as JSON.stringify does', async () => {
+    const seen: string[] = [];
+    const probe = {
+      toJSON(key: string) {
+        seen.push(key);
+        return key;
+      },
+    };
+    const value = { a: probe, list: [probe, probe], nested: { deep: probe } };
+    const text = await stringifyInSlices(value);
+    const slicedKeys = seen.splice(0);
+    expect(text).toBe(JSON.stringify(value));
+    expect(slicedKeys).toEqual(seen);
+    expect(slicedKeys).toEqual(['a', '0', '1', 'deep']);
+  });
+
+  it('rejects a BigInt and a cycle like JSON.stringify throws', async () => {
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = { back: cycle };
+    await expect(stringifyInSlices({ n: 1n })).rejects.toThrow(TypeError);
+    await expect(stringifyInSlices(cycle)).rejects.toThrow(TypeError);
+    // The same object twice, side by side, is no cycle.
+    const shared = { x: 1 };
+    expect(await stringifyInSlices([shared, { shared }])).toBe(
+      JSON.stringify([shared, { shared }]),
+    );
+  });
+
+  it('gives undefined where JSON.stringify does (undefined, a function, a toJSON returning undefined)', async () => {
+    expect(await stringifyInSlices(undefined)).toBeUndefined();
+    expect(await stringifyInSlices(() => 1)).toBeUndefined();
+    expect(await stringifyInSlices({ toJSON: () => undefined })).toBeUndefined();
+  });
+
+  it('quotes long strings in pieces without splitting a surrogate pair', async () => {
+    const pair = '\u{1F600}';
+    // The pair straddles the 64 KiB piece boundary; lone surrogates stay escaped.
+    const text = `${'a'.repeat(64 * 1024 - 1)}${pair}"\n${'\ud800'}${'b'.repeat(200_000)}`;
+    const value = { text, list: [text], top: pair };
+    expect(await stringifyInSlices(value, { sliceMs: 0 })).toBe(JSON.stringify(value));
+    expect(await stringifyInSlices(text, { sliceMs: 0 })).toBe(JSON.stringify(text));
+  });
+
+  it('yields to the event loop while it works, and starts after the current task', async () => {
+    const state = { history: Array.from({ length: 50_000 }, (_, i) => ({ i, text: `m${i}` })) };
+    let pauses = 0;
+    const done = stringifyInSlices(state, {
+      sliceMs: 1,
+      yieldToEventLoop: () => {
+        pauses++;
+        return new Promise((resolve) => setImmediate(resolve));
+      },
+    });
+    expect(pauses).toBe(1); // only the first pause: nothing was walked on the caller's stack
+    expect(await done).toBe(JSON.stringify(state));
+    expect(pauses).toBeGreaterThan(1);
+  });
+});
