@@ -152,10 +152,14 @@ export function buildProgram(
 
   program
     .command('sessions')
-    .description('list the sessions of a FileSystemAgentRecordStore root folder')
+    .description(
+      'list the sessions of a FileSystemAgentRecordStore folder, newest activity first: updated, records, size, lock, title',
+    )
     .argument('<root>', 'the store root folder')
+    .option('--limit <count>', 'show at most this many sessions (a page)')
+    .option('--after <id>', 'start after this session: the last id of the previous page')
     .option('--json', 'print as JSON')
-    .action(async (root: string, options: { json?: boolean }) =>
+    .action(async (root: string, options: { json?: boolean; limit?: string; after?: string }) =>
       set(await runSessions({ root, ...options }, io)),
     );
 

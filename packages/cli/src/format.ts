@@ -28,3 +28,28 @@ export function painter(io: CliIo): Paint {
   if (!useColour(io)) return (text) => text;
   return (text, colour) => `\x1b[${CODES[colour]}m${text}\x1b[0m`;
 }
+
+const AGE_UNITS = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+] as const;
+
+/**
+ * How long ago `time` (epoch ms) was, for a column a person scans: `45s ago`, `12m ago`,
+ * `3h ago`, `6d ago`; the ISO time (to the minute) beyond 30 days, or for a time ahead of the
+ * clock (another machine's clock, or a bad value).
+ */
+export function formatAge(time: number, now: number = Date.now()): string {
+  const ago = now - time;
+  if (!Number.isFinite(ago)) return '-';
+  if (ago < 0 || ago >= 30 * 86_400_000) {
+    const date = new Date(time);
+    return Number.isNaN(date.getTime())
+      ? `${time} (epoch ms)`
+      : `${date.toISOString().slice(0, 16)}Z`;
+  }
+  for (const [unit, ms] of AGE_UNITS) if (ago >= ms) return `${Math.floor(ago / ms)}${unit} ago`;
+  return 'just now';
+}
