@@ -213,9 +213,9 @@ function unbox(value: object): unknown {
 }
 
 /** Whether `value` is a wrapper of that kind: the built-in `valueOf` throws for anything else. */
-function hasSlot(valueOf: () => unknown, value: object): boolean {
+function hasSlot(builtinValueOf: () => unknown, value: object): boolean {
   try {
-    valueOf.call(value);
+    builtinValueOf.call(value);
     return true;
   } catch {
     return false;
