@@ -5,6 +5,7 @@ import { type CliIo, runGuarded } from '../io.js';
 import { assertLogFile } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
+import { checkSnapshot, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
 import type { LogProblem } from './inspect.js';
 
 export interface ValidationResult {
@@ -12,6 +13,11 @@ export interface ValidationResult {
   records: number;
   problems: LogProblem[];
   problemCount: number;
+  /**
+   * The log's snapshot checked against it (`null`: none, or standard input). A snapshot that
+   * does not match is a warning, not a problem of the log: a replay ignores it.
+   */
+  snapshot: SnapshotReport | UnreadableSnapshot | null;
 }
 
 /**
@@ -23,7 +29,13 @@ export async function validateLog(
   io?: Pick<CliIo, 'err' | 'stdin'>,
 ): Promise<ValidationResult> {
   const info = await assertLogFile(file, { allowStdin: true });
-  const result: ValidationResult = { file, records: 0, problems: [], problemCount: 0 };
+  const result: ValidationResult = {
+    file,
+    records: 0,
+    problems: [],
+    problemCount: 0,
+    snapshot: null,
+  };
   const add = (problem: LogProblem) => {
     result.problemCount++;
     if (result.problems.length < 1000) result.problems.push(problem);
@@ -62,6 +74,12 @@ export async function validateLog(
   if (result.records === 0 && result.problemCount === 0) {
     add({ line: 0, offset: 0, problem: 'the log is empty: no metadata record' });
   }
+  if (info) {
+    result.snapshot = await checkSnapshot(
+      file,
+      result.problemCount === 0 ? result.records : null,
+    ).catch((error) => ({ unreadable: (error as Error).message }));
+  }
   return result;
 }
 
@@ -76,8 +94,13 @@ export async function runValidate(args: { log: string }, io: CliIo): Promise<num
         `... and ${count(result.problemCount - result.problems.length, 'more problem', 'more problems')}\n`,
       );
     }
+    warnAboutSnapshot(result, io);
     if (result.problemCount === 0) {
-      io.err.write(`${log}: valid (${count(result.records, 'record')})\n`);
+      const snapshot =
+        result.snapshot && 'matches' in result.snapshot && result.snapshot.matches
+          ? `; its snapshot, covering ${count(result.snapshot.records, 'record')}, matches`
+          : '';
+      io.err.write(`${log}: valid (${count(result.records, 'record')}${snapshot})\n`);
       return EXIT.ok;
     }
     const fix =
@@ -89,4 +112,28 @@ export async function runValidate(args: { log: string }, io: CliIo): Promise<num
     );
     return EXIT.problems;
   });
+}
+
+/**
+ * A snapshot that does not match its log (or cannot be read) is a warning, like every other
+ * warning of the CLI: on stderr, the exit code unchanged. It is harmless (a replay checks the
+ * snapshot's position and reads the whole log instead), so `validate` still answers whether the
+ * log itself is valid.
+ */
+function warnAboutSnapshot(result: ValidationResult, io: CliIo): void {
+  const snapshot = result.snapshot;
+  if (!snapshot) return;
+  const what =
+    'unreadable' in snapshot
+      ? `its snapshot cannot be read (${snapshot.unreadable})`
+      : snapshot.matches === false
+        ? `its snapshot does not match the log: ${snapshot.problem}`
+        : snapshot.matches === null
+          ? `its snapshot was not checked: ${snapshot.problem}`
+          : null;
+  if (what === null) return;
+  io.err.write(
+    `agent-records: warning: ${result.file}: ${what}. It is harmless: a replay ignores it and ` +
+      'reads the whole log; deleting the snapshot is safe (the next one replaces it).\n',
+  );
 }
