@@ -26,7 +26,8 @@ export interface FileOperations {
   fdatasync(fd: number): Promise<void>;
   fsync(fd: number): Promise<void>;
   ftruncate(fd: number, length: number): Promise<void>;
-  fstat(fd: number): Promise<{ size: number }>;
+  /** `ino` (the inode) is part of a log's identity in positions; absent, only the first line is. */
+  fstat(fd: number): Promise<{ size: number; ino?: number }>;
   rename(from: string, to: string): Promise<void>;
   /** Hard link; fails with EEXIST when `to` exists (the atomic create-if-absent of the lock). */
   link(from: string, to: string): Promise<void>;

@@ -12,17 +12,20 @@ import {
   type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
+  type RecordsBatch,
   RecordsClosedError,
   type RecordsErrorHandler,
   RecordsInvalidError,
   RecordsLockedError,
+  type RecordsPosition,
   RecordsSerializeError,
   RecordsWriteError,
 } from '@agent-records/types';
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { WriterLock } from './lock.js';
-import { readSnapshotBatches } from './reader.js';
+import { readFromPosition } from './read-from.js';
+import { type ReadSource, readQueuedAndDurable } from './reader.js';
 import { removeAbandonedRewrites } from './recovery.js';
 import { LogWriter } from './writer.js';
 
@@ -195,7 +198,23 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
    * record. A capability beyond the contract, used by `AgentRecords.replay()` when present.
    */
   readBatches(): AsyncIterable<readonly R[]> {
-    return readSnapshotBatches<R>({
+    return readQueuedAndDurable<R>(this.#readSource);
+  }
+
+  /**
+   * The records after `position` (from the start when `null`), in batches, each with the
+   * position after its last record; records queued and not yet written come last, with `end:
+   * null`. A position is `{ offset, fingerprint, log }`: the byte offset after the records it
+   * covers, a hash of the line before it and the log file's identity (inode and first line). It
+   * is checked when the iteration starts: a log truncated, rewritten, repaired or replaced since
+   * makes the first `next()` reject with `RecordsPositionError` (read from `null` instead).
+   */
+  readFrom(position: RecordsPosition | null): AsyncIterable<RecordsBatch<R>> {
+    return readFromPosition<R>(this.#readSource, position);
+  }
+
+  get #readSource(): ReadSource<R> {
+    return {
       file: this.file,
       ops: this.#ops,
       blobs: this.#blobs,
@@ -203,7 +222,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       queued: () => this.#queue.unwritten(),
       serialize: (record) => serializeRecord(record, this.#blobs?.replacer),
       refusalIn,
-    });
+    };
   }
 
   /** Before the writer first opens the log: the lock, then what a crashed rewrite left. */

@@ -37,6 +37,11 @@ function oversizedLine(
 }
 
 export interface ReadLineBlocksOptions {
+  /**
+   * Start at this byte offset, which must be the start of a line (default 0). Line numbers then
+   * count from it: the line starting there is line 1; byte offsets stay those of the file.
+   */
+  start?: number;
   /** Stop at this byte offset; default: the file's size when reading starts. */
   end?: number;
   /** Lines longer than this are skipped and reported as `oversized` (default {@link MAX_LINE_BYTES}). */
@@ -65,10 +70,10 @@ export async function* readLineBlocks(
   const chunkSize = Math.max(1, Math.min(options.chunkSize ?? CHUNK_SIZE, maxLineBytes));
   const end = options.end ?? (await ops.fstat(fd)).size;
   let chunk = Buffer.allocUnsafe(chunkSize);
-  let position = 0;
+  let position = options.start ?? 0;
   /** Lines before the unfinished one, and the byte offset where the unfinished line starts. */
   let lineBase = 0;
-  let lineStart = 0;
+  let lineStart = position;
   // The unfinished line's pieces: never joined until its newline is found.
   let carry: Buffer[] = [];
   let carryBytes = 0;
@@ -141,6 +146,36 @@ export interface ReadRecordsOptions {
 }
 
 /**
+ * The records of one block of lines (see {@link readLineBlocks}), blank lines skipped. A line
+ * that is not a record is a `RecordsCorruptError` with file, line and byte offset, except a last
+ * line without a newline that is not valid JSON (a torn write: skipped). `atFileStart`: the
+ * block's first line is the file's first (a byte order mark is allowed there). With `lines`,
+ * the index in the block of each record's line is pushed onto it.
+ */
+export function recordsOfBlock(
+  block: LineBlock,
+  file: string,
+  atFileStart: boolean,
+  lines?: number[],
+): AgentRecordEnvelope[] {
+  const place = {
+    file,
+    lineBase: block.firstLine - 1,
+    textOffset: block.offset,
+    bytes: block.bytes,
+    bom: atFileStart && block.firstLine === 1,
+  };
+  if (block.oversized !== undefined) {
+    throw corrupt(
+      place,
+      0,
+      `line is ${block.oversized} bytes, longer than the ${MAX_LINE_BYTES} a reader holds`,
+    );
+  }
+  return parseLines(block.bytes.toString('utf8').split('\n'), block.complete, place, lines);
+}
+
+/**
  * Streams the records of a JSON Lines file in batches, one chunk of the file in memory at a
  * time: each block of whole lines is decoded once and split, so no buffer is copied per line.
  * Blank lines are skipped. A line that is not a record (see `recordProblem`) is a
@@ -174,20 +209,7 @@ export async function* readRecordBatchesFrom(
   options: ReadRecordsOptions = {},
 ): AsyncGenerator<AgentRecordEnvelope[]> {
   for await (const block of readLineBlocks(ops, fd, { end: options.end })) {
-    const place = {
-      file,
-      lineBase: block.firstLine - 1,
-      textOffset: block.offset,
-      bytes: block.bytes,
-    };
-    if (block.oversized !== undefined) {
-      throw corrupt(
-        place,
-        0,
-        `line is ${block.oversized} bytes, longer than the ${MAX_LINE_BYTES} a reader holds`,
-      );
-    }
-    const batch = parseLines(block.bytes.toString('utf8').split('\n'), block.complete, place);
+    const batch = recordsOfBlock(block, file, true);
     if (batch.length > 0) yield batch;
   }
 }
@@ -197,17 +219,24 @@ interface Place {
   lineBase: number;
   textOffset: number;
   bytes: Buffer;
+  /** The block starts at the file's first line, where a byte order mark is allowed. */
+  bom: boolean;
 }
 
 /** `complete` is false for a last line without its newline, which may be a torn write. */
-function parseLines(lines: string[], complete: boolean, place: Place): AgentRecordEnvelope[] {
+function parseLines(
+  lines: string[],
+  complete: boolean,
+  place: Place,
+  lineIndexes?: number[],
+): AgentRecordEnvelope[] {
   const records: AgentRecordEnvelope[] = [];
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i] as string;
     if (isBlank(text)) continue;
     let value: unknown;
     try {
-      value = JSON.parse(place.lineBase + i === 0 ? stripBom(text) : text);
+      value = JSON.parse(place.bom && i === 0 ? stripBom(text) : text);
     } catch (error) {
       if (!complete) continue;
       throw corrupt(place, i, `not valid JSON (${(error as Error).message})`, error);
@@ -217,6 +246,7 @@ function parseLines(lines: string[], complete: boolean, place: Place): AgentReco
     const problem = recordProblem(value);
     if (problem) throw corrupt(place, i, `not a record: ${problem}`);
     records.push(value as AgentRecordEnvelope);
+    lineIndexes?.push(i);
   }
   return records;
 }

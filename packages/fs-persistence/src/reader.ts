@@ -7,7 +7,7 @@ import { inspectTail } from './tail.js';
 import type { WriterState } from './writer.js';
 
 /** Characters of restored blobs after which a read yields the records it has so far. */
-const RESTORED_CHARS_PER_BATCH = 4 * 1024 * 1024;
+export const RESTORED_CHARS_PER_BATCH = 4 * 1024 * 1024;
 /** Records of a queued rewrite converted per batch. */
 const REWRITE_RECORDS_PER_BATCH = 1000;
 
@@ -48,7 +48,7 @@ function viewOf<R>(
   return { base, pending };
 }
 
-interface Snapshot<R> extends QueuedView<R> {
+export interface ReadView<R> extends QueuedView<R> {
   generation: number;
   opens: number;
   durableEnd: number | undefined;
@@ -59,12 +59,12 @@ interface Snapshot<R> extends QueuedView<R> {
  * file up to an end the writer will not change, then what is in flight or queued, from memory,
  * as one consistent view. Blob references are restored on the way.
  */
-export async function* readSnapshotBatches<R extends AgentRecordEnvelope>(
+export async function* readQueuedAndDurable<R extends AgentRecordEnvelope>(
   source: ReadSource<R>,
 ): AsyncGenerator<R[]> {
-  const { fd, snapshot } = await openSnapshot(source);
+  const { fd, view } = await openView(source);
   try {
-    yield* restoredBatches(source, rawBatches(source, fd, snapshot));
+    yield* restoredBatches(source, rawBatches(source, fd, view));
   } finally {
     if (fd !== null) await source.ops.close(fd).catch(() => {});
   }
@@ -75,9 +75,9 @@ export async function* readSnapshotBatches<R extends AgentRecordEnvelope>(
  * while the file was being opened, a rewrite landed or the writer first opened the file (it may
  * have written the queued records by then: they would be read twice).
  */
-async function openSnapshot<R extends AgentRecordEnvelope>(
+export async function openView<R extends AgentRecordEnvelope>(
   source: ReadSource<R>,
-): Promise<{ fd: number | null; snapshot: Snapshot<R> }> {
+): Promise<{ fd: number | null; view: ReadView<R> }> {
   const { writer, ops } = source;
   // A queued rewrite the writer will refuse is read as it will leave the log: as if it had never
   // been called (as on the in-memory backend), rather than failing the read on its bad record.
@@ -85,16 +85,16 @@ async function openSnapshot<R extends AgentRecordEnvelope>(
   const checked = new Set<readonly R[]>();
   for (;;) {
     while (writer.opening) await writer.opening.catch(() => {});
-    const snapshot: Snapshot<R> = {
+    const view: ReadView<R> = {
       generation: writer.generation,
       opens: writer.opens,
       durableEnd: writer.durableEnd,
       ...viewOf(source.queued(), refused),
     };
-    if (snapshot.base) {
-      if (checked.has(snapshot.base)) return { fd: null, snapshot };
-      const refusal = await source.refusalIn(snapshot.base);
-      (refusal ? refused : checked).add(snapshot.base);
+    if (view.base) {
+      if (checked.has(view.base)) return { fd: null, view };
+      const refusal = await source.refusalIn(view.base);
+      (refusal ? refused : checked).add(view.base);
       continue; // the writer may have moved on meanwhile: take its state again
     }
     let fd: number | null = null;
@@ -102,14 +102,14 @@ async function openSnapshot<R extends AgentRecordEnvelope>(
       fd = await ops.open(source.file, 'r');
       // Not written by this instance yet: stop before a torn last line, the only bytes the
       // writer's first open may change (it cuts them and appends in their place).
-      if (snapshot.durableEnd === undefined) snapshot.durableEnd = await stableEnd(ops, fd);
+      if (view.durableEnd === undefined) view.durableEnd = await stableEnd(ops, fd);
     } catch (error) {
       if (fd !== null) await ops.close(fd).catch(() => {});
       if (errorCode(error) !== 'ENOENT') throw error;
       fd = null;
     }
-    if (snapshot.generation === writer.generation && snapshot.opens === writer.opens) {
-      return { fd, snapshot };
+    if (view.generation === writer.generation && view.opens === writer.opens) {
+      return { fd, view };
     }
     if (fd !== null) await ops.close(fd).catch(() => {});
   }
@@ -130,20 +130,27 @@ async function stableEnd(ops: FileOperations, fd: number): Promise<number | unde
 async function* rawBatches<R extends AgentRecordEnvelope>(
   source: ReadSource<R>,
   fd: number | null,
-  snapshot: Snapshot<R>,
+  view: ReadView<R>,
 ): AsyncGenerator<R[]> {
   if (fd !== null) {
     yield* readRecordBatchesFrom(source.ops, fd, source.file, {
-      end: snapshot.durableEnd,
+      end: view.durableEnd,
     }) as AsyncGenerator<R[]>;
-  } else if (snapshot.base) {
-    const base = snapshot.base;
-    for (let i = 0; i < base.length; i += REWRITE_RECORDS_PER_BATCH) {
-      const slice = base.slice(i, i + REWRITE_RECORDS_PER_BATCH);
-      yield slice.map((record) => JSON.parse(source.serialize(record)) as R);
-    }
+  } else if (view.base) {
+    yield* queuedRewriteBatches(source, view.base);
   }
-  for (const lines of snapshot.pending) yield lines.map((line) => JSON.parse(line) as R);
+  for (const lines of view.pending) yield lines.map((line) => JSON.parse(line) as R);
+}
+
+/** A queued rewrite's records as a read sees them: as the writer will write them, in chunks. */
+export function* queuedRewriteBatches<R extends AgentRecordEnvelope>(
+  source: ReadSource<R>,
+  base: readonly R[],
+): Generator<R[]> {
+  for (let i = 0; i < base.length; i += REWRITE_RECORDS_PER_BATCH) {
+    const slice = base.slice(i, i + REWRITE_RECORDS_PER_BATCH);
+    yield slice.map((record) => JSON.parse(source.serialize(record)) as R);
+  }
 }
 
 /**
