@@ -1,5 +1,6 @@
-import { count, formatBytes, painter } from '../format.js';
+import { count, formatAge, formatBytes, type Paint, painter } from '../format.js';
 import type { CliIo } from '../io.js';
+import type { SnapshotReport, UnreadableSnapshot } from '../snapshot-check.js';
 import { formatTime } from '../summary.js';
 import type { InspectReport } from './inspect.js';
 
@@ -42,8 +43,38 @@ export function printInspect(report: InspectReport, io: CliIo): void {
     );
     if (b.hint) lines.push(`            ${b.hint}`);
   }
+  lines.push(`snapshot:   ${describeSnapshot(report.snapshot, paint)}`);
   lines.push(
     `lock:       ${report.lock ? `${report.lock.alive ? 'held' : 'stale'} (pid ${report.lock.pid} on ${report.lock.host})` : 'none'}`,
   );
   io.out.write(`${lines.join('\n')}\n`);
+}
+
+/** A backend's position as `key=value` pairs: opaque, but worth seeing (fs: byte offset first). */
+export function formatPosition(position: Record<string, unknown>): string {
+  return Object.entries(position)
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+}
+
+function describeSnapshot(
+  snapshot: SnapshotReport | UnreadableSnapshot | null,
+  paint: Paint,
+  now = Date.now(),
+): string {
+  if (!snapshot) return 'none';
+  if ('unreadable' in snapshot) {
+    return `${paint('unreadable', 'yellow')} (${snapshot.unreadable}); a replay ignores it, deleting it is safe`;
+  }
+  const verdict =
+    snapshot.matches === true
+      ? paint('matches the log', 'green')
+      : snapshot.matches === false
+        ? `${paint('does not match the log', 'yellow')} (${snapshot.problem}); a replay ignores it, deleting it is safe`
+        : `not checked (${snapshot.problem})`;
+  return [
+    `covers ${count(snapshot.records, 'record')}, ${formatBytes(snapshot.bytes)}, written ${formatAge(snapshot.writtenAt, now)} (${formatTime(snapshot.writtenAt)})`,
+    `            at ${formatPosition(snapshot.position)}`,
+    `            ${verdict}`,
+  ].join('\n');
 }

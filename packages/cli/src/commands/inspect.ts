@@ -8,6 +8,7 @@ import { runGuarded } from '../io.js';
 import { assertLogFile, STDIN } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
+import { checkSnapshot, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
 import { printInspect } from './inspect-print.js';
 
 export interface LogProblem {
@@ -43,6 +44,11 @@ export interface InspectReport {
     /** Set when the folder is probably the wrong one: what was looked at and what to do. */
     hint?: string;
   } | null;
+  /**
+   * The snapshot kept beside the log (fast resume) and whether it matches the log; `null`
+   * when there is none (or for standard input).
+   */
+  snapshot: SnapshotReport | UnreadableSnapshot | null;
 }
 
 /**
@@ -80,6 +86,7 @@ export async function inspectLog(
     tornTail: null,
     lock: null,
     blobs: null,
+    snapshot: null,
   };
   const refs = new Set<string>();
   const progress =
@@ -135,6 +142,10 @@ export async function inspectLog(
   if (file !== STDIN) {
     const holder = await readLockHolder(`${file}.lock`).catch(() => null);
     if (holder) report.lock = { pid: holder.pid, host: holder.host, alive: holder.alive };
+    report.snapshot = await checkSnapshot(
+      file,
+      report.problemCount === 0 ? report.records : null,
+    ).catch((error) => ({ unreadable: (error as Error).message }));
   }
   return report;
 }
