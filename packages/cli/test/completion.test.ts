@@ -25,6 +25,8 @@ describe('agent-records completion', () => {
     expect(complete('agent-records st')).toBe('stats');
     expect(complete('agent-records cat --l')).toBe('--limit');
     expect(complete('agent-records tail -')).toContain('--follow');
+    expect(complete('agent-records sessions --l')).toBe('--limit');
+    expect(complete('agent-records sessions --a')).toBe('--after');
   });
 
   it('prints zsh and fish scripts that the shells parse, and refuses another shell', async () => {
@@ -33,6 +35,10 @@ describe('agent-records completion', () => {
     expect(zsh.stdout).toContain("'stats:usage");
     const fish = await runCli(['completion', 'fish']);
     expect(fish.stdout).toContain('complete -c agent-records -n __fish_use_subcommand -a stats');
+    expect(fish.stdout).toContain(
+      "complete -c agent-records -n '__fish_seen_subcommand_from sessions' -l after -r",
+    );
+    expect(zsh.stdout).toMatch(/sessions\) _arguments .*'--limit\[/);
     for (const [shell, text] of [
       ['zsh', zsh.stdout],
       ['fish', fish.stdout],

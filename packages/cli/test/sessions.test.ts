@@ -172,6 +172,14 @@ describe('agent-records sessions', () => {
     expect(unknown.stderr).toContain('has no such session');
   });
 
+  it('documents --limit and --after in its help', async () => {
+    const help = await runCli(['sessions', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--limit <count>');
+    expect(help.stdout).toContain('--after <id>');
+    expect(help.stdout).toContain('newest activity first');
+  });
+
   it('shows an age relative to now, and the ISO time beyond 30 days', async () => {
     const root = path.join(dir.path, 'root');
     await writeSession(root, 'recent', 2);
