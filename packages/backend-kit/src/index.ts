@@ -34,5 +34,10 @@ export {
   type TakeOptions,
 } from './operation-queue.js';
 export { DEFAULT_MAX_PENDING_BYTES, PendingBytes, utf8ByteLength } from './pending-bytes.js';
+export {
+  PendingSnapshots,
+  type PendingSnapshotsOptions,
+  type ReadySnapshot,
+} from './pending-snapshots.js';
 export { serializeRecord } from './serialize.js';
 export { WriterLoop } from './writer-loop.js';

@@ -1,61 +1,18 @@
-/**
- * A batch of queued work, in the order it must reach the store: an optional replacement of the
- * whole log (`rewrite`), then the records appended after it (`appends`, in whatever form the
- * backend keeps them: serialised lines, rows).
- */
-export interface QueuedBatch<R, A> {
-  readonly rewrite: readonly R[] | null;
-  readonly appends: readonly A[];
-}
+import {
+  type Entry,
+  type Inflight,
+  type Mark,
+  operationsOf,
+  type QueuedBatch,
+  type QueueSnapshot,
+  type Segment,
+  segmentOf,
+  sumBytes,
+  type TakeOptions,
+  valuesOf,
+} from './queue-parts.js';
 
-/** What {@link OperationQueue.take} hands the writer. */
-export interface TakeOptions {
-  /**
-   * Take at most this many appends (default: all queued). The rest stay at the head of the
-   * queue. With a rewrite queued, `0` takes the rewrite alone. Used to cut batches (a store's
-   * limit, or halving a batch to find the one record a store refuses).
-   */
-  maxAppends?: number;
-  /** Take a queued rewrite without the appends after it (they are the next batch). */
-  rewriteAlone?: boolean;
-}
-
-/** What a reader sees of the queue at one instant (see {@link OperationQueue.snapshot}). */
-export interface QueueSnapshot<R, A> {
-  /** The log as a queued or in-flight rewrite will leave it; `null`: the store's own contents. */
-  base: readonly R[] | null;
-  /** The appends to read after `base` (or after the store's contents), oldest first. */
-  appends: A[];
-}
-
-interface Entry<A> {
-  value: A;
-  bytes: number;
-}
-
-/**
- * A rewrite (none in the first segment, once its rewrite is written) and the appends after it.
- * `settled` counts refused rewrites that stood among these appends: nothing to write, but they
- * are done with the appends, so flush waiters see operations end in the order they were queued.
- */
-interface Segment<R, A> {
-  rewrite: readonly R[] | null;
-  appends: Entry<A>[];
-  settled: number;
-}
-
-interface Inflight<R, A> {
-  segment: Segment<R, A>;
-  rewrite: boolean;
-  appends: Entry<A>[];
-  settled: number;
-}
-
-const segmentOf = <R, A>(rewrite: readonly R[] | null = null): Segment<R, A> => ({
-  rewrite,
-  appends: [],
-  settled: 0,
-});
+export type { QueuedBatch, QueueSnapshot, TakeOptions } from './queue-parts.js';
 
 /**
  * The queue between a backend's `append`/`rewrite` and its writer: rewrites and the appends
@@ -97,20 +54,60 @@ export class OperationQueue<R, A = string> {
   /** The batch {@link requeue} put back, until the next {@link take}. */
   #requeued: Inflight<R, A> | null = null;
   #pendingBytes = 0;
+  /** Appends queued so far: the last one's `seq`. */
+  #appendSeq = 0;
+  /** Marks not reached yet, oldest first. */
+  #marks: Mark<R, A>[] = [];
+  #markIds = 0;
+  #reachedMark = 0;
 
   /** Queues one append; `bytes` is its size for {@link pendingBytes} (UTF-8, say). */
   append(value: A, bytes = 0): void {
-    (this.#segments[this.#segments.length - 1] as Segment<R, A>).appends.push({ value, bytes });
+    const seq = ++this.#appendSeq;
+    (this.#segments[this.#segments.length - 1] as Segment<R, A>).appends.push({
+      value,
+      bytes,
+      seq,
+    });
     this.#pendingBytes += bytes;
   }
 
   /**
    * Queues a replacement of the whole log (the array is kept as given: copy it first if the
    * caller may change it). What was queued before stays until the rewrite is written (then it is
-   * superseded) or refused (then it is written as if the rewrite had never been called).
+   * superseded) or refused (then it is written as if the rewrite had never been called). Every
+   * mark not reached yet is lost: it will never be reached (see {@link mark}).
    */
   rewrite(records: readonly R[]): void {
     this.#segments.push(segmentOf(records));
+    this.#marks = [];
+  }
+
+  /**
+   * Marks the queue's end, after every append and rewrite queued so far, and returns the mark's
+   * number (1, 2, ...: later marks have higher numbers). From now on {@link take} never hands
+   * the writer a batch that runs past it, so once the batch before it is written the store's end
+   * is exactly the mark (a snapshot's position, say). {@link reachedMark} says when. A mark is
+   * lost, never reached, when a rewrite is queued after it, or when the rewrite before it is
+   * refused ({@link requeue} with `dropRewrite`, {@link drop}) or the queue cleared.
+   */
+  mark(): number {
+    const id = ++this.#markIds;
+    const segment = this.#segments[this.#segments.length - 1] as Segment<R, A>;
+    this.#marks.push({ id, segment, afterSeq: this.#appendSeq });
+    return id;
+  }
+
+  /**
+   * The newest mark whose work (every append and rewrite queued before it) is written, or 0.
+   * Read it between batches: the store's end then is that mark's place, unless a batch has been
+   * written since it was reached.
+   */
+  get reachedMark(): number {
+    while (this.#marks.length > 0 && this.#isReached(this.#marks[0] as Mark<R, A>)) {
+      this.#reachedMark = (this.#marks.shift() as Mark<R, A>).id;
+    }
+    return this.#reachedMark;
   }
 
   /**
@@ -133,6 +130,8 @@ export class OperationQueue<R, A = string> {
       // Never an empty batch: without a rewrite, at least one append goes.
       count = Math.min(count, Math.max(rewrite ? 0 : 1, options.maxAppends));
     }
+    // Never past a mark: the batch ends where the next one not reached is.
+    count = Math.min(count, this.#appendsBeforeMark(segment));
     const appends = segment.appends.splice(0, count);
     // Refused rewrites among these appends are done with the last of them.
     const settled = segment.appends.length === 0 ? segment.settled : 0;
@@ -246,12 +245,13 @@ export class OperationQueue<R, A = string> {
     return out;
   }
 
-  /** Forgets everything queued and in flight (a writer refused for good). */
+  /** Forgets everything queued and in flight (a writer refused for good); marks are lost. */
   clear(): void {
     this.#segments = [segmentOf()];
     this.#inflight = null;
     this.#requeued = null;
     this.#pendingBytes = 0;
+    this.#marks = [];
   }
 
   /** Operations queued and not taken (a rewrite is one, an append is one). */
@@ -288,8 +288,36 @@ export class OperationQueue<R, A = string> {
     return inflight;
   }
 
+  /** True when everything queued before `mark` is written. */
+  #isReached(mark: Mark<R, A>): boolean {
+    const head = this.#segments[0] as Segment<R, A>;
+    if (mark.segment !== head || head.rewrite !== null) return false;
+    const inflight = this.#inflight;
+    if (inflight?.segment === head && (inflight.appends[0]?.seq ?? Infinity) <= mark.afterSeq) {
+      return false;
+    }
+    return (head.appends[0]?.seq ?? Infinity) > mark.afterSeq;
+  }
+
+  /** How many appends at the head of `segment` come before its next mark not reached. */
+  #appendsBeforeMark(segment: Segment<R, A>): number {
+    for (const mark of this.#marks) {
+      if (mark.segment !== segment) continue;
+      let before = 0;
+      while (before < segment.appends.length) {
+        if ((segment.appends[before] as Entry<A>).seq > mark.afterSeq) break;
+        before++;
+      }
+      // Nothing before it and no rewrite: reached already, look at the next one.
+      if (before > 0 || segment.rewrite !== null) return before;
+    }
+    return segment.appends.length;
+  }
+
   /** The rewrite of `segment` is given up: its appends join those before it, in order. */
   #refuse(segment: Segment<R, A>): number {
+    // Marks after a refused rewrite stood for a log that will not be: lost.
+    this.#marks = this.#marks.filter((mark) => mark.segment !== segment);
     const index = this.#segments.indexOf(segment);
     segment.rewrite = null;
     if (index === 0) return 1 + this.#settledHead();
@@ -331,18 +359,4 @@ export class OperationQueue<R, A = string> {
     }
     return done + this.#settledHead();
   }
-}
-
-function operationsOf(segment: Segment<unknown, unknown>): number {
-  return (segment.rewrite === null ? 0 : 1) + segment.appends.length + segment.settled;
-}
-
-function sumBytes(entries: readonly Entry<unknown>[]): number {
-  let bytes = 0;
-  for (const entry of entries) bytes += entry.bytes;
-  return bytes;
-}
-
-function valuesOf<A>(entries: readonly Entry<A>[]): A[] {
-  return entries.map((entry) => entry.value);
 }

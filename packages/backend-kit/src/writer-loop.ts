@@ -46,6 +46,8 @@ export class WriterLoop {
   readonly #write: () => Promise<void>;
   #running: Promise<void> | null = null;
   #again = false;
+  /** A run was asked for by {@link wake} while one was going: run once more, work or not. */
+  #woken = false;
   #enqueued = 0;
   #completed = 0;
   #waiters: Waiter[] = [];
@@ -98,6 +100,18 @@ export class WriterLoop {
   /** After an append: start the writer, unless it runs already or an episode waits for a flush. */
   schedule(): void {
     if (this.writable) this.#start();
+  }
+
+  /**
+   * Starts a writer run even when no operation is outstanding, for work the backend keeps beside
+   * the counted operations (a snapshot whose place in the queue is reached, see
+   * `PendingSnapshots`); when a run is going, one more follows it. Nothing while a failure is
+   * latched or the writer was refused: the next flush's run does it.
+   */
+  wake(): void {
+    if (!this.writable) return;
+    if (this.#running) this.#woken = true;
+    else this.#start();
   }
 
   /** Operations queued so far (an append or a rewrite is one). */
@@ -234,6 +248,7 @@ export class WriterLoop {
       return;
     }
     this.#again = false;
+    this.#woken = false; // this run is the one asked for
     this.#attempt++;
     const before = this.#enqueued + this.#completed;
     this.#running = Promise.resolve()
@@ -247,14 +262,20 @@ export class WriterLoop {
         if (this.#retryOwed) {
           this.#retryOwed = false;
           this.#retryForWaiters();
+          if (!this.#running && this.#woken) this.wake();
           return;
         }
         // Work or a flush that arrived while this run was ending: run again whenever something
         // is left to write (background writes always drain, flush or not). A run that changed
         // nothing is not repeated (it would only spin).
         const again = this.#again || this.#enqueued + this.#completed !== before;
+        const woken = this.#woken;
         this.#again = false;
-        if (again && this.writable && (this.#waiters.length > 0 || this.outstanding > 0)) {
+        this.#woken = false;
+        if (
+          this.writable &&
+          (woken || (again && (this.#waiters.length > 0 || this.outstanding > 0)))
+        ) {
           this.#start();
         }
       });
