@@ -4,11 +4,6 @@ import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
   AgentRecordsError,
-  assertRecord,
-  compareProtocolVersions,
-  isMetadataRecord,
-  isObservabilityRecord,
-  type LegacyAgentRecordPersistence,
   parseProtocolVersion,
   RecordsClosedError,
   type RecordsErrorHandler,
@@ -21,45 +16,17 @@ import {
 } from '@agent-records/types';
 import { GuardedWriter, typeOf } from './guarded-writer.js';
 import { canRewrite, toPersistence } from './legacy.js';
-import { type Migration, MigrationChain } from './migrations.js';
+import { MigrationChain } from './migrations.js';
+import type {
+  AgentRecordsOptions,
+  ReplayResult,
+  RestoreContext,
+  RestoreFunction,
+} from './options.js';
+import { batchesOf, factsOf, type ReplayContext, ReplayPass, readMigratedLog } from './replay.js';
+import { type LoadedSnapshot, SnapshotKeeper } from './snapshots.js';
 
-/** What `restore` is told about the record being re-applied. */
-export interface RestoreContext {
-  /** The record's `time` (epoch ms); for a record without one, its segment's `created_at`. */
-  time: number;
-}
-
-/** The host's function that re-applies one record to its state. */
-export type RestoreFunction<R extends AgentRecordEnvelope = AgentRecord> = (
-  record: R,
-  context: RestoreContext,
-) => void;
-
-export interface AgentRecordsOptions<R extends AgentRecordEnvelope = AgentRecord> {
-  /** Where records go. A persistence of the previous contract is wrapped automatically. */
-  persistence?: AgentRecordPersistence<R> | LegacyAgentRecordPersistence<R>;
-  /** The `MAJOR.MINOR` version this code writes and reads, e.g. `'1.3'`. */
-  protocolVersion: string;
-  /** Steps from older versions to `protocolVersion`, applied on replay. */
-  migrations?: readonly Migration<R>[];
-  /** Re-applies one record to the host's state; called for every replayed record. */
-  restore?: RestoreFunction<R>;
-  /** Storage failures, refused records and the backend's reports. Default: console.error. */
-  onError?: RecordsErrorHandler;
-  /** The clock for `time` and `created_at` (epoch ms). Default: Date.now. */
-  now?: () => number;
-}
-
-export interface ReplayResult {
-  /** Records restored, metadata included (observability records are not restored). */
-  records: number;
-  /** The protocol version of the log's first segment; null for an empty log. */
-  fromVersion: string | null;
-  /** True when any record went through a migration (even if the rewrite could not happen). */
-  migrated: boolean;
-  /** Set when the replay succeeded with something the host should know. */
-  warning?: string;
-}
+export type { AgentRecordsOptions, ReplayResult, RestoreContext, RestoreFunction };
 
 const defaultOnError: RecordsErrorHandler = (error, info) => {
   console.error(`[agent-records] ${info.kind}: ${error.message}`);
@@ -88,6 +55,8 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
   #segmentOpen = false;
   /** Hands records to the persistence so that its failures never reach the live agent. */
   readonly #writer: GuardedWriter<R> | undefined;
+  readonly #snapshots: SnapshotKeeper<R>;
+  #titleWarned = false;
   #closed = false;
 
   constructor(options: AgentRecordsOptions<R>) {
@@ -103,6 +72,12 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     this.#writer = this.#persistence
       ? new GuardedWriter(this.#persistence, this.#report)
       : undefined;
+    this.#snapshots = new SnapshotKeeper(options.snapshots, this.#persistence, {
+      protocolVersion: this.protocolVersion,
+      report: this.#report,
+      now: () => this.#now(),
+      holdsRecords: () => this.#writer?.holdsRecords ?? false,
+    });
   }
 
   /** While a record is being restored: `{ time }` of that record; otherwise `null`. */
@@ -151,7 +126,9 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
       );
       return;
     }
-    if (!this.#persistence) return;
+    if (!this.#writer) return;
+    // A snapshot due is taken first: the host's state reflects every record before this one.
+    this.#snapshots.beforeRecord();
     // The log's metadata record first (its created_at before the record's time), then the
     // record, copied to stamp its time; nothing is appended unless both are ready.
     const metadata = this.#segmentOpen || record.type === 'metadata' ? null : this.#metadata();
@@ -165,8 +142,43 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
       }
     }
     this.#segmentOpen = true;
-    if (metadata) this.#writer?.append(metadata);
-    this.#writer?.append(entry);
+    if (metadata && this.#writer.append(metadata)) this.#snapshots.logged(metadata);
+    if (this.#writer.append(entry)) this.#snapshots.logged(entry);
+  }
+
+  /**
+   * Asks for a snapshot of the host's state now (through `snapshots.take()`), for example at a
+   * turn's end. Never throws: when none can be taken, `onError` hears why (a `warning`).
+   * `await flush()` to know it is stored.
+   */
+  snapshot(): void {
+    if (this.#restoring) return;
+    this.#snapshots.request();
+  }
+
+  /**
+   * Gives the session a title, kept beside the log (not in it) and shown when sessions are
+   * listed. Never throws; a persistence that cannot keep one gets a single `warning`.
+   */
+  setTitle(text: string): void {
+    const persistence = this.#persistence;
+    if (typeof persistence?.setTitle !== 'function') {
+      if (!this.#titleWarned) {
+        this.#titleWarned = true;
+        this.#report(new Error('setTitle() did nothing: the persistence cannot keep a title.'), {
+          kind: 'warning',
+        });
+      }
+      return;
+    }
+    try {
+      if (typeof text !== 'string') throw new TypeError('the title must be a string');
+      persistence.setTitle(text);
+    } catch (error) {
+      this.#report(new Error(`setTitle() failed (${messageOf(error)}).`, { cause: error }), {
+        kind: 'warning',
+      });
+    }
   }
 
   /** Re-applies one record through the `restore` option, with `restoring` set. */
@@ -183,76 +195,95 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
 
   /**
    * Reads the log and restores every record, migrating older segments to `protocolVersion`.
-   * A migrated log is rewritten at the current version and flushed (when the persistence can
-   * rewrite). A log newer than this code is restored unmigrated, with a warning.
+   * With snapshots, the newest one that matches the log is restored first and only the records
+   * after it are replayed. A migrated log is rewritten at the current version and flushed (when
+   * the persistence can rewrite). A log newer than this code is restored unmigrated, with a
+   * warning.
    */
   async replay(): Promise<ReplayResult> {
     const persistence = this.#persistence;
     if (!persistence) return { records: 0, fromVersion: null, migrated: false };
-
-    let position = 0;
-    let restored = 0;
-    let fromVersion: string | null = null;
-    let segmentVersion: string | null = null;
-    let segmentCreatedAt = 0;
-    let chain: readonly Migration<R>[] = [];
-    let migrated = false;
-    let newestAhead: string | null = null;
-    // Migrated logs are rewritten, which needs them in memory; a log at the current version is
-    // streamed. Collect from the first migrated record on; what came before is re-read later.
-    let migratedTail: R[] | null = null;
-    let recordsBeforeTail = 0;
-
-    for await (const batch of batchesOf(persistence)) {
-      for (const raw of batch) {
-        position++;
-        const record = this.#checkReplayed(raw, position);
-        if (isMetadataRecord(record)) {
-          parseProtocolVersion(record.protocol_version);
-          segmentVersion = record.protocol_version;
-          segmentCreatedAt = record.created_at;
-          fromVersion ??= segmentVersion;
-          chain = this.#migrations.from(segmentVersion);
-          if (compareProtocolVersions(segmentVersion, this.protocolVersion) > 0) {
-            newestAhead = segmentVersion;
-          }
-          this.#restoreReplayed(record as R, position, segmentCreatedAt);
-          restored++;
-          continue;
-        }
-        let current = record;
-        for (const migration of chain) current = this.#migrate(migration, current, position);
-        if (chain.length > 0 && migratedTail === null) migratedTail = [];
-        if (migratedTail) migratedTail.push(current);
-        else recordsBeforeTail++;
-        if (chain.length > 0) migrated = true;
-        if (isObservabilityRecord(current)) continue;
-        this.#restoreReplayed(current, position, segmentCreatedAt);
-        restored++;
-      }
-    }
-
+    // Until this replay ends, the log's facts are not known: no snapshot may be taken.
+    this.#snapshots.establish(null, 0);
     const warnings: string[] = [];
-    if (newestAhead !== null) {
-      warnings.push(
-        `The log was written at protocol version ${newestAhead}, newer than this code's ` +
+    const context: ReplayContext<R> = {
+      protocolVersion: this.protocolVersion,
+      migrations: this.#migrations,
+      restore: (record, time) => this.restore(record, { time }),
+      file: this.#logFile(),
+    };
+    const loaded = await this.#snapshots.load();
+    let pass: ReplayPass<R>;
+    if (loaded.usable) {
+      pass = await this.#replayTail(loaded, context);
+    } else {
+      if (loaded.warning !== null) {
+        warnings.push(loaded.warning.message);
+        this.#report(loaded.warning, { kind: 'warning' });
+      }
+      pass = new ReplayPass(context, null);
+      for await (const batch of batchesOf(persistence)) pass.feed(batch);
+    }
+    const snapshotRecords = loaded.usable ? loaded.stored.records : 0;
+
+    const versionWarnings: string[] = [];
+    if (pass.aheadVersion !== null) {
+      versionWarnings.push(
+        `The log was written at protocol version ${pass.aheadVersion}, newer than this code's ` +
           `${this.protocolVersion}; it was replayed unmigrated and left as it is.`,
       );
     }
-    const atCurrent =
-      segmentVersion !== null &&
-      compareProtocolVersions(segmentVersion, this.protocolVersion) === 0;
-    this.#segmentOpen = atCurrent;
-    if (migratedTail) {
-      const rewriteWarning = await this.#rewriteMigrated(recordsBeforeTail, migratedTail);
-      if (rewriteWarning) warnings.push(rewriteWarning);
+    this.#segmentOpen = pass.atCurrentVersion;
+    this.#snapshots.establish(pass.facts(), pass.records - snapshotRecords);
+    if (pass.migrated) {
+      const rewriteWarning = await this.#rewriteMigrated(pass);
+      if (rewriteWarning) versionWarnings.push(rewriteWarning);
     }
-    const result: ReplayResult = { records: restored, fromVersion, migrated };
-    if (warnings.length > 0) {
-      result.warning = warnings.join(' ');
-      this.#report(new RecordsVersionError(result.warning), { kind: 'warning' });
+    const result: ReplayResult = {
+      records: pass.restored,
+      fromVersion: pass.fromVersion,
+      migrated: pass.migrated,
+    };
+    if (loaded.usable) {
+      result.fromSnapshot = { position: loaded.stored.position, records: loaded.stored.records };
     }
+    if (versionWarnings.length > 0) {
+      this.#report(new RecordsVersionError(versionWarnings.join(' ')), { kind: 'warning' });
+    }
+    warnings.push(...versionWarnings);
+    if (warnings.length > 0) result.warning = warnings.join(' ');
     return result;
+  }
+
+  /** Restores the snapshot's state (its position already known to match), then the tail. */
+  async #replayTail(
+    loaded: Extract<LoadedSnapshot<R>, { usable: true }>,
+    context: ReplayContext<R>,
+  ): Promise<ReplayPass<R>> {
+    const { envelope, tail } = loaded;
+    const previous = this.#restoring;
+    this.#restoring = { time: envelope.takenAt };
+    try {
+      this.#snapshots.restoreState(envelope.state);
+    } catch (cause) {
+      await tail.return?.();
+      throw new RecordsReplayError(
+        {
+          position: loaded.stored.records,
+          recordType: 'snapshot',
+          stage: 'restore',
+          file: context.file,
+        },
+        { cause },
+      );
+    } finally {
+      this.#restoring = previous;
+    }
+    const pass = new ReplayPass(context, envelope);
+    for (let step = loaded.first; !step.done; step = await tail.next()) {
+      pass.feed(step.value.records);
+    }
+    return pass;
   }
 
   /**
@@ -277,8 +308,11 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     } as unknown as R;
   }
 
-  async #rewriteMigrated(prefixLength: number, tail: R[]): Promise<string | undefined> {
+  /** Rewrites a log that needed migrating as one segment at the current version. */
+  async #rewriteMigrated(pass: ReplayPass<R>): Promise<string | undefined> {
     const persistence = this.#persistence as AgentRecordPersistence<R>;
+    // Until the rewrite is flushed, which log a snapshot would name is unknown.
+    this.#snapshots.establish(null, 0);
     if (!this.#canRewrite) {
       this.#segmentOpen = false;
       return (
@@ -286,19 +320,17 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
         'previous contract). New records start a new segment at the current version.'
       );
     }
-    // The records before the first migrated one needed no migration: read them again as they are.
-    const records: R[] = [];
-    let createdAt: number | null = null;
-    for await (const raw of persistence.read()) {
-      if (isMetadataRecord(raw)) createdAt ??= raw.created_at;
-      if (records.length === prefixLength) break;
-      if (!isMetadataRecord(raw)) records.push(raw);
-    }
-    for (const record of tail) records.push(record);
+    const { records, createdAt } = await readMigratedLog(
+      persistence,
+      pass,
+      this.#migrations,
+      this.#logFile(),
+    );
     const metadata = this.#metadata() as R & { created_at: number };
     metadata.created_at = createdAt ?? metadata.created_at;
+    const rewritten = [metadata, ...records];
     try {
-      persistence.rewrite([metadata, ...records]);
+      persistence.rewrite(rewritten);
     } catch (error) {
       this.#segmentOpen = false;
       return `The migrated log could not be rewritten (${messageOf(error)}); it was migrated in memory only.`;
@@ -317,62 +349,17 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
         'the next flush() retries.'
       );
     }
+    this.#snapshots.establish(
+      factsOf(rewritten, this.protocolVersion, metadata.created_at),
+      rewritten.length,
+    );
     return undefined;
-  }
-
-  /** Restores one replayed record; what the host's `restore` throws names the record. */
-  #restoreReplayed(record: R, position: number, segmentCreatedAt: number): void {
-    try {
-      this.restore(record, { time: timeOf(record, segmentCreatedAt) });
-    } catch (cause) {
-      throw new RecordsReplayError(
-        { position, recordType: record.type, stage: 'restore', file: this.#logFile() },
-        { cause },
-      );
-    }
-  }
-
-  #migrate(migration: Migration<R>, record: R, position: number): R {
-    try {
-      return migration.migrateRecord(record);
-    } catch (cause) {
-      throw new RecordsReplayError(
-        {
-          position,
-          recordType: record.type,
-          stage: 'migrate',
-          migration: `${migration.sourceVersion} -> ${migration.targetVersion}`,
-          file: this.#logFile(),
-        },
-        { cause },
-      );
-    }
   }
 
   /** The log's file, when the persistence is file based and names it. */
   #logFile(): string | undefined {
     const file = (this.#persistence as { file?: unknown } | undefined)?.file;
     return typeof file === 'string' ? file : undefined;
-  }
-
-  #checkReplayed(raw: unknown, position: number): R {
-    try {
-      assertRecord(raw);
-    } catch (error) {
-      throw new RecordsInvalidError(
-        (error as RecordsInvalidError).recordType,
-        `record #${position} of the log is not a record (${(error as Error).message})`,
-      );
-    }
-    if (position === 1 && !isMetadataRecord(raw)) {
-      throw new RecordsVersionError(
-        `The log does not start with a metadata record (its first record is of type ` +
-          `"${raw.type}"), so its protocol version is unknown. Prepend ` +
-          `{"type":"metadata","protocol_version":"MAJOR.MINOR","created_at":<ms>} for the version ` +
-          'that wrote it.',
-      );
-    }
-    return raw as R;
   }
 
   readonly #report = (error: Error, info: RecordsErrorInfo): void => {
@@ -382,19 +369,4 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
       // A throwing error handler must not break the live agent either.
     }
   };
-}
-
-/** Batches when the persistence offers them (one await per batch), else one-record batches. */
-async function* batchesOf<R extends AgentRecordEnvelope>(
-  persistence: AgentRecordPersistence<R>,
-): AsyncIterable<readonly R[]> {
-  if (typeof persistence.readBatches === 'function') {
-    yield* persistence.readBatches();
-    return;
-  }
-  for await (const record of persistence.read()) yield [record];
-}
-
-function timeOf(record: AgentRecordEnvelope, fallback: number): number {
-  return typeof record.time === 'number' ? record.time : fallback;
 }

@@ -45,18 +45,26 @@ export class GuardedWriter<R extends AgentRecordEnvelope> {
     }
   }
 
-  append(record: R): void {
+  /** True while records wait here, in order, for a failed append to be retried. */
+  get holdsRecords(): boolean {
+    return this.#retry.length > 0;
+  }
+
+  /**
+   * Hands one record over. True when it is in the persistence or waits here in order for a
+   * retry; false when it was refused (reported on its own, not stored).
+   */
+  append(record: R): boolean {
     if (this.#retry.length > 0) {
       // Behind a failed record: keep order, and do not report each record of one episode.
       this.#retry.push(record);
-      return;
+      return true;
     }
     let result: unknown;
     try {
       result = this.#persistence.append(record);
     } catch (error) {
-      this.#appendFailed(record, error);
-      return;
+      return this.#appendFailed(record, error);
     }
     if (isPromiseLike(result)) {
       // A persistence with rewrite() whose append is still async: observe the promise so no
@@ -72,6 +80,7 @@ export class GuardedWriter<R extends AgentRecordEnvelope> {
         this.#startEpisode(error);
       });
     }
+    return true;
   }
 
   /**
@@ -132,13 +141,14 @@ export class GuardedWriter<R extends AgentRecordEnvelope> {
     await this.#persistence.close();
   }
 
-  #appendFailed(record: R, error: unknown): void {
+  #appendFailed(record: R, error: unknown): boolean {
     if (isRefusal(error)) {
       this.#refused(record, error);
-      return;
+      return false;
     }
     this.#retry.push(record);
     this.#startEpisode(error);
+    return true;
   }
 
   /**

@@ -13,3 +13,4 @@ export {
 } from './legacy.js';
 export type { Migration } from './migrations.js';
 export { createRestore, type RestoreHandlers } from './restore-handlers.js';
+export type { SnapshotOptions } from './snapshots.js';

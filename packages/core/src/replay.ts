@@ -1,0 +1,239 @@
+import {
+  type AgentRecordEnvelope,
+  type AgentRecordPersistence,
+  assertRecord,
+  compareProtocolVersions,
+  isMetadataRecord,
+  isObservabilityRecord,
+  parseProtocolVersion,
+  RecordsInvalidError,
+  RecordsReplayError,
+  RecordsVersionError,
+} from '@agent-records/types';
+import type { Migration, MigrationChain } from './migrations.js';
+import type { LogFacts } from './snapshot-envelope.js';
+import type { LiveFacts } from './snapshots.js';
+
+/** What a replay pass needs from the core. */
+export interface ReplayContext<R extends AgentRecordEnvelope> {
+  protocolVersion: string;
+  migrations: MigrationChain<R>;
+  /** Re-applies one record (the core's `restore`, with `restoring` set). */
+  restore(record: R, time: number): void;
+  /** The log's file, for errors, when the persistence is file based. */
+  file: string | undefined;
+}
+
+/**
+ * The one loop that re-applies records, for a full replay and for the tail after a snapshot:
+ * checks each record, follows segments, migrates older ones through the chain, restores, and
+ * keeps the facts a snapshot needs. A tail pass starts from the facts stored in the snapshot.
+ */
+export class ReplayPass<R extends AgentRecordEnvelope> {
+  readonly #context: ReplayContext<R>;
+  /** Records read so far (the 1-based position of the last one), metadata included. */
+  records: number;
+  restored: number;
+  fromVersion: string | null;
+  segmentVersion: string | null;
+  segmentCreatedAt: number;
+  aheadVersion: string | null;
+  /** True once any record went through a migration. */
+  migrated = false;
+  /**
+   * For a pass from the start: the records from the first migrated one on, migrated (so a
+   * rewrite need not migrate them again), and how many log records come before them.
+   */
+  migratedTail: R[] | null = null;
+  recordsBeforeTail = 0;
+  readonly #fromStart: boolean;
+  #chain: readonly Migration<R>[];
+
+  constructor(context: ReplayContext<R>, from: LogFacts | null) {
+    this.#context = context;
+    this.records = from?.records ?? 0;
+    this.restored = from?.restored ?? 0;
+    this.fromVersion = from?.fromVersion ?? null;
+    this.segmentVersion = from?.segmentVersion ?? null;
+    this.segmentCreatedAt = from?.segmentCreatedAt ?? 0;
+    this.aheadVersion = from?.aheadVersion ?? null;
+    this.#chain = from ? context.migrations.from(from.segmentVersion) : [];
+    this.#fromStart = from === null;
+  }
+
+  feed(batch: readonly R[]): void {
+    for (const raw of batch) {
+      const position = ++this.records;
+      const record = checkReplayed<R>(raw, position);
+      if (isMetadataRecord(record)) {
+        parseProtocolVersion(record.protocol_version);
+        this.segmentVersion = record.protocol_version;
+        this.segmentCreatedAt = record.created_at;
+        this.fromVersion ??= this.segmentVersion;
+        this.#chain = this.#context.migrations.from(this.segmentVersion);
+        if (compareProtocolVersions(this.segmentVersion, this.#context.protocolVersion) > 0) {
+          this.aheadVersion = this.segmentVersion;
+        }
+        this.#restoreOne(record, position);
+        continue;
+      }
+      let current = record;
+      for (const migration of this.#chain) {
+        current = migrateOne(migration, current, position, this.#context.file);
+      }
+      if (this.#chain.length > 0) {
+        this.migrated = true;
+        if (this.#fromStart && this.migratedTail === null) {
+          this.migratedTail = [];
+          this.recordsBeforeTail = position - 1;
+        }
+      }
+      this.migratedTail?.push(current);
+      if (isObservabilityRecord(current)) continue;
+      this.#restoreOne(current, position);
+    }
+  }
+
+  /** The facts a snapshot taken right after this pass would store. */
+  facts(): LiveFacts {
+    return {
+      records: this.records,
+      restored: this.restored,
+      fromVersion: this.fromVersion,
+      segmentVersion: this.segmentVersion,
+      segmentCreatedAt: this.segmentCreatedAt,
+      aheadVersion: this.aheadVersion,
+    };
+  }
+
+  /** True when the log's last segment is at this code's version. */
+  get atCurrentVersion(): boolean {
+    return (
+      this.segmentVersion !== null &&
+      compareProtocolVersions(this.segmentVersion, this.#context.protocolVersion) === 0
+    );
+  }
+
+  #restoreOne(record: R, position: number): void {
+    try {
+      this.#context.restore(record, timeOf(record, this.segmentCreatedAt));
+    } catch (cause) {
+      throw new RecordsReplayError(
+        { position, recordType: record.type, stage: 'restore', file: this.#context.file },
+        { cause },
+      );
+    }
+    this.restored++;
+  }
+}
+
+/**
+ * The whole log migrated to the current version, for rewriting it, metadata records left out,
+ * with the `created_at` of its first segment for the new metadata record. After a pass from the
+ * start, the records before its migrated tail are read again as they are and the tail is taken
+ * as migrated; after a pass from a snapshot (which never read the records before it), each
+ * segment is read again and migrated from its own version.
+ */
+export async function readMigratedLog<R extends AgentRecordEnvelope>(
+  persistence: AgentRecordPersistence<R>,
+  pass: ReplayPass<R>,
+  migrations: MigrationChain<R>,
+  file: string | undefined,
+): Promise<{ records: R[]; createdAt: number | null }> {
+  const records: R[] = [];
+  let createdAt: number | null = null;
+  let chain: readonly Migration<R>[] = [];
+  let position = 0;
+  const tail = pass.migratedTail;
+  read: for await (const batch of batchesOf(persistence)) {
+    for (const raw of batch) {
+      if (tail && position === pass.recordsBeforeTail) break read;
+      position++;
+      if (isMetadataRecord(raw)) {
+        createdAt ??= raw.created_at;
+        chain = migrations.from(raw.protocol_version);
+        continue;
+      }
+      let current = raw;
+      for (const migration of chain) current = migrateOne(migration, current, position, file);
+      records.push(current);
+    }
+  }
+  if (tail) for (const record of tail) records.push(record);
+  return { records, createdAt };
+}
+
+/** Batches when the persistence offers them (one await per batch), else one-record batches. */
+export async function* batchesOf<R extends AgentRecordEnvelope>(
+  persistence: AgentRecordPersistence<R>,
+): AsyncIterable<readonly R[]> {
+  if (typeof persistence.readBatches === 'function') {
+    yield* persistence.readBatches();
+    return;
+  }
+  for await (const record of persistence.read()) yield [record];
+}
+
+function migrateOne<R extends AgentRecordEnvelope>(
+  migration: Migration<R>,
+  record: R,
+  position: number,
+  file: string | undefined,
+): R {
+  try {
+    return migration.migrateRecord(record);
+  } catch (cause) {
+    throw new RecordsReplayError(
+      {
+        position,
+        recordType: record.type,
+        stage: 'migrate',
+        migration: `${migration.sourceVersion} -> ${migration.targetVersion}`,
+        file,
+      },
+      { cause },
+    );
+  }
+}
+
+function checkReplayed<R extends AgentRecordEnvelope>(raw: unknown, position: number): R {
+  try {
+    assertRecord(raw);
+  } catch (error) {
+    throw new RecordsInvalidError(
+      (error as RecordsInvalidError).recordType,
+      `record #${position} of the log is not a record (${(error as Error).message})`,
+    );
+  }
+  if (position === 1 && !isMetadataRecord(raw)) {
+    throw new RecordsVersionError(
+      `The log does not start with a metadata record (its first record is of type ` +
+        `"${raw.type}"), so its protocol version is unknown. Prepend ` +
+        `{"type":"metadata","protocol_version":"MAJOR.MINOR","created_at":<ms>} for the version ` +
+        'that wrote it.',
+    );
+  }
+  return raw as R;
+}
+
+function timeOf(record: AgentRecordEnvelope, fallback: number): number {
+  return typeof record.time === 'number' ? record.time : fallback;
+}
+
+/** The facts of a log just rewritten as one segment at `version`. */
+export function factsOf<R extends AgentRecordEnvelope>(
+  records: readonly R[],
+  version: string,
+  createdAt: number,
+): LogFacts {
+  let restored = 0;
+  for (const record of records) if (!isObservabilityRecord(record)) restored++;
+  return {
+    records: records.length,
+    restored,
+    fromVersion: version,
+    segmentVersion: version,
+    segmentCreatedAt: createdAt,
+    aheadVersion: null,
+  };
+}
