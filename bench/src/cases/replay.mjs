@@ -1,0 +1,78 @@
+// Case 4: replay of a prepared log, ours against the fastest readers written here.
+import fs from 'node:fs';
+import { AgentRecords } from '@agent-records/core';
+import { FileSystemAgentRecordPersistence } from '@agent-records/fs-persistence';
+import {
+  fastReadAsync,
+  fastReadSync,
+  limitWrite,
+  referenceRead,
+  wholeFileRead,
+} from '../baselines.mjs';
+import { measure, oursPg } from '../lib/measure.mjs';
+import { makeRecords } from '../records.mjs';
+
+const METADATA = { type: 'metadata', protocol_version: '1.0', created_at: 1 };
+
+/** Replays through the core, counting the records the host's restore is given. */
+async function replayThrough(persistence) {
+  let restored = 0;
+  const records = new AgentRecords({
+    persistence,
+    protocolVersion: '1.0',
+    restore: () => {
+      restored++;
+    },
+  });
+  const result = await measure(async () => {
+    await records.replay();
+    return { restored };
+  });
+  await persistence.close?.();
+  return result;
+}
+
+const readers = {
+  'readfile-split': (file) => wholeFileRead(file),
+  'fast-sync': (file) => fastReadSync(file, 1 << 20),
+  'fast-async': (file) => fastReadAsync(file, 1 << 20),
+  'fast-async-4m': (file) => fastReadAsync(file, 4 << 20),
+  reference: (file) => referenceRead(file),
+};
+
+/** The baseline readers, fastest candidates first (run.mjs builds its plan from it). */
+export const REPLAY_BASELINES = Object.keys(readers);
+
+const replay = async ({ impl, count, file }) => {
+  const bytes = fs.statSync(file).size;
+  let result;
+  if (impl === 'pg') result = await replayThrough(oursPg(`replay-${count}`).persistence);
+  else if (readers[impl])
+    result = await measure(async () => ({ restored: await readers[impl](file) }));
+  else result = await replayThrough(new FileSystemAgentRecordPersistence(file, { lock: false }));
+  return {
+    ...result,
+    records: count,
+    bytes,
+    recordsPerSec: count / (result.ms / 1000),
+    mbPerSec: bytes / 2 ** 20 / (result.ms / 1000),
+  };
+};
+
+export default {
+  // Writes the log that the replay cases read.
+  async prepare({ count, file }) {
+    return { bytes: limitWrite(file, [METADATA, ...makeRecords(count)]) };
+  },
+
+  // Writes the session that the PostgreSQL replay cases read.
+  async 'prepare-pg'({ count }) {
+    const { persistence } = oursPg(`replay-${count}`);
+    persistence.rewrite([METADATA, ...makeRecords(count)]);
+    await persistence.close();
+    return {};
+  },
+
+  replay,
+  'replay-large': replay,
+};
