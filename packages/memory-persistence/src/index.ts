@@ -4,3 +4,4 @@ export {
   InMemoryAgentRecordPersistence,
   type InMemoryAgentRecordPersistenceOptions,
 } from './memory-persistence.js';
+export { InMemoryAgentRecordStore } from './memory-store.js';

@@ -3,6 +3,8 @@ import {
   ErrorReporter,
   OneTimeRejection,
   PendingBytes,
+  PendingSnapshots,
+  type ReadySnapshot,
   serializeRecord,
   utf8ByteLength,
 } from '@agent-records/backend-kit';
@@ -10,42 +12,39 @@ import {
   type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
+  type RecordsBatch,
   RecordsClosedError,
   type RecordsErrorHandler,
   type RecordsErrorInfo,
   RecordsInvalidError,
+  type RecordsPosition,
   RecordsSerializeError,
   RecordsWriteError,
+  type SnapshotToWrite,
+  type StoredSnapshot,
 } from '@agent-records/types';
+import { endOf, lineBytes, type MemoryLog, memoryLogOf, readLogFrom } from './memory-log.js';
+import type {
+  FaultOperation,
+  InjectedFault,
+  InMemoryAgentRecordPersistenceOptions,
+} from './options.js';
 
-/** An operation of the in-memory backend that a test can make fail. */
-export type FaultOperation = 'append' | 'flush' | 'rewrite' | 'read';
-
-export interface InjectedFault {
-  /** Which operation fails: a background write of appended records, a flush, a rewrite, a read. */
-  op: FaultOperation;
-  /** The error it fails with (default: an `EIO`-coded Error). */
-  error?: Error;
-  /** How many attempts fail before the operation works again (default 1; `Infinity` for ever). */
-  times?: number;
-}
-
-export interface InMemoryAgentRecordPersistenceOptions<R> {
-  /** Called with each record once it is written (copied, so mutating it changes nothing). */
-  onRecord?: (record: R) => void;
-  /** Receives write failures (once per episode), recoveries and refused records. */
-  onError?: RecordsErrorHandler;
-  /**
-   * Bound on queued, unwritten record bytes, in UTF-8 (default 64 MiB). `append` throws
-   * `RecordsOverflowError` beyond it; the next `flush()` rejects once per burst of dropped records.
-   */
-  maxPendingBytes?: number;
-}
+export type { FaultOperation, InjectedFault, InMemoryAgentRecordPersistenceOptions };
 
 type Pending<R> =
   | { op: 'append'; json: string; bytes: number }
   | { op: 'rewrite'; records: R[]; json: string[] }
-  | { op: 'refused-rewrite'; error: RecordsSerializeError | RecordsInvalidError };
+  | { op: 'refused-rewrite'; error: RecordsSerializeError | RecordsInvalidError }
+  /** Where a snapshot was asked for: reached once everything before it is written. */
+  | { op: 'mark'; mark: number }
+  | { op: 'title'; title: string };
+
+/** Hands a persistence the log it shares with others of its store (see `memory-store.ts`). */
+export let shareLog: <R extends AgentRecordEnvelope>(
+  persistence: InMemoryAgentRecordPersistence<R>,
+  log: MemoryLog<R>,
+) => void;
 
 /**
  * A persistence that keeps records in an array, for tests. It honours the whole contract, so a
@@ -56,7 +55,13 @@ type Pending<R> =
 export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = AgentRecord>
   implements AgentRecordPersistence<R>
 {
-  #records: R[];
+  #log: MemoryLog<R>;
+
+  static {
+    shareLog = (persistence, log) => {
+      persistence.#log = log;
+    };
+  }
 
   readonly #options: InMemoryAgentRecordPersistenceOptions<R>;
   readonly #maxPendingBytes: number;
@@ -69,21 +74,38 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #episode: Error | null = null;
   #writeScheduled = false;
   #closed = false;
+  readonly #snapshots: PendingSnapshots;
+  #marks = 0;
 
   constructor(
     records: readonly NoInfer<R>[] = [],
     options: InMemoryAgentRecordPersistenceOptions<NoInfer<R>> = {},
   ) {
-    this.#records = records.map((record) => JSON.parse(serializeRecord(record)) as R);
+    let bytes = 0;
+    const copies = records.map((record) => {
+      const json = serializeRecord(record);
+      bytes += lineBytes(json);
+      return JSON.parse(json) as R;
+    });
+    this.#log = memoryLogOf(copies, bytes);
     this.#options = options;
     // Silent by default (a test backend); the core's handler, once subscribed, hears everything.
     this.#errors = new ErrorReporter({ onError: options.onError, fallback: () => {} });
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.#snapshots = new PendingSnapshots({
+      errors: this.#errors,
+      write: (snapshot) => this.#storeSnapshot(snapshot),
+    });
   }
 
   /** The written records, in order. Read it in assertions; write through `append`/`rewrite`. */
   get records(): R[] {
-    return this.#records;
+    return this.#log.records;
+  }
+
+  /** The title set with `setTitle`, once written. */
+  get title(): string | undefined {
+    return this.#log.title;
   }
 
   /**
@@ -140,14 +162,50 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         throw error;
       }
       this.#pending.push({ op: 'refused-rewrite', error });
+      this.#snapshots.invalidate('the log is rewritten');
       this.#scheduleWrite();
       return;
     }
     this.#pending.push({ op: 'rewrite', records: json.map((j) => JSON.parse(j) as R), json });
+    this.#snapshots.invalidate('the log is rewritten');
+    this.#scheduleWrite();
+  }
+
+  /**
+   * The snapshot capability (see `AgentRecordPersistence.writeSnapshot`): queued after every
+   * append and rewrite so far, stored once they are written and its data is made, at the
+   * position after them. After `close()` it is dropped, as a warning; it never throws.
+   */
+  writeSnapshot(snapshot: SnapshotToWrite): void {
+    if (this.#closed) {
+      this.#report(new Error('A snapshot asked for after close() was dropped.'), {
+        kind: 'warning',
+      });
+      return;
+    }
+    const mark = ++this.#marks;
+    this.#snapshots.request(snapshot, mark);
+    this.#pending.push({ op: 'mark', mark });
+    this.#scheduleWrite();
+  }
+
+  /** The newest stored snapshot, or null. */
+  async readSnapshot(): Promise<StoredSnapshot | null> {
+    return this.#log.snapshot;
+  }
+
+  /** A title shown by `InMemoryAgentRecordStore.list()`; queued like an append. */
+  setTitle(title: string): void {
+    if (this.#closed) throw new RecordsClosedError();
+    if (typeof title !== 'string') {
+      throw new TypeError(`A title is a string, not ${title === null ? 'null' : typeof title}.`);
+    }
+    this.#pending.push({ op: 'title', title });
     this.#scheduleWrite();
   }
 
   async flush(): Promise<void> {
+    const snapshots = this.#snapshots.settled(); // those asked for before this flush
     await Promise.resolve();
     this.#write();
     if (this.#episode) {
@@ -166,6 +224,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       this.#report(fault, { kind: 'write-failed' });
       throw new RecordsWriteError(`Flushing records failed (${fault.message}).`, { cause: fault });
     }
+    await snapshots;
   }
 
   async close(): Promise<void> {
@@ -179,7 +238,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     if (fault) throw fault;
     // Take the queue as it is now, so appends made while iterating do not shift the view.
     const pending = [...this.#pending];
-    let base: readonly R[] = this.#records;
+    let base: readonly R[] = this.#log.records;
     let firstAppend = 0;
     for (let i = pending.length - 1; i >= 0; i--) {
       const entry = pending[i];
@@ -195,6 +254,26 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       const entry = pending[i];
       if (entry?.op === 'append') yield JSON.parse(entry.json) as R;
     }
+  }
+
+  /**
+   * The read-from-position capability: positions are `{ index, generation }` (records before it,
+   * rewrites written). Written records come in batches with their end; appended, unwritten ones
+   * last with `end: null`. A position from before a rewrite (written or queued), or past the
+   * end, makes the first `next()` reject with `RecordsPositionError`.
+   */
+  async *readFrom(position: RecordsPosition | null): AsyncIterable<RecordsBatch<R>> {
+    const fault = this.#takeFault('read');
+    if (fault) throw fault;
+    let rewritePending = false;
+    let records: R[] = [];
+    for (const entry of this.#pending) {
+      if (entry.op === 'rewrite') {
+        rewritePending = true;
+        records = entry.records.map((record) => structuredClone(record));
+      } else if (entry.op === 'append') records.push(JSON.parse(entry.json) as R);
+    }
+    yield* readLogFrom(this.#log, position, { rewritePending, records });
   }
 
   #scheduleWrite(): void {
@@ -213,6 +292,14 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       if (entry.op === 'refused-rewrite') {
         this.#pending.shift();
         this.#refuseRewrite(entry.error);
+        // Snapshots asked for after the call stood for the log it would have made.
+        this.#snapshots.invalidate('its rewrite was refused');
+        continue;
+      }
+      if (entry.op === 'mark' || entry.op === 'title') {
+        this.#pending.shift();
+        if (entry.op === 'title') this.#log.title = entry.title;
+        else this.#snapshots.reached(entry.mark, () => endOf(this.#log));
         continue;
       }
       const fault = this.#takeFault(entry.op);
@@ -222,13 +309,22 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         return;
       }
       this.#pending.shift();
+      const log = this.#log;
+      const now = Date.now();
+      log.firstWrittenAt ??= now;
+      log.updatedAt = now;
       if (entry.op === 'append') {
         this.#bound.release(entry.bytes);
-        this.#records.push(JSON.parse(entry.json) as R);
+        log.records.push(JSON.parse(entry.json) as R);
+        log.bytes += lineBytes(entry.json);
         this.#notify(entry.json);
       } else {
+        // Removed before the log is replaced: no snapshot of the old log may match the new one.
+        log.snapshot = null;
         // A new array, so that a read() already iterating the old log is not disturbed.
-        this.#records = entry.records;
+        log.records = entry.records;
+        log.generation++;
+        log.bytes = entry.json.reduce((sum, json) => sum + lineBytes(json), 0);
         for (const json of entry.json) this.#notify(json);
       }
     }
@@ -237,6 +333,17 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       this.#episode = null;
       this.#report(ended, { kind: 'write-recovered' });
     }
+  }
+
+  /** The kit's `write` for a ready snapshot: stored whole, or dropped (a fault, a rewrite since). */
+  async #storeSnapshot(ready: ReadySnapshot): Promise<void> {
+    const fault = this.#takeFault('snapshot');
+    if (fault) throw fault;
+    const log = this.#log;
+    if (ready.position.generation !== log.generation) {
+      throw new Error('the log was rewritten before it could be stored');
+    }
+    log.snapshot = { ...ready, writtenAt: Date.now() };
   }
 
   #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError): void {
