@@ -95,7 +95,12 @@ export async function stringifyInSlices(
     await writeValue(member);
   }
   chunks.push(pieces.join(''));
-  return chunks.join('');
+  // Concatenated, not joined: each `+` links two strings without copying, so no last slice
+  // copies the whole text (20 MB: 15-30 ms). It is made flat where it is first read as a whole
+  // (the backend writing it).
+  let text = '';
+  for (const chunk of chunks) text += chunk;
+  return text;
 
   /** Writes a primitive at once, a long string piece by piece, or pushes an object's frame. */
   async function writeValue(prepared: Prepared): Promise<void> {
