@@ -24,9 +24,11 @@ import {
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { WriterLock } from './lock.js';
+import { linesOf, type QueuedEntry, type SplitBatch, splitBatch } from './queue-entries.js';
 import { readFromPosition } from './read-from.js';
 import { type ReadSource, readQueuedAndDurable } from './reader.js';
 import { removeAbandonedRewrites } from './recovery.js';
+import { SummaryKeeper } from './summary-keeper.js';
 import { LogWriter } from './writer.js';
 
 export interface FileSystemAgentRecordPersistenceOptions {
@@ -44,6 +46,12 @@ export interface FileSystemAgentRecordPersistenceOptions {
   fileMode?: number;
   /** Mode of directories it creates (default 0o700). */
   dirMode?: number;
+  /**
+   * Keep a summary file beside the log (`<log>.summary.json`: counts, times, title) that the
+   * store's `list()` reads instead of the log (default true). Updated after each batch, off the
+   * flush path; `setTitle` needs it.
+   */
+  summary?: boolean;
   /** Bound on queued, unwritten record bytes (default 64 MiB); `append` throws beyond it. */
   maxPendingBytes?: number;
   /** The file-system seam, for fault-injection tests; default the real `node:fs`. */
@@ -97,10 +105,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly #maxPendingBytes: number;
   readonly #lock: WriterLock | null;
   readonly #blobs: BlobStore | null;
-  /** Lines to append and rewrites; a rewrite supersedes what is before it once it lands. */
-  readonly #queue = new OperationQueue<R, string>();
+  /** Lines (and marks) to append and rewrites; a rewrite supersedes what is before it once it lands. */
+  readonly #queue = new OperationQueue<R, QueuedEntry>();
   readonly #loop: WriterLoop;
   readonly #writer: LogWriter;
+  /** The summary file beside the log, or null with `summary: false`. */
+  readonly #summary: SummaryKeeper | null;
   #closed = false;
 
   constructor(file: string, options: FileSystemAgentRecordPersistenceOptions = {}) {
@@ -119,6 +129,10 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       options.lock === false
         ? null
         : new WriterLock(this.#ops, this.lockFile, this.file, fileMode, this.#errors);
+    this.#summary =
+      options.summary === false
+        ? null
+        : new SummaryKeeper(this.file, this.#ops, fileMode, this.#errors);
     this.#writer = new LogWriter(this.file, this.#ops, {
       fileMode,
       dirMode,
@@ -159,6 +173,25 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   /**
+   * Sets the session's title, kept in the summary file beside the log (not in the log) and shown
+   * by the store's `list()`. Queued like an append: durable once the next `flush()` resolves.
+   */
+  setTitle(title: string): void {
+    if (this.#closed)
+      throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
+    if (typeof title !== 'string') throw new TypeError('setTitle takes a string.');
+    if (!this.#summary) {
+      throw new TypeError(
+        `${this.file} has no summary file (summary: false): it cannot keep a title.`,
+      );
+    }
+    if (this.#loop.refusal) return;
+    this.#queue.append({ mark: 'title', title });
+    this.#loop.enqueue(1, 0);
+    this.#loop.schedule();
+  }
+
+  /**
    * The error-handler capability (see `AgentRecordPersistence.setErrorHandler`): `AgentRecords`
    * subscribes its `onError` here; it replaces the stderr printer for every later report, and
    * the host's own `onError` option, if given, keeps hearing each report first.
@@ -183,6 +216,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     while (this.#loop.running) await this.#loop.running;
     // The lock goes only with the descriptor (see LogWriter.close). Never held after a lock
     // refusal: another writer's lock is not ours to remove.
+    await this.#summary?.close(); // its last write, while the lock is still held
     if (await this.#writer.close()) await this.#lock?.release();
     if (failure) throw failure.error;
   }
@@ -219,7 +253,10 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       ops: this.#ops,
       blobs: this.#blobs,
       writer: this.#writer,
-      queued: () => this.#queue.unwritten(),
+      queued: () =>
+        this.#queue
+          .unwritten()
+          .map((batch) => ({ rewrite: batch.rewrite, appends: linesOf(batch.appends) })),
       serialize: (record) => serializeRecord(record, this.#blobs?.replacer),
       refusalIn,
     };
@@ -237,15 +274,15 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       try {
         // Open first, then choose the work: a rewrite queued while the file opens supersedes
         // whatever was at the head before.
-        if (!this.#writer.isOpen && !this.#queue.empty) await this.#writer.open();
+        if (!this.#writer.isOpen && !this.#queue.empty) {
+          await this.#writer.open();
+          this.#summary?.opened(this.#writer.durableEnd ?? 0);
+        }
         // The newest rewrite alone first (appends after it are the next batch), else the appends.
         const batch = this.#queue.take({ rewriteAlone: true });
         if (batch === null) return;
         if (batch.rewrite) await this.#rewrite(batch.rewrite);
-        else {
-          await this.#writer.append(batch.appends, async () => this.#blobs?.flushPending());
-          this.#loop.complete(this.#queue.written());
-        }
+        else await this.#append(splitBatch(batch.appends));
       } catch (error) {
         if (error instanceof RecordsLockedError) {
           this.#queue.clear(); // refused for good: nothing of this writer is written
@@ -263,6 +300,23 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
         return;
       }
     }
+  }
+
+  /**
+   * Writes a batch of appends: a title first (durably, in the summary file: if that fails, the
+   * whole batch is retried, so no line is written twice), then the lines with one fdatasync.
+   * The summary update that follows is not waited for.
+   */
+  async #append(batch: SplitBatch): Promise<void> {
+    if (batch.title !== undefined) await this.#summary?.writeTitle(batch.title);
+    if (batch.lines.length > 0) {
+      await this.#writer.append(batch.lines, async () => this.#blobs?.flushPending());
+    }
+    const done = this.#queue.written();
+    if (batch.lines.length > 0) {
+      this.#summary?.appended(batch.lines.length, this.#writer.durableEnd ?? 0);
+    }
+    this.#loop.complete(done);
   }
 
   /**
@@ -289,6 +343,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       const refusal = earlier.rewrite && (await refusalIn(earlier.rewrite));
       if (refusal) this.#reportRefusedRewrite(refusal);
     }
+    this.#summary?.rewritten(records.length, this.#writer.durableEnd ?? 0);
     this.#loop.complete(this.#queue.written());
   }
 

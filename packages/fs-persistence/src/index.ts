@@ -26,4 +26,11 @@ export {
   type UnlockResult,
   unlockLog,
 } from './lock.js';
+export { type FilePosition, logPositionProblem } from './position.js';
+export {
+  readSnapshotFile,
+  removeSnapshotFile,
+  snapshotPathOf,
+} from './snapshot-file.js';
 export { assertSessionId, FileSystemAgentRecordStore, type SessionInfo } from './store.js';
+export { type LogSummary, readLogSummary, summaryPathOf } from './summary.js';

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { type RecordsPosition, RecordsPositionError } from '@agent-records/types';
-import { type FileOperations, readFully } from './file-operations.js';
+import {
+  errorCode,
+  type FileOperations,
+  nodeFileOperations,
+  readFully,
+} from './file-operations.js';
 
 /**
  * A place in a log file, as `readFrom` and snapshots name it: flat JSON, opaque to callers.
@@ -146,7 +151,31 @@ export async function checkPosition(
   }
 }
 
-/** A position's description for messages: `byte 1234`. */
-export function describePosition(position: RecordsPosition): string {
-  return `byte ${String(position.offset)}`;
+/**
+ * Whether `position` (from a snapshot, or a batch's `end`) is still a place in the log file, for
+ * tools without a persistence (the CLI's `validate`): null when it is, else why not (the same
+ * check and message as `readFrom`). The log is read as it is on disk, up to its size.
+ */
+export async function logPositionProblem(
+  logFile: string,
+  position: RecordsPosition,
+  ops: FileOperations = nodeFileOperations,
+): Promise<string | null> {
+  let fd: number | null = null;
+  try {
+    const at = asFilePosition(logFile, position);
+    try {
+      fd = await ops.open(logFile, 'r');
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+      return at.offset === 0 ? null : `${logFile} does not exist`;
+    }
+    await checkPosition(ops, fd, (await ops.fstat(fd)).size, logFile, at);
+    return null;
+  } catch (error) {
+    if (error instanceof RecordsPositionError) return error.message;
+    throw error;
+  } finally {
+    if (fd !== null) await ops.close(fd).catch(() => {});
+  }
 }

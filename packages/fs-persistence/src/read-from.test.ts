@@ -19,6 +19,7 @@ import { imageDataUri } from '../test/blob-fixtures.js';
 import { ioError, openOnFaultyDisk } from '../test/faulty-fs.js';
 import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+import { logPositionProblem } from './position.js';
 
 type Rec = AgentRecordEnvelope & { n: number; pad?: string };
 const temp = useTempDir('fs-read-from-');
@@ -231,5 +232,16 @@ describe('readFrom', () => {
       const rest = await batchesFrom(reader, batch.end);
       expect(rest.flatMap((b) => b.records.map((r) => r.pad))).toEqual(images.slice(before));
     }
+  });
+
+  it('logPositionProblem checks a position against a log file without a persistence', async () => {
+    const file = await logOf(3);
+    const position = await endAfter(file, 2);
+    expect(await logPositionProblem(file, position)).toBeNull();
+    truncateSync(file, 5);
+    expect(await logPositionProblem(file, position)).toMatch(/truncated/);
+    expect(await logPositionProblem(path.join(temp.dir, 'gone.jsonl'), position)).toMatch(
+      /does not exist/,
+    );
   });
 });

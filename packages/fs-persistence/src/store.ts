@@ -1,46 +1,34 @@
-import { createReadStream } from 'node:fs';
-import { readdir, stat, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
+  type AgentRecordStore,
+  type ListSessionsOptions,
   RecordsInvalidSessionIdError,
   sessionIdProblem,
 } from '@agent-records/types';
 import { type BlobGarbageReport, collectBlobGarbage, logFilesIn } from './blobs/gc.js';
-import { errorCode, nodeFileOperations } from './file-operations.js';
+import { errorCode, nodeFileOperations, syncDirectory } from './file-operations.js';
 import {
   FileSystemAgentRecordPersistence,
   type FileSystemAgentRecordPersistenceOptions,
 } from './fs-persistence.js';
-import { readLockHolder, WriterLock } from './lock.js';
+import { LOG_SUFFIX, listSessions, type SessionInfo } from './list.js';
+import { WriterLock } from './lock.js';
+import { snapshotPathOf } from './snapshot-file.js';
+import { summaryPathOf } from './summary.js';
 
-const LOG_SUFFIX = '.jsonl';
-/** Logs up to this size get a record count in `list()`; counting bigger ones is not cheap. */
-const COUNT_LIMIT_BYTES = 8 * 1024 * 1024;
-
-/** One session as `list()` describes it. */
-export interface SessionInfo {
-  id: string;
-  /** The log's path. */
-  file: string;
-  /** Bytes on disk. */
-  size: number;
-  /** Non-blank lines, for logs up to 8 MiB; undefined for bigger ones. */
-  records?: number;
-  /** Last modification time, epoch ms. */
-  modifiedAt: number;
-  /** Pid of the live writer holding the session's lock, if any. */
-  lockedBy?: number;
-}
+export type { SessionInfo } from './list.js';
 
 /**
  * Checks a session id against the one rule every store shares (`sessionIdProblem` in the types
  * package): a non-empty name without path separators, `..`, a leading `.`, NUL or control
  * characters, at most `MAX_SESSION_ID_BYTES` (175) bytes in UTF-8. That bound leaves 80 bytes of
- * the 255-byte file name limit for what this backend appends: today at most 56
- * (`.<id>.jsonl.<uuid>.rewrite.tmp`), and a summary temp file planned. Throws
- * `RecordsInvalidSessionIdError` otherwise.
+ * the 255-byte file name limit for what this backend appends: at most 57, the snapshot temp
+ * file `.<id>.jsonl.<uuid>.snapshot.tmp` (then the rewrite and summary temp files
+ * `.<id>.jsonl.<uuid>.rewrite.tmp` / `.summary.tmp`, 56; the summary `<id>.jsonl.summary.json`,
+ * 19; the snapshot `<id>.jsonl.snapshot`, 15). Throws `RecordsInvalidSessionIdError` otherwise.
  */
 export function assertSessionId(sessionId: unknown): asserts sessionId is string {
   const problem = sessionIdProblem(sessionId);
@@ -50,7 +38,9 @@ export function assertSessionId(sessionId: unknown): asserts sessionId is string
 /**
  * One JSON Lines log per session under a root folder: `<root>/<sessionId>.jsonl`.
  */
-export class FileSystemAgentRecordStore {
+export class FileSystemAgentRecordStore
+  implements AgentRecordStore<FileSystemAgentRecordPersistence<AgentRecord>, SessionInfo>
+{
   readonly rootDir: string;
   readonly #options: FileSystemAgentRecordPersistenceOptions;
 
@@ -79,29 +69,17 @@ export class FileSystemAgentRecordStore {
     });
   }
 
-  /** Every session under the root, sorted by id. An absent root lists nothing. */
-  async list(): Promise<SessionInfo[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.rootDir);
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return [];
-      throw error;
-    }
-    const sessions: SessionInfo[] = [];
-    for (const name of names.sort()) {
-      if (!name.endsWith(LOG_SUFFIX) || name.startsWith('.')) continue;
-      const id = name.slice(0, -LOG_SUFFIX.length);
-      const file = path.join(this.rootDir, name);
-      const info = await stat(file).catch(() => null);
-      if (!info?.isFile()) continue;
-      const session: SessionInfo = { id, file, size: info.size, modifiedAt: info.mtimeMs };
-      if (info.size <= COUNT_LIMIT_BYTES) session.records = await countLines(file);
-      const holder = await readLockHolder(`${file}.lock`).catch(() => null);
-      if (holder?.alive && holder.pid > 0) session.lockedBy = holder.pid;
-      sessions.push(session);
-    }
-    return sessions;
+  /**
+   * The sessions under the root, newest activity first (the log's last write), then by id:
+   * `limit` sessions after `after` (the last of the previous page). Answers from cheap facts
+   * only: one `readdir`, a `stat` per log, and for the listed sessions the summary file the
+   * writer keeps beside each log (records, createdAt, title) and the lock. A log whose summary
+   * is missing or older than the log has the lines the summary does not cover counted when they
+   * are at most 256 KiB; beyond that `records` is left out (never a whole log read). An absent
+   * root lists nothing.
+   */
+  list(options: ListSessionsOptions = {}): Promise<SessionInfo[]> {
+    return listSessions(this.rootDir, options);
   }
 
   /**
@@ -126,11 +104,12 @@ export class FileSystemAgentRecordStore {
   }
 
   /**
-   * Deletes a session's log and its lock. Refuses (`RecordsLockedError`) while a live writer
-   * holds it, when another host's writer does, or when the lock file is not a lock. It takes the
-   * lock itself first (a stale one is taken over), so no writer can start between the check
-   * and the unlink. Side files (kept torn tails) are left for inspection. Returns false when
-   * there was no such session.
+   * Deletes a session's log, its snapshot and summary files, and its lock. Refuses
+   * (`RecordsLockedError`) while a live writer holds it, when another host's writer does, or when
+   * the lock file is not a lock. It takes the lock itself first (a stale one is taken over), so
+   * no writer can start between the check and the unlink. The snapshot goes first (with the
+   * folder synced): a crash midway never leaves a snapshot beside a log that is not its own.
+   * Kept torn tails are left for inspection. Returns false when there was no such log.
    */
   async delete(sessionId: string): Promise<boolean> {
     const file = this.fileOf(sessionId);
@@ -141,30 +120,21 @@ export class FileSystemAgentRecordStore {
       if (errorCode(error) === 'ENOENT') return false; // no root folder: no session
       throw error;
     }
-    try {
-      return await unlink(file).then(
+    const remove = (target: string) =>
+      unlink(target).then(
         () => true,
         (error) => {
           if (errorCode(error) === 'ENOENT') return false;
           throw error;
         },
       );
+    try {
+      if (await remove(snapshotPathOf(file))) await syncDirectory(nodeFileOperations, this.rootDir);
+      const existed = await remove(file);
+      await remove(summaryPathOf(file));
+      return existed;
     } finally {
       await lock.release();
     }
   }
-}
-
-async function countLines(file: string): Promise<number> {
-  let lines = 0;
-  let lastByte = 0x0a;
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-    let at = chunk.indexOf(0x0a);
-    while (at !== -1) {
-      lines++;
-      at = chunk.indexOf(0x0a, at + 1);
-    }
-    if (chunk.length > 0) lastByte = chunk[chunk.length - 1] as number;
-  }
-  return lastByte === 0x0a ? lines : lines + 1;
 }

@@ -113,8 +113,14 @@ export class LogWriter implements WriterState {
   /**
    * Writes one batch at the durable end with one fdatasync. `beforeWrite` runs once the file is
    * back at its durable end (blobs the lines point at must be durable before the lines are).
+   * Returns the byte offset in the file after the first `cuts[i]` lines, for each cut (sorted):
+   * where a snapshot asked for among the lines ends (a write is cut there, never a sync).
    */
-  async append(lines: readonly string[], beforeWrite: () => Promise<void>): Promise<void> {
+  async append(
+    lines: readonly string[],
+    beforeWrite: () => Promise<void>,
+    cuts: readonly number[] = [],
+  ): Promise<number[]> {
     const fd = this.#fd as number;
     if (this.#dirty) {
       await this.#ops.ftruncate(fd, this.#durableSize);
@@ -123,21 +129,34 @@ export class LogWriter implements WriterState {
     await beforeWrite();
     let position = this.#durableSize;
     let prefix = this.#needsNewline ? '\n' : '';
+    const offsets: number[] = [];
+    let cut = 0;
     this.#dirty = true;
     for (let i = 0; i < lines.length; ) {
+      // A cut at the very start is the end of the line before this batch, prefix or not.
+      while (cut < cuts.length && cuts[cut] === i) {
+        offsets.push(i === 0 ? this.#durableSize : position);
+        cut++;
+      }
+      const stop = cut < cuts.length ? (cuts[cut] as number) : lines.length;
       let text = prefix;
       prefix = '';
-      while (i < lines.length && text.length < WRITE_CHUNK_BYTES) {
+      while (i < stop && text.length < WRITE_CHUNK_BYTES) {
         text += `${lines[i++] as string}\n`;
       }
       const buffer = Buffer.from(text, 'utf8');
       await writeFully(this.#ops, fd, buffer, position);
       position += buffer.length;
     }
+    while (cut < cuts.length) {
+      offsets.push(lines.length === 0 ? this.#durableSize : position);
+      cut++;
+    }
     await this.#ops.fdatasync(fd);
     this.#dirty = false;
     this.#durableSize = position;
     this.#needsNewline = false;
+    return offsets;
   }
 
   /** Replaces the whole log atomically (see `replaceAtomically`), then appends to the new one. */

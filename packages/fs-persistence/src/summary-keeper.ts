@@ -1,0 +1,253 @@
+import type { ErrorReporter } from '@agent-records/backend-kit';
+import { RecordsWriteError } from '@agent-records/types';
+import { errorCode, type FileOperations } from './file-operations.js';
+import { logIdentity } from './position.js';
+import {
+  createdAtOfFirstLine,
+  type LogSummary,
+  readLogSummary,
+  writeLogSummary,
+} from './summary.js';
+
+const COUNT_CHUNK_BYTES = 1024 * 1024;
+const NEWLINE = 0x0a;
+
+/**
+ * Keeps a log's summary file current for the writer (see `summary.ts`): after each batch the
+ * writer calls {@link appended} (or {@link rewritten}), which schedules one write of the summary
+ * off the writer's path; writes coalesce, so there is at most one per batch and never two at
+ * once. Nothing waits for them but `close()`: `flush()` never does, so durable appends do not
+ * get slower. A title ({@link writeTitle}) is the one durable write: it exists nowhere else.
+ *
+ * The record count is the count stored in the previous summary plus the lines after it, counted
+ * once when the writer opens the log (only the part the summary does not cover; the whole log
+ * when there is no usable summary, a one-time cost for a log written before summaries existed),
+ * then kept by adding each batch's lines. It is absent from the summary until known.
+ */
+export class SummaryKeeper {
+  readonly #file: string;
+  readonly #ops: FileOperations;
+  readonly #fileMode: number;
+  readonly #errors: ErrorReporter;
+  /** Bumped on open, rewrite and close: work begun under an older one is dropped. */
+  #generation = 0;
+  #open = false;
+  /** Records in the log when it was `#bytes - bytes appended since` long: null until counted. */
+  #baseRecords: number | null = null;
+  #linesSince = 0;
+  #bytes = 0;
+  #identity: { log: string; ino: number } | null = null;
+  #createdAt: number | undefined;
+  #title: string | undefined;
+  /** The stored summary read and the log's start looked at: writes wait for this, not the count. */
+  #loaded: Promise<void> = Promise.resolve();
+  /** The count of the lines the stored summary does not cover, while it runs. */
+  #counting: Promise<void> = Promise.resolve();
+  /** Every write, in turn. */
+  #chain: Promise<void> = Promise.resolve();
+  #dirty = false;
+  #queued = false;
+  #failing = false;
+
+  constructor(file: string, ops: FileOperations, fileMode: number, errors: ErrorReporter) {
+    this.#file = file;
+    this.#ops = ops;
+    this.#fileMode = fileMode;
+    this.#errors = errors;
+  }
+
+  /** The writer opened the log, `size` bytes long (its durable end). */
+  opened(size: number): void {
+    const generation = ++this.#generation;
+    this.#open = true;
+    this.#bytes = size;
+    this.#baseRecords = null;
+    this.#linesSince = 0;
+    this.#identity = null;
+    this.#loaded = this.#load(generation, size).catch(() => {});
+  }
+
+  /** A batch of `lines` records landed; the log is now `size` bytes. */
+  appended(lines: number, size: number): void {
+    this.#linesSince += lines;
+    this.#bytes = size;
+    this.#schedule();
+  }
+
+  /** A rewrite of `records` records landed; the log is now `size` bytes, another file. */
+  rewritten(records: number, size: number): void {
+    this.#generation++; // a count of the old file in progress is of no use any more
+    this.#baseRecords = records;
+    this.#linesSince = 0;
+    this.#bytes = size;
+    this.#identity = null;
+    this.#schedule();
+  }
+
+  /** Stores `title` durably (fsynced) in the summary; rejects when that write fails. */
+  writeTitle(title: string): Promise<void> {
+    this.#title = title;
+    const written = this.#chain.then(async () => {
+      await this.#loaded;
+      await this.#write(true);
+    });
+    this.#chain = written.catch(() => {});
+    return written;
+  }
+
+  /**
+   * Lets a count in progress finish (once per log written before summaries, else only the lines
+   * a stale summary missed) and waits for the last write: the writer is closing the log.
+   */
+  async close(): Promise<void> {
+    await this.#loaded;
+    await this.#counting;
+    this.#open = false;
+    this.#generation++;
+    await this.#chain;
+  }
+
+  #schedule(): void {
+    this.#dirty = true;
+    if (this.#queued || !this.#open) return;
+    this.#queued = true;
+    this.#chain = this.#chain.then(async () => {
+      this.#queued = false;
+      if (!this.#dirty) return;
+      this.#dirty = false;
+      await this.#loaded;
+      try {
+        await this.#write(false);
+        this.#failing = false;
+      } catch (error) {
+        // The log removed under the writer (its folder deleted): nothing left to describe.
+        if (errorCode(error) === 'ENOENT') return;
+        // A cache that could not be written: listing falls back to stat. Said once per run of
+        // failures, not per batch.
+        if (!this.#failing) {
+          this.#errors.report(
+            new RecordsWriteError(
+              `The summary of ${this.#file} could not be updated (${(error as Error).message}); ` +
+                'the log is intact, listing it is slower until the summary is written again.',
+              { cause: error },
+            ),
+            { kind: 'warning' },
+          );
+        }
+        this.#failing = true;
+      }
+    });
+  }
+
+  async #write(durable: boolean): Promise<void> {
+    const bytes = this.#bytes;
+    const identity = await this.#identityOf(bytes);
+    const records = this.#baseRecords === null ? undefined : this.#baseRecords + this.#linesSince;
+    let createdAt = this.#createdAt;
+    if (createdAt === undefined && bytes > 0) {
+      createdAt = this.#createdAt = (await this.#createdAtInLog()) ?? Date.now();
+    }
+    const summary: LogSummary = {
+      createdAt: createdAt ?? Date.now(),
+      updatedAt: Date.now(),
+      ...(records !== undefined && { records }),
+      bytes,
+      ...(this.#title !== undefined && { title: this.#title }),
+      ...identity,
+    };
+    await writeLogSummary(this.#ops, this.#file, summary, { durable, fileMode: this.#fileMode });
+  }
+
+  /** The log's identity, looked up once per file (an empty log has none yet). */
+  async #identityOf(bytes: number): Promise<{ log: string; ino: number }> {
+    if (this.#identity) return this.#identity;
+    const fd = await this.#ops.open(this.#file, 'r');
+    try {
+      const { ino } = await this.#ops.fstat(fd);
+      const identity = {
+        log: bytes > 0 ? await logIdentity(this.#ops, fd, bytes) : '',
+        ino: ino ?? 0,
+      };
+      if (bytes > 0) this.#identity = identity;
+      return identity;
+    } finally {
+      await this.#ops.close(fd).catch(() => {});
+    }
+  }
+
+  async #createdAtInLog(): Promise<number | undefined> {
+    const fd = await this.#ops.open(this.#file, 'r');
+    try {
+      const head = Buffer.allocUnsafe(64 * 1024);
+      const read = await this.#ops.read(fd, head, 0, head.length, 0);
+      return createdAtOfFirstLine(head.subarray(0, read));
+    } finally {
+      await this.#ops.close(fd).catch(() => {});
+    }
+  }
+
+  /**
+   * Reads the stored summary (its title and createdAt carry over), then counts the lines it
+   * does not cover, in the background: writes before the count is done leave `records` out.
+   */
+  async #load(generation: number, size: number): Promise<void> {
+    const stored = await readLogSummary(this.#file).catch(() => null);
+    if (generation !== this.#generation) return;
+    this.#createdAt ??= stored?.createdAt;
+    this.#title ??= stored?.title;
+    this.#counting = this.#count(generation, size, stored).catch(() => {});
+  }
+
+  async #count(generation: number, size: number, stored: LogSummary | null): Promise<void> {
+    const fd = await this.#ops.open(this.#file, 'r');
+    try {
+      const { ino } = await this.#ops.fstat(fd);
+      let from = 0;
+      let records = 0;
+      if (
+        stored?.records !== undefined &&
+        stored.ino === (ino ?? 0) &&
+        stored.bytes <= size &&
+        (stored.bytes === 0 || (await this.#byteAt(fd, stored.bytes - 1)) === NEWLINE) &&
+        (stored.bytes === 0 || stored.log === (await logIdentity(this.#ops, fd, stored.bytes)))
+      ) {
+        from = stored.bytes;
+        records = stored.records;
+      }
+      const counted = await this.#countLines(fd, from, size, generation);
+      if (counted === null || generation !== this.#generation) return;
+      this.#baseRecords = records + counted;
+    } finally {
+      await this.#ops.close(fd).catch(() => {});
+    }
+    this.#schedule();
+  }
+
+  async #byteAt(fd: number, offset: number): Promise<number | undefined> {
+    const one = Buffer.alloc(1);
+    return (await this.#ops.read(fd, one, 0, 1, offset)) === 1 ? one[0] : undefined;
+  }
+
+  /** Lines in bytes `from` to `to` (a last one without its newline counts); null if stopped. */
+  async #countLines(fd: number, from: number, to: number, generation: number) {
+    const chunk = Buffer.allocUnsafe(Math.min(COUNT_CHUNK_BYTES, Math.max(1, to - from)));
+    let lines = 0;
+    let last = NEWLINE;
+    for (let position = from; position < to; ) {
+      if (generation !== this.#generation) return null;
+      const read = await this.#ops.read(
+        fd,
+        chunk,
+        0,
+        Math.min(chunk.length, to - position),
+        position,
+      );
+      if (read === 0) break;
+      const view = chunk.subarray(0, read);
+      for (let at = view.indexOf(NEWLINE); at !== -1; at = view.indexOf(NEWLINE, at + 1)) lines++;
+      last = view[read - 1] as number;
+      position += read;
+    }
+    return last === NEWLINE ? lines : lines + 1;
+  }
+}
