@@ -25,11 +25,18 @@ function run(args: string[]) {
 }
 
 /** A session written through the fs backend, its last activity set to `daysAgo` days ago. */
-async function writeSession(root: string, id: string, daysAgo: number, records = 1) {
+async function writeSession(
+  root: string,
+  id: string,
+  daysAgo: number,
+  records = 1,
+  title?: string,
+) {
   const store = new FileSystemAgentRecordStore(root);
   const persistence = store.open<AgentRecordEnvelope>(id);
   persistence.append(JSON.parse(META));
   for (let i = 1; i < records; i++) persistence.append({ type: 'note', time: i });
+  if (title !== undefined) persistence.setTitle?.(title);
   await persistence.close();
   const when = new Date(Date.now() - daysAgo * DAY);
   utimesSync(store.fileOf(id), when, when);
@@ -50,11 +57,15 @@ const columns = (text: string) =>
 async function startHolder(log: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [lockHolder, log], { stdio: ['ignore', 'pipe', 'pipe'] });
   holders.push(child);
+  let stderr = '';
+  child.stderr?.on('data', (text) => {
+    stderr += text;
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (text: Buffer) => {
       if (text.toString().includes('locked')) resolve();
     });
-    child.on('exit', (code) => reject(new Error(`lock holder exited (${code})`)));
+    child.on('exit', (code) => reject(new Error(`lock holder exited (${code}): ${stderr}`)));
   });
   return child;
 }
@@ -170,6 +181,29 @@ describe('agent-records sessions', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('--after "zz"');
     expect(unknown.stderr).toContain('has no such session');
+  });
+
+  it('shows records and title from the summaries the writer keeps, a long title cut by columns', async () => {
+    const root = path.join(dir.path, 'root');
+    await writeSession(root, 'titled', 1, 3, 'Fix the flaky\nlogin test');
+    await writeSession(root, 'wide', 2, 1, '会'.repeat(40));
+    await writeSession(root, 'plain', 3, 2);
+    const result = await runCli(['sessions', root]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^id\s+updated\s+records\s+size\s+lock\s+title$/m);
+    expect(result.stdout).toMatch(/^titled\s+1d ago\s+3\s+\d+ B\s+-\s+Fix the flaky login test$/m);
+    expect(result.stdout).toMatch(new RegExp(`^wide\\s.*\\s-\\s+${'会'.repeat(29)}…$`, 'm'));
+    expect(result.stdout).toMatch(/^plain\s+3d ago\s+2\s+\d+ B\s+-\s+-$/m);
+    const asJson = JSON.parse((await runCli(['sessions', '--json', root])).stdout);
+    expect(asJson[0]).toMatchObject({
+      id: 'titled',
+      records: 3,
+      title: 'Fix the flaky\nlogin test',
+      createdAt: 1764000000000,
+      lock: null,
+    });
+    expect(typeof asJson[0].updatedAt).toBe('number');
+    expect(typeof asJson[0].bytes).toBe('number');
   });
 
   it('documents --limit and --after in its help', async () => {

@@ -4,7 +4,9 @@ import {
   FileSystemAgentRecordStore,
   type LockHolderState,
   readLockHolder,
+  type SessionInfo,
 } from '@agent-records/fs-persistence';
+import type { SessionSummary } from '@agent-records/types';
 import { displayWidth, fitToWidth, padEndToWidth, padStartToWidth } from '../display-width.js';
 import { CliError, EXIT } from '../errors.js';
 import { formatAge, formatBytes } from '../format.js';
@@ -17,14 +19,11 @@ export interface SessionLock {
   state: LockHolderState | 'not-a-lock';
 }
 
-/** One row of `agent-records sessions`. */
-export interface SessionRow {
-  id: string;
-  /** Last activity, epoch ms. */
-  updatedAt: number;
-  records?: number;
-  bytes: number;
-  title?: string;
+/** One row of `agent-records sessions`: the store's summary, and the lock file's holder. */
+export interface SessionRow extends SessionSummary {
+  /** The log's path. */
+  file: string;
+  /** Who holds the lock, stale or not; null when there is no lock file. */
   lock: SessionLock | null;
 }
 
@@ -32,33 +31,32 @@ export interface SessionRow {
 const TITLE_COLUMNS = 60;
 
 /**
- * The sessions of a store root, newest activity first, with every lock file's holder judged
- * (a stale lock is shown as stale, not hidden). `limit` and `after` page through the list.
+ * The sessions of a store root from their summaries (the store's `list()`: never a whole log
+ * read), newest activity first, with every lock file's holder judged (a stale lock is shown as
+ * stale, not hidden). `limit` and `after` (a session id: the last of the previous page) page
+ * through the list.
  */
 export async function listSessions(
   root: string,
   options: { limit?: number; after?: string } = {},
 ): Promise<SessionRow[]> {
   const store = new FileSystemAgentRecordStore(root);
-  const listed = await store.list();
-  const rows: SessionRow[] = listed
-    .map((s) => ({
-      id: s.id,
-      updatedAt: s.modifiedAt,
-      records: s.records,
-      bytes: s.size,
-      lock: null as SessionLock | null,
-    }))
-    .sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  let start = 0;
-  if (options.after !== undefined) {
-    const at = rows.findIndex((row) => row.id === options.after);
+  let page: SessionInfo[];
+  if (options.after === undefined) page = await store.list({ limit: options.limit });
+  else {
+    // The store pages after a summary ({ id, updatedAt }); an id names one only through the
+    // store's own list, so its order rule stays in one place. Cheap facts, but every session's.
+    const all = await store.list();
+    const at = all.findIndex((s) => s.id === options.after);
     if (at === -1) throw unknownAfter(root, options.after);
-    start = at + 1;
+    page = all.slice(at + 1, options.limit === undefined ? undefined : at + 1 + options.limit);
   }
-  const page = rows.slice(start, options.limit === undefined ? undefined : start + options.limit);
-  await addLocks(store, page);
-  return page;
+  const rows: SessionRow[] = page.map(({ size: _size, modifiedAt: _modifiedAt, ...summary }) => ({
+    ...summary,
+    lock: null,
+  }));
+  await addLocks(store, rows);
+  return rows;
 }
 
 function unknownAfter(root: string, id: string): CliError {
@@ -73,9 +71,10 @@ function unknownAfter(root: string, id: string): CliError {
  * sessions costs a read per lock file, not an open attempt per session.
  */
 async function addLocks(store: FileSystemAgentRecordStore, rows: SessionRow[]): Promise<void> {
+  if (rows.length === 0) return;
   const names = new Set(await readdir(store.rootDir).catch(() => [] as string[]));
   for (const row of rows) {
-    const lockFile = `${store.fileOf(row.id)}.lock`;
+    const lockFile = `${row.file}.lock`;
     if (!names.has(path.basename(lockFile))) continue;
     try {
       const holder = await readLockHolder(lockFile);
