@@ -271,12 +271,13 @@ export class SnapshotKeeper<R extends AgentRecordEnvelope> {
     if ('problem' in parsed) {
       return { usable: false, warning: new RecordsVersionError(ignoredMessage(parsed.problem)) };
     }
-    const tail = persistence.readFrom(stored.position)[Symbol.asyncIterator]();
+    let tail: AsyncIterator<RecordsBatch<R>> | undefined;
     try {
+      tail = persistence.readFrom(stored.position)[Symbol.asyncIterator]();
       const first = await tail.next();
       return { usable: true, stored, envelope: parsed.envelope, tail, first };
     } catch (error) {
-      await closeQuietly(tail);
+      if (tail) await closeQuietly(tail);
       if (error instanceof RecordsPositionError) {
         const why = ignoredMessage(`it does not match the log any more (${error.message})`);
         return { usable: false, warning: new RecordsPositionError(why, { cause: error }) };

@@ -132,6 +132,27 @@ describe('replay from a snapshot', () => {
     expect(reader.state).toEqual({ items: ['a0', 'a1', 'a2'] });
   });
 
+  it('replays in full, with a warning, when the snapshot cannot be read or parsed', async () => {
+    const spy = new SnapshotSpy(memory());
+    const writer = await snapshotted(spy);
+    const good = await spy.inner.readSnapshot();
+    if (!good) throw new Error('no snapshot was stored');
+    spy.stale = { ...good, data: good.data.slice(0, -5) }; // torn
+    const torn = new Host(spy);
+    expect((await torn.records.replay()).warning).toMatch(/ignored.*not valid JSON/);
+    expect(torn.restoredStates).toBe(0);
+    expect(torn.state).toEqual(writer.state);
+
+    const failing = new SnapshotSpy(spy.inner);
+    failing.readSnapshot = async () => {
+      throw new Error('EIO reading the snapshot');
+    };
+    const reader = new Host(failing);
+    expect((await reader.records.replay()).warning).toMatch(/ignored.*EIO reading the snapshot/);
+    expect(reader.restoredStates).toBe(0);
+    expect(reader.state).toEqual(writer.state);
+  });
+
   it('migrates and rewrites a tail appended at an older version after the snapshot', async () => {
     const persistence = memory();
     await snapshotted(persistence, 2, 1);
