@@ -1,13 +1,15 @@
-import { FileSystemAgentRecordPersistence } from '@agent-records/fs-persistence';
 import {
-  type AgentRecordEnvelope,
-  type AgentRecordPersistence,
-  type RecordsPosition,
-  RecordsPositionError,
-} from '@agent-records/types';
+  FileSystemAgentRecordPersistence,
+  logPositionProblem,
+  readSnapshotFile,
+  snapshotPathOf,
+} from '@agent-records/fs-persistence';
+import type { AgentRecordEnvelope, RecordsPosition } from '@agent-records/types';
 
 /** What a log's stored snapshot says about itself, and whether it matches the log. */
 export interface SnapshotReport {
+  /** The snapshot file. */
+  file: string;
   /** Where the records it covers end (the backend's position, as stored). */
   position: RecordsPosition;
   /** Records (metadata included) the snapshot says it covers. */
@@ -17,75 +19,87 @@ export interface SnapshotReport {
   /** Size of its data in bytes. */
   bytes: number;
   /**
-   * Whether it matches the log: reading from its position succeeds and the log holds exactly
-   * `records` records before it. `null` when it was not checked (the log has problems).
+   * Whether it matches the log: its position is still a place in the log and the log holds
+   * exactly `records` records before it. `null` when only the position could be checked (the
+   * log has problem lines).
    */
   matches: boolean | null;
-  /** Why it does not match, or why it was not checked. */
+  /** Why it does not match, or why it was not fully checked. */
   problem?: string;
 }
 
-/** A snapshot the backend could not read (it reported why): there is one, but it is unusable. */
+/** A snapshot file that cannot be read as one (torn, damaged, another format version). */
 export interface UnreadableSnapshot {
+  file: string;
   unreadable: string;
 }
 
 /**
- * The log's snapshot, checked against it: `readSnapshot`, then `readFrom(position)` (which
- * rejects with `RecordsPositionError` when the log was rewritten, truncated or replaced since),
- * counting the records after the position; the snapshot matches when `recordsInLog` minus those
- * equals the records it says it covers. Pass `recordsInLog: null` when the log has problem
- * lines: the count is then not known, and only the position is checked. Null when the log has
- * no snapshot, or its backend cannot keep one.
+ * The snapshot beside a log, checked against it as a replay would: its position must still be a
+ * place in the log (the fs backend's own check: not rewritten, truncated, repaired or replaced
+ * since), and the log must hold the records the snapshot says it covers before that position
+ * (`recordsInLog` minus the records `readFrom(position)` yields). Pass `recordsInLog: null` when
+ * the log has problem lines: only the position is checked then. Null when there is no snapshot.
  */
 export async function checkSnapshot(
+  log: string,
+  recordsInLog: number | null,
+): Promise<SnapshotReport | UnreadableSnapshot | null> {
+  const file = snapshotPathOf(log);
+  try {
+    return await check(log, file, recordsInLog);
+  } catch (error) {
+    // A log that cannot be read from the position (a corrupt line after it, permissions): the
+    // log's own problems are reported by the command; the snapshot is simply not usable.
+    return { file, unreadable: `it could not be checked (${(error as Error).message})` };
+  }
+}
+
+async function check(
+  log: string,
   file: string,
   recordsInLog: number | null,
 ): Promise<SnapshotReport | UnreadableSnapshot | null> {
-  const warnings: string[] = [];
-  const persistence: AgentRecordPersistence<AgentRecordEnvelope> =
-    new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
-      lock: false,
-      onError: (error, info) => {
-        if (info.kind === 'warning') warnings.push(error.message);
-      },
-    });
-  try {
-    if (!persistence.readSnapshot || !persistence.readFrom) return null;
-    const stored = await persistence.readSnapshot();
-    if (!stored) return warnings.length > 0 ? { unreadable: warnings.join('; ') } : null;
-    const report: SnapshotReport = {
-      position: stored.position,
-      records: stored.records,
-      writtenAt: stored.writtenAt,
-      bytes: stored.bytes,
-      matches: null,
-    };
-    let after = 0;
-    try {
-      for await (const batch of persistence.readFrom(stored.position)) {
-        if (batch.end !== null) after += batch.records.length;
-      }
-    } catch (error) {
-      // A position that no longer matches is the answer; anything else (a corrupt line after
-      // the position) leaves the question open.
-      const mismatch = (error as { code?: unknown })?.code === RecordsPositionError.CODE;
-      report.matches = mismatch ? false : null;
-      report.problem = mismatch
-        ? (error as Error).message
-        : `it could not be checked: ${(error as Error).message}`;
-      return report;
-    }
-    if (recordsInLog === null) {
-      report.problem = 'the log has problem lines: only its position was checked';
-      return report;
-    }
-    const before = recordsInLog - after;
-    report.matches = before === stored.records;
-    if (!report.matches) {
-      report.problem = `it says it covers ${stored.records} records, but the log holds ${before} before its position`;
-    }
+  const stored = await readSnapshotFile(log);
+  if (stored === null) return null;
+  if ('problem' in stored) return { file, unreadable: stored.problem };
+  const report: SnapshotReport = {
+    file,
+    position: stored.position,
+    records: stored.records,
+    writtenAt: stored.writtenAt,
+    bytes: stored.bytes,
+    matches: null,
+  };
+  const positionProblem = await logPositionProblem(log, stored.position);
+  if (positionProblem !== null) {
+    report.matches = false;
+    report.problem = positionProblem;
     return report;
+  }
+  if (recordsInLog === null) {
+    report.problem = 'the log has problem lines: only its position was checked';
+    return report;
+  }
+  const after = await recordsAfter(log, stored.position);
+  const before = recordsInLog - after;
+  report.matches = before === stored.records;
+  if (!report.matches) {
+    report.problem = `it says it covers ${stored.records} records, but the log holds ${before} before its position`;
+  }
+  return report;
+}
+
+/** Records the log holds after `position`, read through the backend (`readFrom`). */
+async function recordsAfter(log: string, position: RecordsPosition): Promise<number> {
+  // Reading takes no lock and writes nothing.
+  const persistence = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(log, {
+    onError: () => {},
+  });
+  try {
+    let after = 0;
+    for await (const batch of persistence.readFrom(position)) after += batch.records.length;
+    return after;
   } finally {
     await persistence.close().catch(() => {});
   }

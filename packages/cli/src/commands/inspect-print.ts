@@ -64,7 +64,7 @@ function describeSnapshot(
 ): string {
   if (!snapshot) return 'none';
   if ('unreadable' in snapshot) {
-    return `${paint('unreadable', 'yellow')} (${snapshot.unreadable}); a replay ignores it, deleting it is safe`;
+    return `${paint('unreadable', 'yellow')}: ${snapshot.file}: ${snapshot.unreadable}; a replay ignores it, deleting it is safe`;
   }
   const verdict =
     snapshot.matches === true
@@ -74,7 +74,7 @@ function describeSnapshot(
         : `not checked (${snapshot.problem})`;
   return [
     `covers ${count(snapshot.records, 'record')}, ${formatBytes(snapshot.bytes)}, written ${formatAge(snapshot.writtenAt, now)} (${formatTime(snapshot.writtenAt)})`,
-    `            at ${formatPosition(snapshot.position)}`,
+    `            in ${snapshot.file} at ${formatPosition(snapshot.position)}`,
     `            ${verdict}`,
   ].join('\n');
 }

@@ -142,10 +142,7 @@ export async function inspectLog(
   if (file !== STDIN) {
     const holder = await readLockHolder(`${file}.lock`).catch(() => null);
     if (holder) report.lock = { pid: holder.pid, host: holder.host, alive: holder.alive };
-    report.snapshot = await checkSnapshot(
-      file,
-      report.problemCount === 0 ? report.records : null,
-    ).catch((error) => ({ unreadable: (error as Error).message }));
+    report.snapshot = await checkSnapshot(file, report.problemCount === 0 ? report.records : null);
   }
   return report;
 }

@@ -75,10 +75,7 @@ export async function validateLog(
     add({ line: 0, offset: 0, problem: 'the log is empty: no metadata record' });
   }
   if (info) {
-    result.snapshot = await checkSnapshot(
-      file,
-      result.problemCount === 0 ? result.records : null,
-    ).catch((error) => ({ unreadable: (error as Error).message }));
+    result.snapshot = await checkSnapshot(file, result.problemCount === 0 ? result.records : null);
   }
   return result;
 }
@@ -134,6 +131,6 @@ function warnAboutSnapshot(result: ValidationResult, io: CliIo): void {
   if (what === null) return;
   io.err.write(
     `agent-records: warning: ${result.file}: ${what}. It is harmless: a replay ignores it and ` +
-      'reads the whole log; deleting the snapshot is safe (the next one replaces it).\n',
+      `reads the whole log; deleting ${snapshot.file} is safe (the next snapshot replaces it).\n`,
   );
 }
