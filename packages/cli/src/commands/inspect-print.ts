@@ -43,6 +43,7 @@ export function printInspect(report: InspectReport, io: CliIo): void {
     );
     if (b.hint) lines.push(`            ${b.hint}`);
   }
+  lines.push(`summary:    ${describeSummary(report.summary)}`);
   lines.push(`snapshot:   ${describeSnapshot(report.snapshot, paint)}`);
   lines.push(
     `lock:       ${report.lock ? `${report.lock.alive ? 'held' : 'stale'} (pid ${report.lock.pid} on ${report.lock.host})` : 'none'}`,
@@ -77,4 +78,18 @@ function describeSnapshot(
     `            in ${snapshot.file} at ${formatPosition(snapshot.position)}`,
     `            ${verdict}`,
   ].join('\n');
+}
+
+function describeSummary(summary: InspectReport['summary'], now = Date.now()): string {
+  if (!summary) return 'none';
+  const title = summary.title === undefined ? '(no title)' : JSON.stringify(summary.title);
+  const records =
+    summary.records === undefined ? 'records not counted yet' : count(summary.records, 'record');
+  const current = summary.current
+    ? ''
+    : '\n            older than the log (the writer brings it up to date; `sessions` counts the rest)';
+  return (
+    `${title}, created ${formatTime(summary.createdAt)}, updated ${formatAge(summary.updatedAt, now)}` +
+    ` (${formatTime(summary.updatedAt)}), ${records}, ${formatBytes(summary.bytes)}${current}`
+  );
 }

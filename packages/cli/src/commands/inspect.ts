@@ -1,7 +1,12 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { collectBlobRefs, parseBlobRef } from '@agent-records/backend-kit';
-import { blobPath, readLockHolder } from '@agent-records/fs-persistence';
+import {
+  blobPath,
+  readLockHolder,
+  readLogSummary,
+  summaryPathOf,
+} from '@agent-records/fs-persistence';
 import { EXIT, fileError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { runGuarded } from '../io.js';
@@ -49,6 +54,22 @@ export interface InspectReport {
    * when there is none (or for standard input).
    */
   snapshot: SnapshotReport | UnreadableSnapshot | null;
+  /**
+   * The session summary the writer keeps beside the log (what `sessions` lists); `null` when
+   * there is none (or for standard input).
+   */
+  summary: {
+    file: string;
+    title?: string;
+    createdAt: number;
+    /** When the writer last wrote it. */
+    updatedAt: number;
+    records?: number;
+    /** The log's size when it was written. */
+    bytes: number;
+    /** Whether it describes the log as it is (same file, same size). */
+    current: boolean;
+  } | null;
 }
 
 /**
@@ -87,6 +108,7 @@ export async function inspectLog(
     lock: null,
     blobs: null,
     snapshot: null,
+    summary: null,
   };
   const refs = new Set<string>();
   const progress =
@@ -143,8 +165,27 @@ export async function inspectLog(
     const holder = await readLockHolder(`${file}.lock`).catch(() => null);
     if (holder) report.lock = { pid: holder.pid, host: holder.host, alive: holder.alive };
     report.snapshot = await checkSnapshot(file, report.problemCount === 0 ? report.records : null);
+    report.summary = await summaryOf(file, info);
   }
   return report;
+}
+
+/** The summary beside the log, checked against the log's stat as `sessions` does. */
+async function summaryOf(
+  file: string,
+  info: { size: number; ino: number } | null,
+): Promise<InspectReport['summary']> {
+  const summary = await readLogSummary(file).catch(() => null);
+  if (!summary) return null;
+  return {
+    file: summaryPathOf(file),
+    ...(summary.title !== undefined && { title: summary.title }),
+    createdAt: summary.createdAt,
+    updatedAt: summary.updatedAt,
+    ...(summary.records !== undefined && { records: summary.records }),
+    bytes: summary.bytes,
+    current: info !== null && summary.bytes === info.size && summary.ino === info.ino,
+  };
 }
 
 async function checkBlobs(
