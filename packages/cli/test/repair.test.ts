@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { snapshotPathOf } from '@agent-records/fs-persistence';
 import { describe, expect, it } from 'vitest';
 import { runRepair } from '../src/commands/repair.js';
 import { captureIo, META, PROMPT, tempDir, writeLog } from './helpers.js';
@@ -22,5 +24,57 @@ describe('agent-records repair', () => {
     const again = captureIo();
     expect(await runRepair({ log: file }, again.io)).toBe(0);
     expect(again.stdout).toBe(`${file}: nothing to repair (2 records)\n`);
+  });
+});
+
+/** Every file name changed in `folder` (created, renamed, removed), in the order the kernel saw. */
+function watchFolder(folder: string): { names: string[]; close(): void } {
+  const names: string[] = [];
+  const watcher = watch(folder, (_event, name) => {
+    if (name) names.push(name.toString());
+  });
+  return { names, close: () => watcher.close() };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('agent-records repair: the snapshot beside the log', () => {
+  it('deletes the snapshot before it replaces the log, and says so', async () => {
+    const file = writeLog(dir.path, 'r.jsonl', `${META}\nnot json\n${PROMPT}\n`);
+    const snapshot = snapshotPathOf(file);
+    writeFileSync(snapshot, 'a snapshot of the log as it was\n');
+    const watched = watchFolder(dir.path);
+    try {
+      const captured = captureIo();
+      expect(await runRepair({ log: file }, captured.io)).toBe(0);
+      expect(captured.stdout).toContain('deleted its snapshot');
+      // The repaired log's rename into place is the first change under the log's own name.
+      await until(() => watched.names.includes(path.basename(file)), 'the rename of the log');
+      const snapshotGone = watched.names.indexOf(path.basename(snapshot));
+      expect(snapshotGone).toBeGreaterThanOrEqual(0);
+      expect(snapshotGone).toBeLessThan(watched.names.indexOf(path.basename(file)));
+    } finally {
+      watched.close();
+    }
+    expect(existsSync(snapshot)).toBe(false);
+  });
+
+  it('keeps the snapshot when nothing is repaired, and on a dry run', async () => {
+    const good = writeLog(dir.path, 'good.jsonl', `${META}\n${PROMPT}\n`);
+    writeFileSync(snapshotPathOf(good), 'kept\n');
+    const nothing = captureIo();
+    expect(await runRepair({ log: good }, nothing.io)).toBe(0);
+    expect(nothing.stdout).not.toContain('snapshot');
+    expect(existsSync(snapshotPathOf(good))).toBe(true);
+    const bad = writeLog(dir.path, 'bad.jsonl', `${META}\nnot json\n`);
+    writeFileSync(snapshotPathOf(bad), 'kept\n');
+    expect(await runRepair({ log: bad, dryRun: true }, captureIo().io)).toBe(1);
+    expect(existsSync(snapshotPathOf(bad))).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { readLockHolder } from '@agent-records/fs-persistence';
+import { readLockHolder, removeSnapshotFile } from '@agent-records/fs-persistence';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
 import { type CliIo, runGuarded } from '../io.js';
@@ -21,6 +21,8 @@ export interface RepairResult {
   addedFinalNewline: boolean;
   backupFile?: string;
   quarantineFile?: string;
+  /** The snapshot beside the log was deleted (before the log was replaced). */
+  removedSnapshot?: boolean;
 }
 
 /** Buffered writes to a file that is fsynced before it is closed. */
@@ -87,8 +89,8 @@ const NEWLINE = Buffer.from('\n');
 /**
  * Repairs a log without deleting a byte: lines that are not records (a torn tail included) move
  * to `<log>.quarantine-<stamp>`, the original is kept as `<log>.backup-<stamp>`, and the repaired
- * log replaces it atomically (temp file, fsync, rename, directory fsync). Refuses a log whose lock
- * is held by a live writer.
+ * log replaces it atomically (temp file, fsync, rename, directory fsync). The log's snapshot is
+ * deleted before the rename. Refuses a log whose lock is held by a live writer.
  */
 export async function repairLog(
   file: string,
@@ -145,6 +147,9 @@ export async function repairLog(
     source = undefined;
     await output.close();
     await quarantine?.close();
+    // The snapshot goes first, durably: a crash between the two then leaves the old log without
+    // a snapshot (a full replay), never the repaired log beside a snapshot of the old one.
+    result.removedSnapshot = await removeSnapshotFile(file);
     await rename(temp, file);
     await syncFile(dir);
   } catch (error) {
@@ -204,6 +209,9 @@ export async function runRepair(
       out.push(`kept ${count(result.kept, 'line')} in ${log}`);
       out.push(`original kept as ${result.backupFile}`);
       if (result.quarantineFile) out.push(`moved lines are in ${result.quarantineFile}`);
+      if (result.removedSnapshot) {
+        out.push('deleted its snapshot (it described the old log; the next one is taken anew)');
+      }
     }
     io.out.write(`${out.join('\n')}\n`);
     return code;
