@@ -49,7 +49,6 @@ export async function stringifyInSlices(
 ): Promise<string | undefined> {
   const sliceMs = options.sliceMs ?? 4;
   const pause = options.yieldToEventLoop ?? yieldToEventLoop;
-  // Pieces of the current slice are joined per slice: each join costs what its slice did.
   const chunks: string[] = [];
   let pieces: string[] = [];
   const stack: Frame[] = [];
@@ -60,14 +59,18 @@ export async function stringifyInSlices(
   let deadline = now() + sliceMs;
   const root = prepare({ '': value }, '');
   if (root === undefined) return undefined;
-  await writeValue(root);
+  if (root === LONG_STRING) await writeLongString(prepared as string);
+  else write(root);
   let walked = 0;
   while (stack.length > 0) {
-    if (++walked % CHECK_EVERY === 0 && now() >= deadline) {
+    if (++walked % CHECK_EVERY === 0) {
+      // Joined a few thousand pieces at a time, inside the slice's time, not after it.
       chunks.push(pieces.join(''));
       pieces = [];
-      await pause();
-      deadline = now() + sliceMs;
+      if (now() >= deadline) {
+        await pause();
+        deadline = now() + sliceMs;
+      }
     }
     const frame = stack[stack.length - 1] as Frame;
     if (frame.array) {
@@ -80,7 +83,8 @@ export async function stringifyInSlices(
       frame.next++;
       const item = prepare(frame.holder, key);
       if (item === undefined) pieces.push('null');
-      else await writeValue(item);
+      else if (item === LONG_STRING) await writeLongString(prepared as string);
+      else write(item);
       continue;
     }
     if (frame.next >= frame.keys.length) {
@@ -90,9 +94,11 @@ export async function stringifyInSlices(
     const key = frame.keys[frame.next++] as string;
     const member = prepare(frame.holder, key);
     if (member === undefined) continue;
-    pieces.push(frame.wrote ? `,${JSON.stringify(key)}:` : `${JSON.stringify(key)}:`);
+    if (frame.wrote) pieces.push(',');
+    pieces.push(quotedKey(key));
     frame.wrote = true;
-    await writeValue(member);
+    if (member === LONG_STRING) await writeLongString(prepared as string);
+    else write(member);
   }
   chunks.push(pieces.join(''));
   // Concatenated, not joined: each `+` links two strings without copying, so no last slice
@@ -102,17 +108,10 @@ export async function stringifyInSlices(
   for (const chunk of chunks) text += chunk;
   return text;
 
-  /** Writes a primitive at once, a long string piece by piece, or pushes an object's frame. */
-  async function writeValue(prepared: Prepared): Promise<void> {
-    if (prepared.kind === 'text') {
-      pieces.push(prepared.text);
-      return;
-    }
-    if (prepared.kind === 'long-string') {
-      await writeLongString(prepared.text);
-      return;
-    }
-    push(prepared.value);
+  /** Writes a value's text, or opens the object `prepare` left in `prepared`. */
+  function write(result: string | typeof OBJECT): void {
+    if (result === OBJECT) push(prepared as object);
+    else pieces.push(result);
   }
 
   function push(value: object): void {
@@ -155,16 +154,41 @@ export async function stringifyInSlices(
   }
 }
 
-type Prepared =
-  | { kind: 'text'; text: string }
-  | { kind: 'long-string'; text: string }
-  | { kind: 'object'; value: object };
+/**
+ * `"key":` for a member name. States repeat the same few names over and over (role, content,
+ * parts...): quoting each once keeps the walk from making a new string per member.
+ */
+const quotedKeys = new Map<string, string>();
+const QUOTED_KEYS_KEPT = 4096;
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}:`;
+    if (key.length <= 64) {
+      if (quotedKeys.size >= QUOTED_KEYS_KEPT) quotedKeys.clear();
+      quotedKeys.set(key, quoted);
+    }
+  }
+  return quoted;
+}
+
+/** `prepare` found an object (left in `prepared`) to walk. */
+const OBJECT = Symbol('object');
+/** `prepare` found a string long enough to quote in pieces (left in `prepared`). */
+const LONG_STRING = Symbol('long string');
+/** The object or long string of the last `prepare` (no allocation per value walked). */
+let prepared: unknown;
 
 /**
- * `holder[key]` as JSON.stringify sees it: after `toJSON(key)` and unboxing. `undefined` when it
- * has no JSON form (left out of an object, `null` in an array).
+ * `holder[key]` as JSON.stringify sees it, after `toJSON(key)` and unboxing: its JSON text, or
+ * OBJECT / LONG_STRING (the value in `prepared`), or `undefined` when it has no JSON form (left
+ * out of an object, `null` in an array).
  */
-function prepare(holder: object, key: string): Prepared | undefined {
+function prepare(
+  holder: object,
+  key: string,
+): string | typeof OBJECT | typeof LONG_STRING | undefined {
   let value: unknown = (holder as Record<string, unknown>)[key];
   if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -173,17 +197,19 @@ function prepare(holder: object, key: string): Prepared | undefined {
   if (typeof value === 'object' && value !== null) value = unbox(value);
   switch (typeof value) {
     case 'string':
-      return value.length > STRING_PIECE
-        ? { kind: 'long-string', text: value }
-        : { kind: 'text', text: JSON.stringify(value) };
+      if (value.length <= STRING_PIECE) return JSON.stringify(value);
+      prepared = value;
+      return LONG_STRING;
     case 'number':
-      return { kind: 'text', text: Number.isFinite(value) ? String(value) : 'null' };
+      return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
-      return { kind: 'text', text: value ? 'true' : 'false' };
+      return value ? 'true' : 'false';
     case 'bigint':
       throw new TypeError('Do not know how to serialize a BigInt');
     case 'object':
-      return value === null ? { kind: 'text', text: 'null' } : { kind: 'object', value };
+      if (value === null) return 'null';
+      prepared = value;
+      return OBJECT;
     default:
       // undefined, functions, symbols.
       return undefined;
