@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { snapshotPathOf } from '@agent-records/fs-persistence';
 import { describe, expect, it } from 'vitest';
 import { runRepair } from '../src/commands/repair.js';
-import { captureIo, META, PROMPT, tempDir, writeLog } from './helpers.js';
+import { captureIo, META, PROMPT, runCli, tempDir, writeLog } from './helpers.js';
 
 const dir = tempDir('cli-repair-');
 
@@ -76,5 +76,20 @@ describe('agent-records repair: the snapshot beside the log', () => {
     writeFileSync(snapshotPathOf(bad), 'kept\n');
     expect(await runRepair({ log: bad, dryRun: true }, captureIo().io)).toBe(1);
     expect(existsSync(snapshotPathOf(bad))).toBe(true);
+  });
+
+  it('leaves the log as it was when its snapshot cannot be deleted first (exit 3, says what to do)', async () => {
+    const original = `${META}\nnot json\n`;
+    const file = writeLog(dir.path, 'r.jsonl', original);
+    // A folder where the snapshot file goes: unlink refuses it, for root too.
+    mkdirSync(snapshotPathOf(file));
+    const result = await runCli(['repair', file]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(
+      `${file}: not repaired: its snapshot could not be deleted first`,
+    );
+    expect(result.stderr).toContain('run repair again');
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    expect(readdirSync(dir.path).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -2,7 +2,11 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AgentRecords, type Migration, type ReplayResult } from '@agent-records/core';
-import { FileSystemAgentRecordPersistence, readLockHolder } from '@agent-records/fs-persistence';
+import {
+  FileSystemAgentRecordPersistence,
+  readLockHolder,
+  removeSnapshotFile,
+} from '@agent-records/fs-persistence';
 import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
@@ -23,6 +27,8 @@ export interface MigrateResult extends ReplayResult {
   rewrittenRecords: number | null;
   /** The original log, kept before the rewrite (absent for a dry run or nothing to migrate). */
   backupFile?: string;
+  /** The snapshot beside the log was deleted (before the log was replaced). */
+  removedSnapshot?: boolean;
 }
 
 /** Loads `migrations` (or the default export) from a user's module: an array of migrations. */
@@ -87,10 +93,28 @@ export async function migrateLog(
       throw fileError(backupFile, error);
     }
   }
+  const notRemoved = (cause: Error) => {
+    rewrittenRecords = null; // the rewrite waited for the deletion: the log is as it was
+    return new CliError(
+      `${file}: not migrated: its snapshot could not be deleted first (${cause.message}). ` +
+        'Delete it (it is safe: a replay only reads it to go faster) and run migrate again.',
+      EXIT.io,
+    );
+  };
   const real = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
     onError: () => {},
   });
   let rewrittenRecords: number | null = null;
+  let removedSnapshot = false;
+  let removalFailure: Error | undefined;
+  // The rewrite waits for the snapshot's deletion (durable): a crash between the two then
+  // leaves the old log without a snapshot, never the migrated log beside a snapshot of the old
+  // one. Whatever comes after the rewrite waits behind it, in order.
+  let gate: Promise<void> | null = null;
+  const inTurn = (act: () => void) => {
+    if (gate) gate = gate.then(act);
+    else act();
+  };
   // A dry run reads the real log and captures the rewrite instead of performing it.
   const persistence: AgentRecordPersistence<AgentRecordEnvelope> = dryRun
     ? {
@@ -105,12 +129,25 @@ export async function migrateLog(
     : {
         read: () => real.read(),
         readBatches: () => real.readBatches(),
-        append: (record) => real.append(record),
+        append: (record) => inTurn(() => real.append(record)),
         rewrite: (records) => {
           rewrittenRecords = records.length;
-          real.rewrite(records);
+          const removal = (gate ?? Promise.resolve()).then(() => removeSnapshotFile(file));
+          gate = removal.then(
+            (removed) => {
+              removedSnapshot ||= removed;
+              real.rewrite(records);
+            },
+            (error) => {
+              removalFailure = error as Error;
+              throw error;
+            },
+          );
         },
-        flush: () => real.flush(),
+        flush: async () => {
+          await gate;
+          await real.flush();
+        },
         close: () => real.close(),
       };
   let failure: string | undefined;
@@ -125,6 +162,7 @@ export async function migrateLog(
   try {
     const result = await records.replay();
     await records.close();
+    if (removalFailure) throw notRemoved(removalFailure);
     if (failure && !dryRun) {
       throw new CliError(`${file}: ${failure}. The original is kept as ${backupFile}.`, EXIT.io);
     }
@@ -132,9 +170,11 @@ export async function migrateLog(
       await unlink(backupFile).catch(() => {});
       backupFile = undefined;
     }
-    return { ...result, file, toVersion, dryRun, rewrittenRecords, backupFile };
-  } catch (error) {
+    return { ...result, file, toVersion, dryRun, rewrittenRecords, backupFile, removedSnapshot };
+  } catch (caught) {
     await real.close().catch(() => {});
+    // A failed deletion surfaces as the flush's failure: say what it was.
+    const error = removalFailure ? notRemoved(removalFailure) : caught;
     // Nothing was rewritten when the replay itself failed: the backup is a copy of the log.
     if (backupFile && rewrittenRecords === null) await unlink(backupFile).catch(() => {});
     if (error instanceof CliError) throw error;
@@ -174,6 +214,9 @@ export async function runMigrate(
         : `${log}: migrated ${from} -> ${result.toVersion}: ${replayed} replayed, ${written} written`,
     ];
     if (result.backupFile) lines.push(`original kept as ${result.backupFile}`);
+    if (result.removedSnapshot) {
+      lines.push('deleted its snapshot (it described the old log; the next one is taken anew)');
+    }
     if (result.warning) lines.push(`warning: ${result.warning}`);
     io.out.write(`${lines.join('\n')}\n`);
     return EXIT.ok;

@@ -149,7 +149,13 @@ export async function repairLog(
     await quarantine?.close();
     // The snapshot goes first, durably: a crash between the two then leaves the old log without
     // a snapshot (a full replay), never the repaired log beside a snapshot of the old one.
-    result.removedSnapshot = await removeSnapshotFile(file);
+    result.removedSnapshot = await removeSnapshotFile(file).catch((error) => {
+      throw new CliError(
+        `${file}: not repaired: its snapshot could not be deleted first (${(error as Error).message}). ` +
+          'Delete it (it is safe: a replay only reads it to go faster) and run repair again.',
+        EXIT.io,
+      );
+    });
     await rename(temp, file);
     await syncFile(dir);
   } catch (error) {
@@ -157,6 +163,7 @@ export async function repairLog(
     await output?.abandon();
     await quarantine?.abandon();
     await unlink(temp).catch(() => {});
+    if (error instanceof CliError) throw error;
     throw fileError(file, error);
   }
   return result;
