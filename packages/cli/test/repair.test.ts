@@ -1,6 +1,16 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
-import { snapshotPathOf } from '@agent-records/fs-persistence';
+import { FileSystemAgentRecordStore, snapshotPathOf } from '@agent-records/fs-persistence';
+import type { AgentRecordEnvelope } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
 import { runRepair } from '../src/commands/repair.js';
 import { captureIo, META, PROMPT, runCli, tempDir, writeLog } from './helpers.js';
@@ -91,5 +101,20 @@ describe('agent-records repair: the snapshot beside the log', () => {
     expect(result.stderr).toContain('run repair again');
     expect(readFileSync(file, 'utf8')).toBe(original);
     expect(readdirSync(dir.path).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('leaves the session listed with its repaired count and its title kept', async () => {
+    const root = path.join(dir.path, 'store');
+    const store = new FileSystemAgentRecordStore(root);
+    const writer = store.open<AgentRecordEnvelope>('s1');
+    writer.append(JSON.parse(META));
+    writer.append(JSON.parse(PROMPT));
+    writer.setTitle('Repaired session');
+    await writer.close();
+    appendFileSync(store.fileOf('s1'), 'not json\n{"type":"note"}\n');
+    expect(await runRepair({ log: store.fileOf('s1') }, captureIo().io)).toBe(0);
+    const [listed] = await store.list();
+    expect(listed).toMatchObject({ id: 's1', records: 3, title: 'Repaired session' });
+    expect(listed?.bytes).toBe(statSync(store.fileOf('s1')).size);
   });
 });
