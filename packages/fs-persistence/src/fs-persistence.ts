@@ -15,11 +15,11 @@ import {
   type RecordsBatch,
   RecordsClosedError,
   type RecordsErrorHandler,
-  RecordsInvalidError,
   RecordsLockedError,
   type RecordsPosition,
-  RecordsSerializeError,
   RecordsWriteError,
+  type SnapshotToWrite,
+  type StoredSnapshot,
 } from '@agent-records/types';
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
@@ -28,6 +28,8 @@ import { linesOf, type QueuedEntry, type SplitBatch, splitBatch } from './queue-
 import { readFromPosition } from './read-from.js';
 import { type ReadSource, readQueuedAndDurable } from './reader.js';
 import { removeAbandonedRewrites } from './recovery.js';
+import { isRefusedRecord, type RefusedRecordError, refusalIn } from './refused-records.js';
+import { SnapshotFiles } from './snapshots.js';
 import { SummaryKeeper } from './summary-keeper.js';
 import { LogWriter } from './writer.js';
 
@@ -63,26 +65,6 @@ export interface FileSystemAgentRecordPersistenceOptions {
   blobs?: BlobOptions;
 }
 
-type RefusedRecordError = RecordsSerializeError | RecordsInvalidError;
-
-function isRefusedRecord(error: unknown): error is RefusedRecordError {
-  return error instanceof RecordsSerializeError || error instanceof RecordsInvalidError;
-}
-
-/** The refusal a rewrite would meet, checked in chunks so a long one does not stall the loop. */
-async function refusalIn(records: readonly unknown[]): Promise<RefusedRecordError | null> {
-  for (let i = 0; i < records.length; i++) {
-    if (i > 0 && i % 10_000 === 0) await new Promise((resolve) => setImmediate(resolve));
-    try {
-      serializeRecord(records[i]);
-    } catch (error) {
-      if (isRefusedRecord(error)) return error;
-      throw error;
-    }
-  }
-  return null;
-}
-
 /**
  * An agent-records log in a JSON Lines file: one record per line. Appends are group-committed
  * (one write and one fdatasync per batch, the descriptor kept open), `rewrite` is atomic (temp
@@ -111,6 +93,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly #writer: LogWriter;
   /** The summary file beside the log, or null with `summary: false`. */
   readonly #summary: SummaryKeeper | null;
+  readonly #snapshots: SnapshotFiles;
   #closed = false;
 
   constructor(file: string, options: FileSystemAgentRecordPersistenceOptions = {}) {
@@ -129,10 +112,9 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       options.lock === false
         ? null
         : new WriterLock(this.#ops, this.lockFile, this.file, fileMode, this.#errors);
+    this.#snapshots = new SnapshotFiles(this.file, this.#ops, fileMode, this.#errors);
     this.#summary =
-      options.summary === false
-        ? null
-        : new SummaryKeeper(this.file, this.#ops, fileMode, this.#errors);
+      options.summary === false ? null : new SummaryKeeper(this.file, this.#ops, fileMode);
     this.#writer = new LogWriter(this.file, this.#ops, {
       fileMode,
       dirMode,
@@ -168,8 +150,30 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     // What was queued before stays queued until this rewrite lands: a refused rewrite must not
     // take the appends before it with it.
     this.#queue.rewrite(records.slice());
+    // Snapshots asked for before it cover the log it replaces (kept if it is refused: dropped).
+    this.#snapshots.pending.invalidate('the log is rewritten');
     this.#loop.enqueue();
     this.#loop.schedule();
+  }
+
+  /**
+   * Stores a snapshot covering every record appended or rewritten before this call, in
+   * `<log>.snapshot`, once those records are durable (appends behind it are not held up while
+   * its data is made), atomically. Never throws; a snapshot that cannot be written is dropped
+   * and reported as a `warning` (see `AgentRecordPersistence.writeSnapshot`).
+   */
+  writeSnapshot(snapshot: SnapshotToWrite): void {
+    if (this.#closed || this.#loop.refusal) return;
+    this.#snapshots.pending.request(snapshot, this.#queue.mark());
+    this.#loop.wake(); // the writer reports its position, even with nothing queued
+  }
+
+  /**
+   * The newest stored snapshot, or null (none, or unreadable: a torn or damaged file is
+   * reported as a `warning`). Not checked against the log: `readFrom(position)` does that.
+   */
+  readSnapshot(): Promise<StoredSnapshot | null> {
+    return this.#snapshots.read();
   }
 
   /**
@@ -201,8 +205,10 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   async flush(): Promise<void> {
+    const snapshots = this.#snapshots.pending.settled(); // those asked for before this flush
     // A flush during a failure episode is the retry; a refused rewrite rejects one flush.
     await this.#loop.waitForAll();
+    await snapshots;
   }
 
   /**
@@ -274,9 +280,17 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       try {
         // Open first, then choose the work: a rewrite queued while the file opens supersedes
         // whatever was at the head before.
-        if (!this.#writer.isOpen && !this.#queue.empty) {
+        const pending = this.#snapshots.pending;
+        if (
+          !this.#writer.isOpen &&
+          (!this.#queue.empty || pending.needsPosition(this.#queue.reachedMark))
+        ) {
           await this.#writer.open();
           this.#summary?.opened(this.#writer.durableEnd ?? 0);
+        }
+        // Before anything more is written: the snapshots whose records are all durable end here.
+        if (this.#writer.isOpen) {
+          pending.reached(this.#queue.reachedMark, () => this.#writer.position());
         }
         // The newest rewrite alone first (appends after it are the next batch), else the appends.
         const batch = this.#queue.take({ rewriteAlone: true });
@@ -286,6 +300,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       } catch (error) {
         if (error instanceof RecordsLockedError) {
           this.#queue.clear(); // refused for good: nothing of this writer is written
+          this.#snapshots.pending.invalidate('another writer holds the log');
           this.#loop.refuse(error);
           return;
         }
@@ -329,7 +344,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       await this.#writer.replace(
         records,
         (record) => serializeRecord(record, this.#blobs?.replacer),
-        async () => this.#blobs?.flushPending(),
+        async () => {
+          await this.#blobs?.flushPending();
+          // Before the new log is renamed in: no crash can leave a snapshot beside a log it
+          // does not describe.
+          await this.#snapshots.removeBeforeReplace();
+        },
       );
     } catch (error) {
       if (!isRefusedRecord(error)) throw error;

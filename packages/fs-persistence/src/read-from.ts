@@ -53,14 +53,12 @@ export async function* readFromPosition<R extends AgentRecordEnvelope>(
               `${from.offset} is in a log that is gone. Read the whole log instead (readFrom(null)).`,
       );
     }
-    if (view.base) {
-      for (const records of queuedRewriteBatches(source, view.base)) {
-        yield { records: await restored(source, records), end: null };
-      }
-    }
-    const pending: R[] = [];
-    for (const lines of view.pending) for (const line of lines) pending.push(JSON.parse(line));
-    if (pending.length > 0) yield { records: await restored(source, pending), end: null };
+    // What is queued and not written comes last, in one batch: it has no position yet.
+    const queued: R[] = [];
+    if (view.base)
+      for (const records of queuedRewriteBatches(source, view.base)) queued.push(...records);
+    for (const lines of view.pending) for (const line of lines) queued.push(JSON.parse(line));
+    if (queued.length > 0) yield { records: await restored(source, queued), end: null };
   } finally {
     if (fd !== null) await source.ops.close(fd).catch(() => {});
   }

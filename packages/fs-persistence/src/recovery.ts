@@ -59,10 +59,14 @@ async function keepTornTail(
   await syncDirectory(ops, path.dirname(file));
 }
 
+/** Temp files a crash may leave: a rewrite's, a snapshot's, a summary's. */
+const TEMP_SUFFIXES = ['.rewrite.tmp', '.snapshot.tmp', '.summary.tmp'];
+
 /**
- * Removes the temp files of rewrites a crash interrupted (`.<log>.<id>.rewrite.tmp`), beside the
- * log and, when the log is a symlink, beside its target, where rewrites write them. Only the
- * lock holder may: another writer's rewrite may be in progress otherwise.
+ * Removes the temp files of rewrites, snapshots and summary updates a crash interrupted
+ * (`.<log>.<id>.rewrite.tmp`, `.snapshot.tmp`, `.summary.tmp`), beside the log and, when the log
+ * is a symlink, beside its target, where rewrites write them. Only the lock holder may: another
+ * writer's may be in progress otherwise.
  */
 export async function removeAbandonedRewrites(ops: FileOperations, file: string): Promise<void> {
   await removeRewriteTemps(ops, file);
@@ -75,7 +79,7 @@ async function removeRewriteTemps(ops: FileOperations, log: string): Promise<voi
   const prefix = `.${path.basename(log)}.`;
   const names = await ops.readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
-    if (name.startsWith(prefix) && name.endsWith('.rewrite.tmp')) {
+    if (name.startsWith(prefix) && TEMP_SUFFIXES.some((suffix) => name.endsWith(suffix))) {
       await ops.unlink(path.join(dir, name)).catch(() => {});
     }
   }

@@ -101,7 +101,7 @@ function longestAccepted(store: FileSystemAgentRecordStore, char: string): strin
 }
 
 describe('session ids', () => {
-  it('every id open() accepts can be appended, rewritten, flushed, listed and deleted', async () => {
+  it('every id open() accepts can be appended, snapshotted, titled, rewritten, flushed, listed and deleted', async () => {
     const store = new FileSystemAgentRecordStore(root);
     const extremes = ['x', '日', 'é', '😀', '-'].map((char) => longestAccepted(store, char));
     const unit = fc.constantFrom('a', 'Z', '0', '-', '_', ' ', '.', 'é', '日', '😀', 'ß', '\u200d');
@@ -120,17 +120,27 @@ describe('session ids', () => {
           return; // refused up front: nothing to check
         }
         checked++;
-        const log = store.open<AgentRecordEnvelope>(id);
+        const reports: string[] = [];
+        const log = store.open<AgentRecordEnvelope>(id, {
+          onError: (error) => reports.push(error.message),
+        });
         log.append({ type: 'metadata' });
         log.append({ type: 'turn.prompt', text: id } as AgentRecordEnvelope);
+        log.writeSnapshot({ records: 2, data: JSON.stringify(id) });
+        log.setTitle(id);
         await log.flush();
+        const snapshot = await log.readSnapshot();
+        expect(snapshot?.data).toBe(JSON.stringify(id));
         log.rewrite([{ type: 'metadata' }, { type: 'rewritten' }]);
         log.append({ type: 'after' });
+        log.writeSnapshot({ records: 3, data: '"after"' });
         await log.close();
+        expect(reports).toEqual([]);
         expect(readFileSync(store.fileOf(id), 'utf8')).toBe(
           '{"type":"metadata"}\n{"type":"rewritten"}\n{"type":"after"}\n',
         );
-        expect((await store.list()).map((s) => s.id)).toEqual([id]);
+        expect((await log.readSnapshot())?.data).toBe('"after"');
+        expect((await store.list()).map((s) => [s.id, s.title, s.records])).toEqual([[id, id, 3]]);
         expect(await store.delete(id)).toBe(true);
         expect(readdirSync(root)).toEqual([]);
       }),
@@ -150,16 +160,19 @@ describe('session ids', () => {
   });
 
   it('leaves room in every derived file name for the longest id', () => {
-    // The longest name derived from an id today is the rewrite temp file
-    // `.<id>.jsonl.<uuid>.rewrite.tmp`; a summary temp file `.<id>.jsonl.summary.json.<uuid>.tmp`
-    // is planned. Both must fit the 255-byte name limit for the longest accepted id.
+    // The longest name derived from an id is the snapshot temp file
+    // `.<id>.jsonl.<uuid>.snapshot.tmp`; every one must fit the 255-byte name limit for the
+    // longest accepted id (the property test above writes each of them for real).
     const store = new FileSystemAgentRecordStore(root);
     const uuid = '0b7c2f6e-4a4e-4f7e-9f6e-1d2a3b4c5d6e';
     for (const char of ['x', '日', '😀']) {
       const id = longestAccepted(store, char);
       for (const name of [
         `.${id}.jsonl.${uuid}.rewrite.tmp`,
-        `.${id}.jsonl.summary.json.${uuid}.tmp`,
+        `.${id}.jsonl.${uuid}.snapshot.tmp`,
+        `.${id}.jsonl.${uuid}.summary.tmp`,
+        `${id}.jsonl.summary.json`,
+        `${id}.jsonl.snapshot`,
         `${id}.jsonl.lock.break-${uuid}`,
         `${id}.jsonl.torn-${Date.now()}-${uuid.slice(0, 8)}`,
       ]) {

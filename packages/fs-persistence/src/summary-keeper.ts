@@ -1,6 +1,4 @@
-import type { ErrorReporter } from '@agent-records/backend-kit';
-import { RecordsWriteError } from '@agent-records/types';
-import { errorCode, type FileOperations } from './file-operations.js';
+import type { FileOperations } from './file-operations.js';
 import { logIdentity } from './position.js';
 import {
   createdAtOfFirstLine,
@@ -28,7 +26,6 @@ export class SummaryKeeper {
   readonly #file: string;
   readonly #ops: FileOperations;
   readonly #fileMode: number;
-  readonly #errors: ErrorReporter;
   /** Bumped on open, rewrite and close: work begun under an older one is dropped. */
   #generation = 0;
   #open = false;
@@ -47,13 +44,11 @@ export class SummaryKeeper {
   #chain: Promise<void> = Promise.resolve();
   #dirty = false;
   #queued = false;
-  #failing = false;
 
-  constructor(file: string, ops: FileOperations, fileMode: number, errors: ErrorReporter) {
+  constructor(file: string, ops: FileOperations, fileMode: number) {
     this.#file = file;
     this.#ops = ops;
     this.#fileMode = fileMode;
-    this.#errors = errors;
   }
 
   /** The writer opened the log, `size` bytes long (its durable end). */
@@ -116,26 +111,9 @@ export class SummaryKeeper {
       if (!this.#dirty) return;
       this.#dirty = false;
       await this.#loaded;
-      try {
-        await this.#write(false);
-        this.#failing = false;
-      } catch (error) {
-        // The log removed under the writer (its folder deleted): nothing left to describe.
-        if (errorCode(error) === 'ENOENT') return;
-        // A cache that could not be written: listing falls back to stat. Said once per run of
-        // failures, not per batch.
-        if (!this.#failing) {
-          this.#errors.report(
-            new RecordsWriteError(
-              `The summary of ${this.#file} could not be updated (${(error as Error).message}); ` +
-                'the log is intact, listing it is slower until the summary is written again.',
-              { cause: error },
-            ),
-            { kind: 'warning' },
-          );
-        }
-        this.#failing = true;
-      }
+      // A cache: a write that fails (a full disk, the log's folder removed) is not reported;
+      // the next batch writes it again, and until then list() falls back to what stat says.
+      await this.#write(false).catch(() => {});
     });
   }
 

@@ -28,9 +28,13 @@ describe('a log that is a symlink (issue 16)', () => {
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     const expected = '{"type":"new","n":2}\n{"type":"after","n":3}\n';
     expect(readFileSync(real, 'utf8')).toBe(expected);
-    // The temp file lived beside the target, and nothing is left of it in either folder.
-    expect(readdirSync(path.dirname(real))).toEqual(['real.jsonl']);
-    expect(readdirSync(path.dirname(link))).toEqual(['session.jsonl']);
+    // The temp file lived beside the target, and nothing is left of it in either folder. The
+    // summary lives beside the path the writer was given (the seed's beside the real file).
+    expect(readdirSync(path.dirname(real))).toEqual(['real.jsonl', 'real.jsonl.summary.json']);
+    expect(readdirSync(path.dirname(link))).toEqual([
+      'session.jsonl',
+      'session.jsonl.summary.json',
+    ]);
     const reader = new FileSystemAgentRecordPersistence<Rec>(link);
     const read: Rec[] = [];
     for await (const record of reader.read()) read.push(record);

@@ -2,7 +2,17 @@ import path from 'node:path';
 import type { ErrorReporter } from '@agent-records/backend-kit';
 import { replaceAtomically, WRITE_CHUNK_BYTES } from './atomic-replace.js';
 import { errorCode, type FileOperations, syncDirectory, writeFully } from './file-operations.js';
+import { type FilePosition, fingerprintOf, identityOf, positionAt } from './position.js';
 import { recoverTail } from './recovery.js';
+
+/**
+ * Enough of a line's start or end, as bytes, for an identity or a fingerprint (which hash at most
+ * 4096 bytes): 8192 UTF-16 units are at least 8192 bytes, so the part hashed never reaches the
+ * cut, where half a surrogate pair would be encoded differently from the file.
+ */
+const head = (line: string) => Buffer.from(line.length > 8192 ? line.slice(0, 8192) : line);
+const lineTail = (line: string) =>
+  Buffer.from(`${line.length > 8192 ? line.slice(-8192) : line}\n`);
 
 /** The writer's state as a reader must see it, at one instant (see `reader.ts`). */
 export interface WriterState {
@@ -44,6 +54,10 @@ export class LogWriter implements WriterState {
   #opens = 0;
   #opening: Promise<void> | null = null;
   #closing: Promise<boolean> | null = null;
+  /** The open file's inode, identity and the fingerprint of the line before the durable end. */
+  #ino: number | undefined;
+  #identity = '';
+  #fingerprint = '';
 
   constructor(file: string, ops: FileOperations, options: LogWriterOptions) {
     this.#file = file;
@@ -103,6 +117,7 @@ export class LogWriter implements WriterState {
       );
       this.#durableSize = end.durableSize;
       this.#needsNewline = end.needsNewline;
+      await this.#learnPosition(fd);
     } catch (error) {
       await this.#ops.close(fd).catch(() => {});
       throw error;
@@ -113,14 +128,8 @@ export class LogWriter implements WriterState {
   /**
    * Writes one batch at the durable end with one fdatasync. `beforeWrite` runs once the file is
    * back at its durable end (blobs the lines point at must be durable before the lines are).
-   * Returns the byte offset in the file after the first `cuts[i]` lines, for each cut (sorted):
-   * where a snapshot asked for among the lines ends (a write is cut there, never a sync).
    */
-  async append(
-    lines: readonly string[],
-    beforeWrite: () => Promise<void>,
-    cuts: readonly number[] = [],
-  ): Promise<number[]> {
+  async append(lines: readonly string[], beforeWrite: () => Promise<void>): Promise<void> {
     const fd = this.#fd as number;
     if (this.#dirty) {
       await this.#ops.ftruncate(fd, this.#durableSize);
@@ -129,34 +138,43 @@ export class LogWriter implements WriterState {
     await beforeWrite();
     let position = this.#durableSize;
     let prefix = this.#needsNewline ? '\n' : '';
-    const offsets: number[] = [];
-    let cut = 0;
     this.#dirty = true;
     for (let i = 0; i < lines.length; ) {
-      // A cut at the very start is the end of the line before this batch, prefix or not.
-      while (cut < cuts.length && cuts[cut] === i) {
-        offsets.push(i === 0 ? this.#durableSize : position);
-        cut++;
-      }
-      const stop = cut < cuts.length ? (cuts[cut] as number) : lines.length;
       let text = prefix;
       prefix = '';
-      while (i < stop && text.length < WRITE_CHUNK_BYTES) {
+      while (i < lines.length && text.length < WRITE_CHUNK_BYTES) {
         text += `${lines[i++] as string}\n`;
       }
       const buffer = Buffer.from(text, 'utf8');
       await writeFully(this.#ops, fd, buffer, position);
       position += buffer.length;
     }
-    while (cut < cuts.length) {
-      offsets.push(lines.length === 0 ? this.#durableSize : position);
-      cut++;
-    }
     await this.#ops.fdatasync(fd);
     this.#dirty = false;
+    if (lines.length > 0) {
+      // The log's first line was just written: the file has an identity from now on.
+      if (this.#durableSize === 0) this.#identity = identityOf(this.#ino, head(lines[0] as string));
+      this.#fingerprint = fingerprintOf(lineTail(lines[lines.length - 1] as string));
+    }
     this.#durableSize = position;
     this.#needsNewline = false;
-    return offsets;
+  }
+
+  /**
+   * The position of the durable end, at once (no I/O): what the writer knows of the last line
+   * it wrote and of the file's identity, as `readFrom` would work it out from the file.
+   */
+  position(): FilePosition {
+    if (this.#durableSize === 0) return { offset: 0, fingerprint: '', log: '' };
+    return { offset: this.#durableSize, fingerprint: this.#fingerprint, log: this.#identity };
+  }
+
+  /** The file's identity and the fingerprint at its durable end, read from the file. */
+  async #learnPosition(fd: number): Promise<void> {
+    this.#ino = (await this.#ops.fstat(fd)).ino;
+    const at = await positionAt(this.#ops, fd, this.#durableSize, this.#durableSize);
+    this.#identity = at.log;
+    this.#fingerprint = at.fingerprint;
   }
 
   /** Replaces the whole log atomically (see `replaceAtomically`), then appends to the new one. */
@@ -180,6 +198,7 @@ export class LogWriter implements WriterState {
     this.#needsNewline = false;
     this.#dirty = false;
     if (previous !== null) await this.#ops.close(previous).catch(() => {});
+    await this.#learnPosition(this.#fd);
   }
 
   /**

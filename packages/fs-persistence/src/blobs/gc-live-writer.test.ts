@@ -133,7 +133,7 @@ describe('blobs: gc and live writers', () => {
     expect((await readAll(open(path.join(root, '.hidden.jsonl'))))[0]?.img).toBe(image(3));
   });
 
-  it('counts every log of a folder as a reference holder, skipping only lock files and folders', async () => {
+  it('counts every log and snapshot of a folder as a reference holder, skipping locks, summaries and folders', async () => {
     const root = path.join(temp.dir, 'root');
     mkdirSync(path.join(root, 'blobs'), { recursive: true });
     mkdirSync(path.join(root, 'folder.jsonl'));
@@ -143,14 +143,20 @@ describe('blobs: gc and live writers', () => {
       'a.jsonl.lock',
       'a.jsonl.torn-1764000000000-abcd1234',
       '.a.jsonl.0b7c.rewrite.tmp',
+      'a.jsonl.snapshot',
+      '.a.jsonl.0b7c.snapshot.tmp',
+      'a.jsonl.summary.json',
+      '.a.jsonl.0b7c.summary.tmp',
       'notes.txt',
     ];
     for (const name of names) writeFileSync(path.join(root, name), '');
     expect((await logFilesIn(root)).map((f) => path.basename(f)).sort()).toEqual(
       [
         '.a.jsonl.0b7c.rewrite.tmp',
+        '.a.jsonl.0b7c.snapshot.tmp',
         '.dot.jsonl',
         'a.jsonl',
+        'a.jsonl.snapshot',
         'a.jsonl.torn-1764000000000-abcd1234',
       ].sort(),
     );

@@ -33,14 +33,19 @@ export interface BlobGarbageReport {
   dryRun: boolean;
 }
 
-/** Names in a store folder that hold no records: lock files (`<log>.lock`). */
-const NOT_RECORDS = /\.lock$/;
+/**
+ * Names in a store folder that hold no records and no host state: lock files (`<log>.lock`) and
+ * summaries (`<log>.summary.json`, and their temp files `.<log>.<id>.summary.tmp`).
+ */
+const NOT_RECORDS = /\.lock$|\.summary\.json$|\.summary\.tmp$/;
 
 /**
  * Every file of a store folder that may reference blobs: each log (`*.jsonl`, dotfiles too: a
  * log of an id refused today may have been written before) and the backend's files that hold
  * records of a log (kept torn tails `<log>.torn-*`, a rewrite in progress
- * `.<log>.<id>.rewrite.tmp`). Lock files and folders are skipped. Reading a file too many only
+ * `.<log>.<id>.rewrite.tmp`) or the host's state (the snapshot `<log>.snapshot` and its temp
+ * files `.<log>.<id>.snapshot.tmp`: a state may hold a blob reference). Lock files, summaries and
+ * folders are skipped. Reading a file too many only
  * keeps a blob longer; missing one would lose it. An absent folder has none.
  */
 export async function logFilesIn(root: string): Promise<string[]> {
