@@ -19,7 +19,12 @@ export {
 } from './commands/inspect.js';
 export { loadMigrations, type MigrateResult, migrateLog, runMigrate } from './commands/migrate.js';
 export { type RepairResult, repairLog, runRepair } from './commands/repair.js';
-export { listSessions, runSessions } from './commands/sessions.js';
+export {
+  listSessions,
+  runSessions,
+  type SessionLock,
+  type SessionRow,
+} from './commands/sessions.js';
 export { type LogStats, runStats, statsLog } from './commands/stats.js';
 export { runTail, type TailOptions, tailLog } from './commands/tail.js';
 export { runUnlock } from './commands/unlock.js';
@@ -30,4 +35,5 @@ export { count, formatBytes } from './format.js';
 export { type CliIo, processIo } from './io.js';
 export { assertLogFile, STDIN } from './log-file.js';
 export { MAX_LINE_BYTES, type ScannedLine, type ScanOptions, scanLines } from './scan.js';
+export { checkSnapshot, type SnapshotReport, type UnreadableSnapshot } from './snapshot-check.js';
 export { formatTime, summarizeRecord } from './summary.js';
