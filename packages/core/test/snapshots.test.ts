@@ -54,6 +54,25 @@ describe('replay from a snapshot', () => {
     expect(reader.warnings).toEqual([]);
   });
 
+  it('counts records as a full replay does, observability records (kept, never restored) included', async () => {
+    const persistence = memory();
+    const writer = new Host(persistence);
+    await writer.records.replay();
+    writer.add('a');
+    writer.records.logRecord({ type: 'llm.request', model: 'm' } as Rec);
+    writer.records.snapshot();
+    writer.records.logRecord({ type: 'llm.request', model: 'm' } as Rec);
+    writer.add('b');
+    await writer.records.flush();
+    const reader = new Host(persistence);
+    const result = await reader.records.replay();
+    const full = await fullReplayOf(persistence);
+    expect(result.fromSnapshot?.records).toBe(3); // metadata, a, llm.request
+    expect(result.records).toBe(full.result.records); // metadata, a, b: 3 restored
+    expect(result.records).toBe(3);
+    expect(reader.restoredRecords).toBe(1);
+  });
+
   it('counts records right after a resume, so the next snapshot covers the right ones', async () => {
     const persistence = memory();
     await snapshotted(persistence);
