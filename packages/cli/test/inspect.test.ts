@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FileSystemAgentRecordPersistence } from '@agent-records/fs-persistence';
+import { FileSystemAgentRecordPersistence, snapshotPathOf } from '@agent-records/fs-persistence';
 import { describe, expect, it } from 'vitest';
 import { runInspect } from '../src/commands/inspect.js';
-import { captureIo, META, runCli, tempDir, VALID, writeLog } from './helpers.js';
+import { captureIo, META, PROMPT, runCli, tempDir, USAGE, VALID, writeLog } from './helpers.js';
+import { logWithSnapshot } from './snapshot-logs.js';
 
 const dir = tempDir('cli-inspect-');
 
@@ -96,5 +97,79 @@ describe('agent-records inspect', () => {
     expect(noColor.stdout).not.toContain('\x1b[');
     const piped = await runCli(['inspect', file], { isTTY: false });
     expect(piped.stdout).not.toContain('\x1b[');
+  });
+});
+
+describe('agent-records inspect: snapshot and summary', () => {
+  it('shows the snapshot: records it covers, size in KiB/MiB, age, position, and that it matches', async () => {
+    const file = path.join(dir.path, 's.jsonl');
+    await logWithSnapshot(file, { before: 3, after: 2, state: { text: 'x'.repeat(3000) } });
+    const result = await runCli(['inspect', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^snapshot: {3}covers 3 records, 2\.9 KiB, written (just now|\d+s ago) \(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/m,
+    );
+    expect(result.stdout).toMatch(new RegExp(`^ {12}in ${file}.snapshot at offset=\\d+ `, 'm'));
+    expect(result.stdout).toMatch(/^ {12}matches the log$/m);
+    const report = JSON.parse((await runCli(['inspect', '--json', file])).stdout);
+    expect(report.snapshot).toMatchObject({ records: 3, matches: true });
+    expect(report.snapshot.bytes).toBe(JSON.stringify({ text: 'x'.repeat(3000) }).length);
+    expect(report.snapshot.data).toBeUndefined(); // the state itself is not printed
+  });
+
+  it('says when a snapshot does not match (harmless, exit 0)', async () => {
+    const file = path.join(dir.path, 's.jsonl');
+    await logWithSnapshot(file, { before: 3, after: 2, claims: 9 });
+    const stale = await runCli(['inspect', file]);
+    expect(stale.code).toBe(0);
+    expect(stale.stdout).toContain('does not match the log (it says it covers 9 records');
+    expect(stale.stdout).toContain('a replay ignores it, deleting it is safe');
+  });
+
+  it('says when a snapshot cannot be read (exit 0), and none when there is none', async () => {
+    const damaged = writeLog(dir.path, 'damaged.jsonl', VALID);
+    writeFileSync(snapshotPathOf(damaged), 'not a snapshot\n');
+    const unreadable = await runCli(['inspect', damaged]);
+    expect(unreadable.code).toBe(0);
+    expect(unreadable.stdout).toContain(
+      `snapshot:   unreadable: ${damaged}.snapshot: it does not start like a snapshot file; a replay ignores it, deleting it is safe`,
+    );
+    const none = await runCli(['inspect', writeLog(dir.path, 'plain.jsonl', VALID)]);
+    expect(none.stdout).toMatch(/^snapshot: {3}none$/m);
+    expect(
+      JSON.parse((await runCli(['inspect', '--json', '-'], { stdin: VALID })).stdout).snapshot,
+    ).toBeNull();
+  });
+
+  it('shows the session summary the writer keeps (title, created, updated, records, bytes), or none', async () => {
+    const file = path.join(dir.path, 'titled.jsonl');
+    const writer = new FileSystemAgentRecordPersistence(file);
+    writer.append(JSON.parse(META));
+    writer.append(JSON.parse(PROMPT));
+    writer.setTitle('Summarise the README');
+    await writer.close();
+    const size = statSync(file).size;
+    const result = await runCli(['inspect', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^summary: {4}"Summarise the README", created 2025-11-24T16:00:00.000Z, updated (just now|\\d+s ago) \\([^)]+\\), 2 records, ${size} B$`,
+        'm',
+      ),
+    );
+    const report = JSON.parse((await runCli(['inspect', '--json', file])).stdout);
+    expect(report.summary).toMatchObject({
+      file: `${file}.summary.json`,
+      title: 'Summarise the README',
+      records: 2,
+      bytes: size,
+      current: true,
+    });
+    // Written to behind the writer's back: the summary is older than the log, and says so.
+    appendFileSync(file, `${USAGE}\n`);
+    const older = await runCli(['inspect', file]);
+    expect(older.stdout).toContain('older than the log');
+    const plain = await runCli(['inspect', writeLog(dir.path, 'plain.jsonl', VALID)]);
+    expect(plain.stdout).toMatch(/^summary: {4}none$/m);
   });
 });
