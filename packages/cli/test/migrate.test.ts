@@ -106,7 +106,7 @@ describe('agent-records migrate: the snapshot and summary beside the log', () =>
     expect(existsSync(snapshotPathOf(current))).toBe(true);
   });
 
-  it('leaves the log as it was when its snapshot cannot be deleted first (exit 3, says what to do)', async () => {
+  it('leaves the log as it was when its snapshot cannot be deleted first, and names it', async () => {
     const modulePath = path.join(dir.path, 'migrations.mjs');
     writeFileSync(modulePath, MIGRATIONS);
     const file = writeLog(dir.path, 'old.jsonl', OLD);
@@ -114,10 +114,10 @@ describe('agent-records migrate: the snapshot and summary beside the log', () =>
     mkdirSync(snapshotPathOf(file));
     writeFileSync(path.join(snapshotPathOf(file), 'inside'), 'x');
     const result = await runCli(['migrate', file, '--migrations', modulePath]);
-    expect(result.code).toBe(3);
-    expect(result.stderr).toContain('not migrated: its snapshot could not be deleted first');
-    expect(result.stderr).toContain('run migrate again');
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(snapshotPathOf(file));
+    const backup = readdirSync(dir.path).find((f) => f.startsWith('old.jsonl.backup-')) as string;
+    expect(result.stderr).toContain(`The original is kept as ${path.join(dir.path, backup)}.`);
     expect(readFileSync(file, 'utf8')).toBe(OLD);
-    expect(readdirSync(dir.path).filter((f) => f.includes('.backup-'))).toEqual([]);
   });
 });

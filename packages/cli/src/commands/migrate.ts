@@ -1,11 +1,11 @@
-import { unlink } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AgentRecords, type Migration, type ReplayResult } from '@agent-records/core';
 import {
   FileSystemAgentRecordPersistence,
   readLockHolder,
-  removeSnapshotFile,
+  snapshotPathOf,
 } from '@agent-records/fs-persistence';
 import {
   type AgentRecordEnvelope,
@@ -93,28 +93,15 @@ export async function migrateLog(
       throw fileError(backupFile, error);
     }
   }
-  const notRemoved = (cause: Error) => {
-    rewrittenRecords = null; // the rewrite waited for the deletion: the log is as it was
-    return new CliError(
-      `${file}: not migrated: its snapshot could not be deleted first (${cause.message}). ` +
-        'Delete it (it is safe: a replay only reads it to go faster) and run migrate again.',
-      EXIT.io,
-    );
-  };
+  // The fs backend's rewrite deletes the snapshot, durably, before it renames the migrated log
+  // in (its rule, kept there): a crash between the two never leaves the new log beside a
+  // snapshot of the old one. Looked at here only to say so.
+  const snapshotFile = snapshotPathOf(file);
+  const hadSnapshot = !dryRun && (await exists(snapshotFile));
   const real = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
     onError: () => {},
   });
   let rewrittenRecords: number | null = null;
-  let removedSnapshot = false;
-  let removalFailure: Error | undefined;
-  // The rewrite waits for the snapshot's deletion (durable): a crash between the two then
-  // leaves the old log without a snapshot, never the migrated log beside a snapshot of the old
-  // one. Whatever comes after the rewrite waits behind it, in order.
-  let gate: Promise<void> | null = null;
-  const inTurn = (act: () => void) => {
-    if (gate) gate = gate.then(act);
-    else act();
-  };
   // A dry run reads the real log and captures the rewrite instead of performing it.
   const persistence: AgentRecordPersistence<AgentRecordEnvelope> = dryRun
     ? {
@@ -129,25 +116,12 @@ export async function migrateLog(
     : {
         read: () => real.read(),
         readBatches: () => real.readBatches(),
-        append: (record) => inTurn(() => real.append(record)),
+        append: (record) => real.append(record),
         rewrite: (records) => {
           rewrittenRecords = records.length;
-          const removal = (gate ?? Promise.resolve()).then(() => removeSnapshotFile(file));
-          gate = removal.then(
-            (removed) => {
-              removedSnapshot ||= removed;
-              real.rewrite(records);
-            },
-            (error) => {
-              removalFailure = error as Error;
-              throw error;
-            },
-          );
+          real.rewrite(records);
         },
-        flush: async () => {
-          await gate;
-          await real.flush();
-        },
+        flush: () => real.flush(),
         close: () => real.close(),
       };
   let failure: string | undefined;
@@ -162,7 +136,6 @@ export async function migrateLog(
   try {
     const result = await records.replay();
     await records.close();
-    if (removalFailure) throw notRemoved(removalFailure);
     if (failure && !dryRun) {
       throw new CliError(`${file}: ${failure}. The original is kept as ${backupFile}.`, EXIT.io);
     }
@@ -170,23 +143,36 @@ export async function migrateLog(
       await unlink(backupFile).catch(() => {});
       backupFile = undefined;
     }
+    const removedSnapshot =
+      hadSnapshot && rewrittenRecords !== null && !(await exists(snapshotFile));
     return { ...result, file, toVersion, dryRun, rewrittenRecords, backupFile, removedSnapshot };
-  } catch (caught) {
+  } catch (error) {
     await real.close().catch(() => {});
-    // A failed deletion surfaces as the flush's failure: say what it was.
-    const error = removalFailure ? notRemoved(removalFailure) : caught;
     // Nothing was rewritten when the replay itself failed: the backup is a copy of the log.
     if (backupFile && rewrittenRecords === null) await unlink(backupFile).catch(() => {});
     if (error instanceof CliError) throw error;
+    // A rewrite that failed midway (its snapshot could not be deleted, the disk is full) leaves
+    // the backup: say where it is.
+    const kept =
+      backupFile && rewrittenRecords !== null ? ` The original is kept as ${backupFile}.` : '';
     if (error instanceof AgentRecordsError) {
       throw new CliError(
-        `${file}: ${error.message}`,
+        `${file}: ${error.message}${kept}`,
         error.code === 'RECORDS_CORRUPT' ? EXIT.problems : EXIT.migration,
       );
     }
-    throw new CliError(`${file}: migration failed: ${(error as Error).message}`, EXIT.migration);
+    throw new CliError(
+      `${file}: migration failed: ${(error as Error).message}${kept}`,
+      EXIT.migration,
+    );
   }
 }
+
+const exists = (target: string) =>
+  stat(target).then(
+    () => true,
+    () => false,
+  );
 
 /** `agent-records migrate`: says what was migrated and where the original was kept. */
 export async function runMigrate(
