@@ -137,6 +137,15 @@ describe('agent-records sessions', () => {
     expect(asJson[0]).toMatchObject({ id: 'busy', lock: { pid: holder.pid, state: 'dead' } });
   });
 
+  it('shows a lock file that is not a lock as such, pointing at unlock', async () => {
+    const root = path.join(dir.path, 'root');
+    await writeSession(root, 'odd', 1);
+    writeFileSync(`${new FileSystemAgentRecordStore(root).fileOf('odd')}.lock`, 'garbage');
+    const result = await runCli(['sessions', root]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^odd\s.*\snot a lock file \(see unlock\)\s+-$/m);
+  });
+
   it('lists newest activity first and pages with --limit and --after', async () => {
     const root = path.join(dir.path, 'root');
     for (const [id, days] of [
