@@ -57,7 +57,7 @@ async function turns(records, done) {
 
 /**
  * The core's share alone: a persistence that keeps records and, for a snapshot, only awaits the
- * data and measures it natively (Buffer.byteLength), as a file backend writing it would.
+ * data (never reads it whole, so the text stays as the core made it: linked chunks).
  */
 class DataOnlyPersistence extends InMemoryAgentRecordPersistence {
   #snapshot = null;
@@ -86,7 +86,7 @@ class DataOnlyPersistence extends InMemoryAgentRecordPersistence {
 }
 
 for (const [backend, Persistence] of [
-  ['core only (data awaited, Buffer.byteLength)', DataOnlyPersistence],
+  ['core only (data awaited, not read)', DataOnlyPersistence],
   ['memory backend (end to end)', InMemoryAgentRecordPersistence],
 ]) {
   const results = [];

@@ -186,9 +186,9 @@ export class SnapshotKeeper<R extends AgentRecordEnvelope> {
     }
     if (this.#facts !== facts || facts.records !== recordsBefore) {
       // Which records the state reflects is unclear: better none than a wrong one.
-      this.#context.report(
-        new Error('snapshots.take() logged a record; no snapshot was taken. Do not log in take().'),
-        { kind: 'warning' },
+      this.#warnOnce(
+        'take() logged',
+        'snapshots.take() logged a record; no snapshot was taken. Do not log in take().',
       );
       return;
     }

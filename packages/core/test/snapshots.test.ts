@@ -263,6 +263,27 @@ describe('taking snapshots', () => {
     expect(persistence.records).toHaveLength(3);
   });
 
+  it('takes none when take() logs a record (which records the state reflects is unclear)', async () => {
+    const spy = new SnapshotSpy(memory());
+    const host: Host = new Host(spy, {
+      snapshots: {
+        everyRecords: 1,
+        take: () => {
+          host.records.logRecord({ type: 'item.add', value: 'from take' } as Rec);
+          return structuredClone(host.state);
+        },
+      },
+    });
+    await host.records.replay();
+    for (let i = 0; i < 4; i++) host.add(i);
+    host.records.snapshot();
+    await host.records.flush();
+    expect(spy.written).toEqual([]);
+    expect(host.warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/take\(\) logged a record; no snapshot was taken/),
+    ]);
+  });
+
   it('takes one at the start of a logRecord once everyRecords records were logged since the last', async () => {
     const spy = new SnapshotSpy(memory());
     const host = new Host(spy, { snapshots: { everyRecords: 3 } });
