@@ -185,9 +185,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
     if (typeof title !== 'string') throw new TypeError('setTitle takes a string.');
     if (!this.#summary) {
-      throw new TypeError(
-        `${this.file} has no summary file (summary: false): it cannot keep a title.`,
+      // A capability the host may call without knowing the option: said, never thrown.
+      this.#errors.report(
+        new Error(`${this.file} keeps no summary file (summary: false): its title is not stored.`),
+        { kind: 'warning' },
       );
+      return;
     }
     if (this.#loop.refusal) return;
     this.#queue.append({ mark: 'title', title });

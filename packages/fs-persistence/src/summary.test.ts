@@ -133,12 +133,17 @@ describe('the summary file', () => {
     });
   });
 
-  it('summary: false keeps no summary file and refuses setTitle', async () => {
+  it('summary: false keeps no summary file; setTitle says so as a warning', async () => {
     const file = path.join(temp.dir, 'none.jsonl');
-    const writer = new FileSystemAgentRecordPersistence<Rec>(file, { summary: false });
+    const reports: string[] = [];
+    const writer = new FileSystemAgentRecordPersistence<Rec>(file, {
+      summary: false,
+      onError: (error, info) => reports.push(`${info.kind}: ${error.message}`),
+    });
     writer.append({ type: 'r' });
-    expect(() => writer.setTitle('x')).toThrow(/summary: false/);
+    writer.setTitle('x');
     await writer.close();
+    expect(reports).toEqual([expect.stringMatching(/^warning: .*summary: false/)]);
     expect(await readLogSummary(file)).toBeNull();
   });
 });
