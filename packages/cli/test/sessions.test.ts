@@ -215,6 +215,16 @@ describe('agent-records sessions', () => {
     expect(typeof asJson[0].bytes).toBe('number');
   });
 
+  it('never prints a control character of a title to the terminal', async () => {
+    const root = path.join(dir.path, 'root');
+    await writeSession(root, 'sneaky', 1, 1, 'red \x1b[31malert\x07 done');
+    const result = await runCli(['sessions', root]);
+    expect(result.stdout).not.toMatch(/(?!\n)\p{Cc}/u);
+    expect(result.stdout).toMatch(/^sneaky\s.*\sred \ufffd\[31malert\ufffd done$/m);
+    const asJson = JSON.parse((await runCli(['sessions', '--json', root])).stdout);
+    expect(asJson[0].title).toBe('red \x1b[31malert\x07 done'); // JSON keeps it, escaped
+  });
+
   it('documents --limit and --after in its help', async () => {
     const help = await runCli(['sessions', '--help']);
     expect(help.code).toBe(0);

@@ -120,16 +120,24 @@ function parseLimit(value: string | undefined): number | undefined {
   return n;
 }
 
+/**
+ * Text for one terminal cell: whitespace runs as one space, other control characters (an escape
+ * sequence in a host-set title, or in the name of a log another tool wrote) as U+FFFD, so they
+ * can neither break the table nor reach the terminal.
+ */
+function cell(text: string): string {
+  return text.replace(/\s+/g, ' ').replace(/\p{Cc}/gu, '\ufffd');
+}
+
 /** The table: columns aligned by display width, so CJK and emoji ids line up. */
 function table(rows: SessionRow[], now: number): string {
   const cells = rows.map((row) => ({
-    id: row.id,
+    id: cell(row.id),
     updated: formatAge(row.updatedAt, now),
     records: row.records === undefined ? '?' : String(row.records),
     size: formatBytes(row.bytes),
     lock: describeLock(row.lock),
-    title:
-      row.title === undefined ? '-' : fitToWidth(row.title.replace(/\s+/g, ' '), TITLE_COLUMNS),
+    title: row.title === undefined ? '-' : fitToWidth(cell(row.title), TITLE_COLUMNS),
   }));
   const header = {
     id: 'id',
