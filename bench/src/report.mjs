@@ -213,7 +213,8 @@ const COMPARISONS = [
   ['durable', 'pg', 'p50Ms', ['pg-insert-autocommit']],
   ['durable', 'pg', 'p99Ms', ['pg-insert-autocommit']],
   ['replay', 'pg', 'ms', ['pg-select']],
-  ['listing', 'list-all', 'ms', ['parse-every-file']],
+  ['listing', 'list-all', 'ms', ['count-lines', 'parse-every-file']],
+  ['listing', 'first-page', 'ms', ['stat-first-page']],
   ['resume', 'snapshot', 'ms', ['full']],
 ];
 

@@ -122,7 +122,7 @@ const plan = [
   [
     'listing',
     N.listing,
-    ['first-page', 'list-all', 'parse-every-file'],
+    ['first-page', 'list-all', 'stat-first-page', 'count-lines', 'parse-every-file'],
     { runs: Math.min(runs, 3) },
   ],
   ['snapshot-stall', N.snapshotStateMB, ['ours', 'stringify-at-once']],

@@ -39,6 +39,12 @@ async function missingSummaries() {
   }
 }
 
+/** Every session listed with its record count: the summaries are there and current. */
+async function summariesAnswer(root, count) {
+  const sessions = await new FileSystemAgentRecordStore(root).list();
+  return sessions.length === count && sessions.every((s) => typeof s.records === 'number');
+}
+
 /** The store, written through our backend (so every summary is the writer's own). */
 async function generate(dir, count) {
   const pool = makeRecords(5_000);
@@ -142,13 +148,18 @@ export default {
   async 'prepare-listing'({ count }) {
     const missing = await missingSummaries();
     if (missing) return { skipped: missing };
+    // Keyed by the generator only: a rebuild of our packages does not regenerate gigabytes. Data
+    // whose summaries this build no longer reads (a record count missing) is generated anew.
     const files = codeFiles(
-      '@agent-records/core',
-      '@agent-records/fs-persistence',
       new URL('../records.mjs', import.meta.url).href,
+      new URL('./listing.mjs', import.meta.url).href,
       new URL('./listing-sizes.mjs', import.meta.url).href,
     );
-    const { dir, facts } = cacheFolder('listing', { count }, files);
+    let { dir, facts } = cacheFolder('listing', { count }, files);
+    if (facts && !(await summariesAnswer(facts.dir, count))) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      ({ dir, facts } = cacheFolder('listing', { count }, files));
+    }
     if (facts) return { ...facts, cached: true };
     const started = performance.now();
     const root = path.join(dir, 'store');

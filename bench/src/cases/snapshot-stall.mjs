@@ -53,6 +53,7 @@ export default {
         everyBytes: NEVER,
       },
     });
+    await records.replay(); // a new session: the core learns the log is empty
     const data = makeRecords(1_000);
     for (const record of data) records.logRecord(record);
     await records.flush();
