@@ -19,7 +19,7 @@ const EXIT_CODES_HELP = `
 A log of - reads standard input (cat, validate, stats, inspect).
 
 Exit codes:
-  0  success
+  0  success (warnings, such as a snapshot that does not match its log, go to stderr)
   1  the log has problems (corrupt lines, a torn tail, not starting with metadata,
      referenced blobs missing)
   2  wrong usage
@@ -53,7 +53,9 @@ export function buildProgram(
 
   program
     .command('inspect')
-    .description('health: protocol version, time span, records by type, problems, lock, blobs')
+    .description(
+      'health: protocol version, time span, records by type, problems, lock, blobs, summary, snapshot',
+    )
     .argument('<log>', 'a JSON Lines log, or - for standard input')
     .option('--json', 'print the report as JSON')
     .option('--blobs <dir>', 'the blob folder (default: blobs/ beside the log)')
@@ -100,7 +102,8 @@ export function buildProgram(
   program
     .command('validate')
     .description(
-      'exit 0 when every line is a record and the first is metadata; else list each problem',
+      'exit 0 when every line is a record and the first is metadata; else list each problem. ' +
+        'Also checks the snapshot against the log: one that does not match is a warning (stderr), harmless and safe to delete',
     )
     .argument('<log>', 'a JSON Lines log, or - for standard input')
     .action(async (log: string) => set(await runValidate({ log }, io)));
@@ -158,7 +161,7 @@ export function buildProgram(
     .argument('<root>', 'the store root folder')
     .option('--limit <count>', 'show at most this many sessions (a page)')
     .option('--after <id>', 'start after this session: the last id of the previous page')
-    .option('--json', 'print as JSON')
+    .option('--json', 'print the summaries as JSON (with each lock file and its state)')
     .action(async (root: string, options: { json?: boolean; limit?: string; after?: string }) =>
       set(await runSessions({ root, ...options }, io)),
     );

@@ -81,6 +81,14 @@ describe('agent-records validate: the snapshot beside the log', () => {
     expect(result.stderr).toContain(`${file}: valid (4 records)\n`);
   });
 
+  it('says in its help that it checks the snapshot, and that a mismatch is a warning', async () => {
+    const help = (await runCli(['validate', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('Also checks the snapshot against the log');
+    expect(help).toContain('is a warning (stderr), harmless and safe to delete');
+    const top = await runCli(['--help']);
+    expect(top.stdout).toContain('0  success (warnings, such as a snapshot that does not match');
+  });
+
   it('keeps exit 1 for a log with problems, whatever its snapshot', async () => {
     const file = path.join(dir.path, 's.jsonl');
     await logWithSnapshot(file, { before: 2, after: 1 });
