@@ -187,7 +187,8 @@ describe('taking over a stale lock', () => {
     const loser = outcomes.find((outcome) => !outcome.ok);
     expect(loser?.error).toBeInstanceOf(RecordsLockedError);
     expect(recordTypes(file)).toEqual([winners[0]?.name]);
-    expect(readdirSync(temp.dir).sort()).toEqual(['raced.jsonl']);
+    // No lock or temp file left; the winner's summary beside its log.
+    expect(readdirSync(temp.dir).sort()).toEqual(['raced.jsonl', 'raced.jsonl.summary.json']);
   }, 60_000);
 
   it('lets exactly one of four racing processes take over a stale lock', async () => {
