@@ -122,6 +122,15 @@ for (const [backend, Persistence] of [
       longestGapMs: +during.longestGap.toFixed(1),
       longestGapWithoutSnapshotMs: +quiet.longestGap.toFixed(1),
     });
+    if (Persistence === DataOnlyPersistence && run === 0) {
+      // What any consumer pays to read the text whole once (make it flat, count its bytes).
+      const started = performance.now();
+      Buffer.byteLength(snapshot.data);
+      const ms = performance.now() - started;
+      console.log(
+        `first whole read of the text (flatten + Buffer.byteLength): ${ms.toFixed(1)} ms`,
+      );
+    }
     await records.close();
   }
   console.log(`\n${backend}:`);
