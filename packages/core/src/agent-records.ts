@@ -153,6 +153,12 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
    */
   snapshot(): void {
     if (this.#restoring) return;
+    if (this.#closed) {
+      this.#report(new RecordsClosedError('snapshot() after close(): no snapshot was taken.'), {
+        kind: 'warning',
+      });
+      return;
+    }
     this.#snapshots.request();
   }
 

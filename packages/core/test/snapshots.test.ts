@@ -284,6 +284,18 @@ describe('taking snapshots', () => {
     ]);
   });
 
+  it('snapshot() after close() is a warning, take() is not called', async () => {
+    const host = new Host(memory());
+    await host.records.replay();
+    host.add(1);
+    await host.records.close();
+    host.records.snapshot();
+    expect(host.takes).toBe(0);
+    expect(host.warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/snapshot\(\) after close\(\)/),
+    ]);
+  });
+
   it('takes one at the start of a logRecord once everyRecords records were logged since the last', async () => {
     const spy = new SnapshotSpy(memory());
     const host = new Host(spy, { snapshots: { everyRecords: 3 } });
