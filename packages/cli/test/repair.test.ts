@@ -9,7 +9,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { FileSystemAgentRecordStore, snapshotPathOf } from '@agent-records/fs-persistence';
+import { AgentRecords } from '@agent-records/core';
+import {
+  FileSystemAgentRecordPersistence,
+  FileSystemAgentRecordStore,
+  snapshotPathOf,
+} from '@agent-records/fs-persistence';
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
 import { runRepair } from '../src/commands/repair.js';
@@ -116,5 +121,62 @@ describe('agent-records repair: the snapshot beside the log', () => {
     const [listed] = await store.list();
     expect(listed).toMatchObject({ id: 's1', records: 3, title: 'Repaired session' });
     expect(listed?.bytes).toBe(statSync(store.fileOf('s1')).size);
+  });
+});
+
+/** A host with a counter as its state, its records logged through the core with snapshots. */
+function counterHost(file: string) {
+  const state = { total: 0 };
+  const records = new AgentRecords<AgentRecordEnvelope>({
+    persistence: new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file),
+    protocolVersion: '1.0',
+    restore: (record) => {
+      if (record.type === 'add') state.total += (record as unknown as { n: number }).n;
+    },
+    snapshots: {
+      take: () => ({ ...state }),
+      restore: (saved) => Object.assign(state, saved as typeof state),
+      version: 1,
+    },
+    onError: () => {},
+  });
+  return { state, records };
+}
+
+describe('agent-records repair: a snapshot the core took', () => {
+  it('validate says it matches; after repair a resume never applies it and rebuilds the state in full', async () => {
+    const file = path.join(dir.path, 'host.jsonl');
+    const live = counterHost(file);
+    await live.records.replay();
+    for (const n of [1, 2, 3]) {
+      live.state.total += n;
+      live.records.logRecord({ type: 'add', n } as never);
+    }
+    live.records.snapshot();
+    live.state.total += 10;
+    live.records.logRecord({ type: 'add', n: 10 } as never);
+    await live.records.close();
+
+    const valid = await runCli(['validate', file]);
+    expect(valid.code).toBe(0);
+    expect(valid.stderr).toBe(
+      `${file}: valid (5 records; its snapshot, covering 4 records, matches)\n`,
+    );
+    const resumed = counterHost(file);
+    expect((await resumed.records.replay()).fromSnapshot?.records).toBe(4);
+    expect(resumed.state.total).toBe(16);
+    await resumed.records.close();
+
+    appendFileSync(file, 'torn {"type":"add"');
+    const repaired = captureIo();
+    expect(await runRepair({ log: file }, repaired.io)).toBe(0);
+    expect(repaired.stdout).toContain('deleted its snapshot');
+    expect((await runCli(['validate', file])).stderr).toBe(`${file}: valid (5 records)\n`);
+    const after = counterHost(file);
+    const replay = await after.records.replay();
+    expect(replay.fromSnapshot).toBeUndefined();
+    expect(replay.records).toBe(5);
+    expect(after.state.total).toBe(16);
+    await after.records.close();
   });
 });
