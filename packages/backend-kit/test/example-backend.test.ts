@@ -28,8 +28,12 @@ function subject(): PersistenceContractSubject {
 
 describePersistenceContract('ArrayLogPersistence (the README example)', subject, {
   largeLogRecords: 20_000,
+  expectCapabilities: ['readFrom', 'snapshots'],
 });
-describePersistenceModel('ArrayLogPersistence (the README example)', subject, { runs: 100 });
+describePersistenceModel('ArrayLogPersistence (the README example)', subject, {
+  runs: 100,
+  expectCapabilities: ['readFrom', 'snapshots'],
+});
 
 describe('the README', () => {
   it('shows the example backend exactly as tested here', () => {

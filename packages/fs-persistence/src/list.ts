@@ -124,8 +124,9 @@ async function describe(
   const name = path.basename(file);
   const summary = present.has(`${name}.summary.json`) ? readLogSummarySync(file, buffer) : null;
   const records = recordsOf(candidate, summary, buffer);
+  // A summary of an empty log only guessed createdAt; the log's first record says it.
   const createdAt =
-    summary?.createdAt ??
+    (summary && summary.bytes > 0 ? summary.createdAt : undefined) ??
     createdAtInHead(file, buffer) ??
     (candidate.birthtimeMs > 0 ? candidate.birthtimeMs : mtimeMs);
   let lockedBy: number | undefined;

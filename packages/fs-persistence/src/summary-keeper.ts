@@ -77,6 +77,7 @@ export class SummaryKeeper {
   /** A rewrite of `records` records landed; the log is now `size` bytes, another file. */
   rewritten(records: number, size: number): void {
     this.#generation++; // a count of the old file in progress is of no use any more
+    this.#createdAt = undefined; // the new first record says, as for a new log
     this.#baseRecords = records;
     this.#linesSince = 0;
     this.#bytes = size;
@@ -202,7 +203,8 @@ export class SummaryKeeper {
   async #load(generation: number, size: number): Promise<void> {
     const stored = await readLogSummary(this.#file).catch(() => null);
     if (generation !== this.#generation) return;
-    this.#createdAt ??= stored?.createdAt;
+    // An empty log's summary only guessed createdAt (now); its first record will say.
+    if (stored && stored.bytes > 0) this.#createdAt ??= stored.createdAt;
     this.#title ??= stored?.title;
     this.#counting = this.#count(generation, size, stored).catch(() => {});
   }

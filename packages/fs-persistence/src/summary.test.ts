@@ -38,10 +38,11 @@ describe('the summary file', () => {
     writer.append({ type: 'r', n: 9 });
     await writer.flush();
     await summaryOf(file, 11);
-    writer.rewrite([{ type: 'metadata', created_at: 1234 } as Rec, { type: 'r', n: 0 }]);
+    writer.rewrite([{ type: 'metadata', created_at: 5678 } as Rec, { type: 'r', n: 0 }]);
     await writer.flush();
     const rewritten = await summaryOf(file, 2);
     expect(rewritten.ino).toBe(statSync(file).ino); // the new file
+    expect(rewritten.createdAt).toBe(5678); // its first record says
     await writer.close();
   });
 

@@ -7,27 +7,28 @@ import {
 } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
 import { InMemoryAgentRecordPersistence } from './memory-persistence.js';
+import { InMemoryAgentRecordStore } from './memory-store.js';
 
-describePersistenceContract('InMemoryAgentRecordPersistence', () => {
-  let log: AgentRecordEnvelope[] = [];
-  let current: InMemoryAgentRecordPersistence<Rec> | undefined;
-  return {
-    open(options) {
-      // A new instance starts from what the previous one wrote, like reopening a file.
-      log = current ? current.records : log;
-      current = new InMemoryAgentRecordPersistence<Rec>(log, options);
-      return current;
-    },
-    // A copy of what the store holds now (written records only, nothing pending).
-    openReader: () => new InMemoryAgentRecordPersistence<Rec>(current ? current.records : log),
-    injectWriteFault(persistence, error) {
-      const target = persistence as InMemoryAgentRecordPersistence;
-      target.injectFault({ op: 'append', error, times: Number.POSITIVE_INFINITY });
-      target.injectFault({ op: 'rewrite', error, times: Number.POSITIVE_INFINITY });
-      return { clear: () => target.clearFaults() };
-    },
-  };
-});
+// Through the store: every persistence opened on the session shares its log, generation,
+// snapshot and title, as reopening a file does.
+describePersistenceContract(
+  'InMemoryAgentRecordPersistence',
+  () => {
+    const store = new InMemoryAgentRecordStore();
+    return {
+      open: (options) => store.open<Rec>('session', options),
+      // Another persistence on the same log: it reads what was written, nothing pending.
+      openReader: () => store.open<Rec>('session'),
+      injectWriteFault(persistence, error) {
+        const target = persistence as InMemoryAgentRecordPersistence;
+        target.injectFault({ op: 'append', error, times: Number.POSITIVE_INFINITY });
+        target.injectFault({ op: 'rewrite', error, times: Number.POSITIVE_INFINITY });
+        return { clear: () => target.clearFaults() };
+      },
+    };
+  },
+  { expectCapabilities: ['readFrom', 'snapshots', 'title'] },
+);
 
 type Rec = AgentRecordEnvelope & { n?: number; text?: string };
 const rec = (n: number): Rec => ({ type: 'test', n });

@@ -1,22 +1,17 @@
 import { describePersistenceModel } from '@agent-records/persistence-tests';
 import type { AgentRecordEnvelope } from '@agent-records/types';
-import { InMemoryAgentRecordPersistence } from './memory-persistence.js';
+import type { InMemoryAgentRecordPersistence } from './memory-persistence.js';
+import { InMemoryAgentRecordStore } from './memory-store.js';
 
 describePersistenceModel(
   'InMemoryAgentRecordPersistence',
   () => {
-    let current: InMemoryAgentRecordPersistence<AgentRecordEnvelope> | undefined;
+    // Through a store: a reopen shares the log, its generation, snapshot and title, as a file.
+    const store = new InMemoryAgentRecordStore();
     return {
-      open(options) {
-        // A new instance starts from what the previous one wrote, like reopening a file.
-        current = new InMemoryAgentRecordPersistence<AgentRecordEnvelope>(
-          current?.records ?? [],
-          options,
-        );
-        return current;
-      },
-      // What the store holds right now: a copy of the written records, not the pending ones.
-      openReader: () => new InMemoryAgentRecordPersistence(current?.records ?? []),
+      open: (options) => store.open<AgentRecordEnvelope>('session', options),
+      // Another persistence on the same log: what was written, nothing pending.
+      openReader: () => store.open<AgentRecordEnvelope>('session'),
       injectWriteFault(persistence, error) {
         const target = persistence as InMemoryAgentRecordPersistence;
         target.injectFault({ op: 'append', error, times: Number.POSITIVE_INFINITY });
@@ -25,5 +20,5 @@ describePersistenceModel(
       },
     };
   },
-  { runs: 150 },
+  { runs: 150, expectCapabilities: ['readFrom', 'snapshots', 'title'] },
 );

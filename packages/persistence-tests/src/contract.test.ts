@@ -9,7 +9,10 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const vitestBin = path.join(packageDir, 'node_modules', 'vitest', 'vitest.mjs');
 
 /** Runs the suite against the reference backend with one bug switched on; returns failed tests. */
-async function runSuite(mode: string): Promise<{ passed: string[]; failed: string[] }> {
+async function runSuite(
+  mode: string,
+  env: Record<string, string> = {},
+): Promise<{ passed: string[]; failed: string[] }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'contract-'));
   const out = path.join(dir, 'report.json');
   try {
@@ -26,7 +29,7 @@ async function runSuite(mode: string): Promise<{ passed: string[]; failed: strin
         ],
         {
           cwd: packageDir,
-          env: { ...process.env, BROKEN_MODE: mode, AGENT_RECORDS_MODEL_RUNS: '' },
+          env: { ...process.env, BROKEN_MODE: mode, AGENT_RECORDS_MODEL_RUNS: '', ...env },
         },
         resolve,
       ),
@@ -53,6 +56,15 @@ describe('describePersistenceContract', () => {
     expect(passed).toContain(
       'matches the model over 40 random command sequences with write faults',
     );
+  }, 120_000);
+
+  it('fails loudly when a backend claims capabilities it lacks, and tests them anyway', async () => {
+    const { passed, failed } = await runSuite('none', { CLAIM_CAPABILITIES: '1' });
+    expect(failed).toContain('offers the capabilities it claims: readFrom, snapshots, title');
+    // The claimed capabilities' tests are registered and fail, rather than go missing.
+    expect(failed).toContain('reads a log that was never written as no records');
+    expect(failed).toContain('reads no snapshot from a new log');
+    expect(passed).toContain('preserves append order, durably across reopen');
   }, 120_000);
 
   const MODEL = 'matches the model over 40 random command sequences';

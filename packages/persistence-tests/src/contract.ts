@@ -10,6 +10,12 @@ import {
   RecordsWriteError,
 } from '@agent-records/types';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type PersistenceCapability,
+  probeCapabilities,
+  registerClaimTest,
+} from './capabilities.js';
+import { registerCapabilityExamples } from './contract-capabilities.js';
 import { registerExampleTests } from './contract-examples.js';
 
 /** Options the suite passes when it opens a persistence. */
@@ -55,6 +61,12 @@ export interface PersistenceContractOptions {
   largeLogRecords?: number;
   /** Per-test timeout for the slow tests, in ms (default 120,000). */
   slowTimeout?: number;
+  /**
+   * The optional capabilities the backend claims. Each one's tests are registered when the
+   * backend offers it (found by opening one persistence while the tests are collected); one
+   * claimed here is tested whether found or not, and a test fails naming what is missing.
+   */
+  expectCapabilities?: readonly PersistenceCapability[];
 }
 
 type Rec = AgentRecordEnvelope & { n?: number; text?: string; nested?: unknown };
@@ -100,7 +112,12 @@ export function describePersistenceContract(
   const largeLogRecords = options.largeLogRecords ?? 100_000;
   const slowTimeout = options.slowTimeout ?? 120_000;
 
-  describe(`persistence contract: ${name}`, () => {
+  describe(`persistence contract: ${name}`, async () => {
+    // Which optional capabilities to test: those the backend has, and those it claims.
+    const found = await probeCapabilities(factory);
+    const capabilities = new Set([...found, ...(options.expectCapabilities ?? [])]);
+    registerClaimTest(found, options.expectCapabilities);
+
     let subject: PersistenceContractSubject;
     const opened: AgentRecordPersistence<AgentRecordEnvelope>[] = [];
     const open = (openOptions?: ContractOpenOptions) => {
@@ -288,6 +305,7 @@ export function describePersistenceContract(
     });
 
     registerExampleTests({ subject: () => subject, open, reopen });
+    registerCapabilityExamples({ subject: () => subject, open, reopen }, capabilities);
 
     describe('failure episodes', () => {
       const withFaults = () => {

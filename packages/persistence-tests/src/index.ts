@@ -1,4 +1,9 @@
 export {
+  ALL_CAPABILITIES,
+  capabilitiesOf,
+  type PersistenceCapability,
+} from './capabilities.js';
+export {
   type ContractOpenOptions,
   describePersistenceContract,
   type InjectedWriteFault,
@@ -10,3 +15,8 @@ export {
   type PersistenceModelOptions,
   type StoreRefusals,
 } from './model.js';
+export {
+  describeStoreContract,
+  type StoreContractOptions,
+  type StoreContractSubject,
+} from './store-contract.js';

@@ -2,6 +2,7 @@
 // the model, then checks that `read()` equals the model.
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import fc from 'fast-check';
+import { capabilityCommands, checkSnapshot } from './model-capabilities.js';
 import {
   buildRecord,
   describeSpec,
@@ -124,8 +125,11 @@ class FlushCommand implements Command {
     }
     settleMaybes(model, await readAll(real.persistence));
     if (!model.faulted) model.mayBeLatched = false;
+    // Every snapshot asked for before it is stored or dropped now.
+    model.flushed();
     await checkRead(model, real, 'flush()');
     checkReports(model, real, 'flush()');
+    await checkSnapshot(model, real, 'flush()');
     const stored = await readStore(real);
     const problem = stored && mismatch(stored, model.records);
     if (problem) throw new Error(`after flush() resolved, a fresh reader differs: ${problem}`);
@@ -142,6 +146,7 @@ class RewriteCommand implements Command {
     const values = this.specs.map((spec) => buildRecord(spec, model.nextId++).value);
     real.persistence.rewrite(values as AgentRecordEnvelope[]);
     model.records = values.map((value) => ({ value: snapshotOf(value), maybe: false }));
+    model.rewritten();
     await checkRead(model, real, this.toString());
   }
   toString() {
@@ -183,9 +188,11 @@ class ReopenCommand implements Command {
     });
     real.persistence = real.open();
     model.mayBeLatched = false;
+    model.flushed();
     settleMaybes(model, await readAll(real.persistence));
     await checkRead(model, real, 'close() and reopen');
     checkReports(model, real, 'close() and reopen');
+    await checkSnapshot(model, real, 'close() and reopen');
   }
   toString() {
     return 'close() and reopen';
@@ -200,6 +207,7 @@ class InjectFaultCommand implements Command {
     const error = Object.assign(new Error('model: injected write fault'), { code: 'EIO' });
     real.fault = await inject(real.persistence, error);
     model.faulted = true;
+    model.snapshotDue = null; // its write may fail now: dropped, as a warning
     model.mayBeLatched = true;
     model.everFaulted = true;
     await checkRead(model, real, this.toString());
@@ -234,6 +242,7 @@ export function commandArbitraries(withFaults: boolean): Array<fc.Arbitrary<Comm
     fc.integer({ min: 0, max: 5 }).map((n) => new ReadCommand(n)),
     fc.integer({ min: 0, max: 25 }).map((ms) => new IdleCommand(ms)),
     fc.constant(new ReopenCommand()),
+    ...capabilityCommands(),
   ];
   if (withFaults) {
     commands.push(fc.constant(new InjectFaultCommand()), fc.constant(new ClearFaultCommand()));

@@ -5,7 +5,9 @@ import type {
   AgentRecordEnvelope,
   AgentRecordPersistence,
   RecordsErrorInfo,
+  RecordsPosition,
 } from '@agent-records/types';
+import type { PersistenceCapability } from './capabilities.js';
 import type { InjectedWriteFault, PersistenceContractSubject } from './contract.js';
 import type { StoreRefusals } from './model-records.js';
 
@@ -31,6 +33,57 @@ export class LogModel {
   everFaulted = false;
   /** Store-dependent records that were accepted and then turned out refused by the store. */
   refusedByStore = 0;
+  /** The optional capabilities the backend offers (the capability commands run only then). */
+  capabilities: ReadonlySet<PersistenceCapability> = new Set();
+  /** Rewrites so far: positions and snapshots of an earlier log no longer hold. */
+  rewrites = 0;
+  /** Positions `readFrom` gave, with the records before them and the log they belong to. */
+  positions: Array<{ position: RecordsPosition; count: number; rewrites: number }> = [];
+  /** Snapshots asked for, by the id in their data: what they cover, of which log. */
+  readonly snapshots = new Map<number, ModelSnapshot>();
+  nextSnapshot = 1;
+  /** The newest snapshot that must be stored once a flush resolves (no fault since), or null. */
+  snapshotDue: number | null = null;
+  /** A snapshot a resolved flush stored: `readSnapshot` must give it or a newer one. */
+  snapshotStored: number | null = null;
+  /** Snapshots whose data rejected and that were dropped: each is reported as a warning. */
+  rejectedSnapshots = 0;
+  /** The newest snapshot asked for rejects: once settled, it is one more warning. */
+  unreportedRejection = false;
+
+  /** True when no record's fate is still up to the store (positions can be counted). */
+  get settled(): boolean {
+    return this.records.every((record) => !record.maybe);
+  }
+
+  /** A rewrite: the log is another one from now on. */
+  rewritten(): void {
+    this.rewrites++;
+    // A few positions of older logs stay, to be read from again: they must be refused.
+    this.positions = this.positions.slice(-4);
+    // Dropped by the rewrite, as a warning, if not by its data first: one warning either way.
+    if (this.unreportedRejection) this.rejectedSnapshots++;
+    this.unreportedRejection = false;
+    this.snapshotDue = null;
+    this.snapshotStored = null;
+  }
+
+  /** A flush (or close) resolved: the snapshot due is stored now. */
+  flushed(): void {
+    if (this.unreportedRejection) this.rejectedSnapshots++;
+    this.unreportedRejection = false;
+    if (this.snapshotDue !== null) this.snapshotStored = this.snapshotDue;
+    this.snapshotDue = null;
+  }
+}
+
+export interface ModelSnapshot {
+  /** The records the log held before it was asked for. */
+  covered: unknown[];
+  /** `LogModel.rewrites` when it was asked for. */
+  rewrites: number;
+  /** Its data rejects: it must never be stored. */
+  rejects: boolean;
 }
 
 export interface RealSystem {
@@ -135,6 +188,12 @@ export function checkReports(model: LogModel, real: RealSystem, after: string): 
   if (failed.length > 0 && !model.everFaulted) {
     throw new Error(
       `after ${after}, onError reported a write failure although no fault was injected: ${failed[0]?.error.message}`,
+    );
+  }
+  const warnings = real.reports.filter((r) => r.info.kind === 'warning').length;
+  if (warnings < model.rejectedSnapshots) {
+    throw new Error(
+      `after ${after}, ${model.rejectedSnapshots} snapshots whose data rejected were dropped but onError heard ${warnings} warnings (each drop is one)`,
     );
   }
   const refused = real.reports.filter((r) => r.info.kind === 'record-refused').length;

@@ -1,7 +1,9 @@
 import type { RecordsErrorInfo } from '@agent-records/types';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
+import { capabilitiesOf, missingCapabilities, type PersistenceCapability } from './capabilities.js';
 import type { PersistenceContractSubject } from './contract.js';
+import { checkSnapshot } from './model-capabilities.js';
 import { commandArbitraries } from './model-commands.js';
 import type { StoreRefusals } from './model-records.js';
 import {
@@ -31,6 +33,12 @@ export interface PersistenceModelOptions {
   drainDeadlineMs?: number;
   /** Per-property timeout in ms (default: 600,000, or scaled up for a full run). */
   timeout?: number;
+  /**
+   * The optional capabilities the backend claims (`readFrom`, `snapshots`, `title`). The
+   * sequences use those the backend has, found on the persistence each sequence opens; one
+   * claimed here and missing fails the property, naming it.
+   */
+  expectCapabilities?: readonly PersistenceCapability[];
 }
 
 function envNumber(name: string): number | undefined {
@@ -104,7 +112,10 @@ export function describePersistenceModel(
           persistence: subject.open({ onError }),
         };
         const model = new LogModel();
+        model.capabilities = capabilitiesOf(real.persistence);
         try {
+          const missing = missingCapabilities(model.capabilities, options.expectCapabilities ?? []);
+          if (missing) throw new Error(`the persistence claims ${missing} but lacks it`);
           await fc.asyncModelRun(() => ({ model, real }), commands);
           // Whatever the sequence did, the end state must be durable across a reopen.
           if (model.faulted) {
@@ -114,8 +125,10 @@ export function describePersistenceModel(
           await real.persistence.close();
           real.persistence = real.open();
           settleMaybes(model, await readAll(real.persistence));
+          model.flushed();
           await checkRead(model, real, 'the sequence, a final close() and reopen');
           checkReports(model, real, 'the sequence');
+          await checkSnapshot(model, real, 'the sequence, a final close() and reopen');
         } finally {
           await real.fault?.clear();
           await real.persistence.close().catch(() => {});
