@@ -78,7 +78,8 @@ async function check(
     return report;
   }
   if (recordsInLog === null) {
-    report.problem = 'the log has problem lines: only its position was checked';
+    report.problem =
+      'its position matches; the records before it were not counted (the log has problem lines)';
     return report;
   }
   const after = await recordsAfter(log, stored.position);

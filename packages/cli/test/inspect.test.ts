@@ -126,6 +126,20 @@ describe('agent-records inspect: snapshot and summary', () => {
     expect(stale.stdout).toContain('a replay ignores it, deleting it is safe');
   });
 
+  it('checks only the position of a snapshot beside a log with problem lines, and says so', async () => {
+    const file = path.join(dir.path, 's.jsonl');
+    await logWithSnapshot(file, { before: 3, after: 1 });
+    appendFileSync(file, 'not json\n');
+    const result = await runCli(['inspect', file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /^ {12}its position matches; the records before it were not counted \(the log has problem lines\)$/m,
+    );
+    expect(JSON.parse((await runCli(['inspect', '--json', file])).stdout).snapshot.matches).toBe(
+      null,
+    );
+  });
+
   it('says when a snapshot cannot be read (exit 0), and none when there is none', async () => {
     const damaged = writeLog(dir.path, 'damaged.jsonl', VALID);
     writeFileSync(snapshotPathOf(damaged), 'not a snapshot\n');

@@ -72,7 +72,7 @@ function describeSnapshot(
       ? paint('matches the log', 'green')
       : snapshot.matches === false
         ? `${paint('does not match the log', 'yellow')} (${snapshot.problem}); a replay ignores it, deleting it is safe`
-        : `not checked (${snapshot.problem})`;
+        : (snapshot.problem ?? 'not checked');
   return [
     `covers ${count(snapshot.records, 'record')}, ${formatBytes(snapshot.bytes)}, written ${formatAge(snapshot.writtenAt, now)} (${formatTime(snapshot.writtenAt)})`,
     `            in ${snapshot.file} at ${formatPosition(snapshot.position)}`,
