@@ -118,7 +118,7 @@ const plan = [
   ['blobs', N.blobs, ['inline', 'blobs']],
   // Issue 15: resume, listing and the snapshot stall (their workers say 'skipped' until the
   // capabilities they measure exist).
-  ['resume', N.resume, ['full', 'snapshot'], { runs: Math.min(runs, 3) }],
+  ['resume', N.resume, ['full', 'snapshot', 'snapshot-fast-tail'], { runs: Math.min(runs, 3) }],
   [
     'listing',
     N.listing,

@@ -96,6 +96,9 @@ it('runs every case in quick mode and writes results.json', async () => {
       expect(median(resume, 'snapshot', 'fromSnapshot')).toBeGreaterThan(0);
       expect(median(resume, 'full', 'fromSnapshot')).toBe(0);
       expect(median(resume, 'snapshot', 'restored')).toBe(median(resume, 'full', 'restored'));
+      expect(median(resume, 'snapshot-fast-tail', 'restored')).toBe(
+        median(resume, 'full', 'restored'),
+      );
       expect(median(results.cases['snapshot-stall'], 'ours', 'logged')).toBeGreaterThan(0);
     } else {
       expect(resume.skipped).toMatch(/not built yet/);
@@ -104,6 +107,7 @@ it('runs every case in quick mode and writes results.json', async () => {
       expect(listing.skipped).toMatch(/not built yet/);
     } else {
       expect(median(listing, 'first-page', 'sessions')).toBe(50);
+      expect(median(listing, 'stat-first-page', 'sessions')).toBe(50);
       for (const impl of ['list-all', 'parse-every-file', 'count-lines'])
         expect(median(listing, impl, 'sessions')).toBe(listing.records);
     }
