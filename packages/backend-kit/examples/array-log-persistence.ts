@@ -84,7 +84,7 @@ export class ArrayLogPersistence<R extends AgentRecordEnvelope = AgentRecordEnve
 
   /** Optional capability: queued after everything appended so far; returns at once. */
   writeSnapshot(snapshot: SnapshotToWrite): void {
-    if (this.#closed) return; // never throws: the next snapshot is taken when it is reopened
+    if (this.#closed) return this.#snapshots.refuse(snapshot, 'the log is closed'); // never throws
     this.#snapshots.request(snapshot, this.#queue.mark());
     this.#loop.wake(); // the writer reports the mark's position, even with nothing queued
   }

@@ -141,6 +141,19 @@ describe('PendingSnapshots', () => {
     expect(warnings[1]).toMatch(/covering 2 records was dropped: the log is rewritten/);
   });
 
+  it('refuse drops a request it cannot queue as a warning, observing data that rejects', async () => {
+    const { snapshots, written, warnings } = setup();
+    snapshots.refuse({ records: 4, data: Promise.reject(new Error('late')) }, 'it is closed');
+    snapshots.refuse({ records: 5, data: 'text' }, 'it is closed');
+    await turns(); // an unobserved rejection would fail the run (strict unhandled rejections)
+    expect(snapshots.pending).toBe(0);
+    expect(written).toEqual([]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/covering 4 records was dropped: it is closed\./),
+      expect.stringMatching(/covering 5 records was dropped: it is closed\./),
+    ]);
+  });
+
   it('writes only the newest ready snapshot; older ones are never written after it', async () => {
     const { snapshots, written, warnings } = setup();
     const slow = later<string>();

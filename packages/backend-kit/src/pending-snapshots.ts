@@ -106,6 +106,16 @@ export class PendingSnapshots {
   }
 
   /**
+   * Drops `snapshot` at once, reported as a `warning` naming `reason`, for a request the backend
+   * cannot queue (it is closed, or another writer holds the log). Its data, if a promise, is
+   * observed: a rejection is not left unhandled.
+   */
+  refuse(snapshot: SnapshotToWrite, reason: string): void {
+    if (typeof snapshot.data !== 'string') Promise.resolve(snapshot.data).catch(() => {});
+    this.#report(snapshot.records, reason);
+  }
+
+  /**
    * True when a request at or before `mark` still waits for its position: the writer should call
    * {@link reached} (opening its log first, if it has to, to know its end).
    */
@@ -195,18 +205,22 @@ export class PendingSnapshots {
 
   #drop(request: Request, reason: string, error?: unknown): void {
     if (request.done) return;
+    this.#report(request.records, reason, error);
+    this.#finish(request);
+  }
+
+  #report(records: number, reason: string, error?: unknown): void {
     const cause = error === undefined ? '' : ` (${asError(error).message})`;
     const log = this.#options.log ? ` of ${this.#options.log}` : '';
     this.#options.errors.report(
       new Error(
-        `The snapshot${log} covering ${request.records} records was dropped: ${reason}${cause}. ` +
+        `The snapshot${log} covering ${records} records was dropped: ${reason}${cause}. ` +
           'Nothing in the log was lost; the next snapshot replaces it, and until then a resume ' +
           'replays from the previous snapshot or from the start.',
         error === undefined ? undefined : { cause: error },
       ),
       { kind: 'warning' },
     );
-    this.#finish(request);
   }
 
   #finish(request: Request): void {

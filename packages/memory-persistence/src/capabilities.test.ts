@@ -140,8 +140,8 @@ describe('InMemoryAgentRecordPersistence snapshots', () => {
     // Data that rejects is not left unhandled (the workers run with strict unhandled rejections).
     persistence.writeSnapshot({ records: 0, data: Promise.reject(new Error('late data')) });
     expect(reports).toEqual([
-      ['warning', expect.stringMatching(/after close\(\) was dropped/)],
-      ['warning', expect.stringMatching(/after close\(\) was dropped/)],
+      ['warning', expect.stringMatching(/was dropped: it was asked for after close\(\)/)],
+      ['warning', expect.stringMatching(/was dropped: it was asked for after close\(\)/)],
     ]);
     await new Promise((resolve) => setImmediate(resolve));
   });

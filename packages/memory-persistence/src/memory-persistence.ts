@@ -178,10 +178,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
    */
   writeSnapshot(snapshot: SnapshotToWrite): void {
     if (this.#closed) {
-      Promise.resolve(snapshot.data).catch(() => {}); // its rejection is no one's to hear now
-      this.#report(new Error('A snapshot asked for after close() was dropped.'), {
-        kind: 'warning',
-      });
+      this.#snapshots.refuse(snapshot, 'it was asked for after close()');
       return;
     }
     const mark = ++this.#marks;
