@@ -84,7 +84,10 @@ export class ArrayLogPersistence<R extends AgentRecordEnvelope = AgentRecordEnve
 
   /** Optional capability: queued after everything appended so far; returns at once. */
   writeSnapshot(snapshot: SnapshotToWrite): void {
-    if (this.#closed) return this.#snapshots.refuse(snapshot, 'the log is closed'); // never throws
+    if (this.#closed) {
+      this.#snapshots.refuse(snapshot, 'the log is closed'); // a warning; it never throws
+      return;
+    }
     this.#snapshots.request(snapshot, this.#queue.mark());
     this.#loop.wake(); // the writer reports the mark's position, even with nothing queued
   }
