@@ -8,6 +8,9 @@ import { OperationQueue } from './operation-queue.js';
  * always be the store's contents plus the queue's snapshot, whatever mix of appends, rewrites,
  * batches written, failed, refused and dropped came before; the operation counts must add up;
  * and draining the queue must leave exactly the expected log, with every operation counted done.
+ * Marks (a snapshot's place): whenever one is reached, the store holds exactly the log the host
+ * expected when it was made (batches never run past it); every mark a rewrite did not lose is
+ * reached by the drain.
  */
 type Command =
   | { kind: 'append'; bytes: number }
@@ -17,7 +20,8 @@ type Command =
   | { kind: 'failed' }
   | { kind: 'refused' }
   | { kind: 'dropped' }
-  | { kind: 'acknowledge'; appends: number };
+  | { kind: 'acknowledge'; appends: number }
+  | { kind: 'mark' };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('append' as const), bytes: fc.nat(9) }) },
@@ -41,7 +45,17 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('acknowledge' as const), appends: fc.nat(4) }),
   },
+  { weight: 2, arbitrary: fc.constant({ kind: 'mark' as const }) },
 );
+
+interface ModelMark {
+  id: number;
+  /** Host operations made before it (their `seq` is below this). */
+  before: number;
+  /** The newest rewrite queued before it (its segment), or null. */
+  segment: readonly Line[] | null;
+  lost: boolean;
+}
 
 interface Line {
   id: number;
@@ -52,10 +66,12 @@ function run(commands: Command[]): void {
   const queue = new OperationQueue<Line, Line>();
   let store: Line[] = [];
   // What the host did, minus what the store refused: the expected log is its fold.
-  let alive: Array<{ append: Line } | { rewrite: readonly Line[] }> = [];
-  const expectedLog = () => {
+  let alive: Array<({ append: Line } | { rewrite: readonly Line[] }) & { seq: number }> = [];
+  let seq = 0;
+  const expectedLog = (before = Number.POSITIVE_INFINITY) => {
     let log: Line[] = [];
     for (const op of alive) {
+      if (op.seq >= before) break;
       if ('append' in op) log.push(op.append);
       else log = [...op.rewrite];
     }
@@ -69,13 +85,28 @@ function run(commands: Command[]): void {
     if (batch.rewrite) store = [...batch.rewrite];
     store.push(...batch.appends);
   };
+  const marks: ModelMark[] = [];
+  let lastRewrite: readonly Line[] | null = null;
+  let reached = 0;
+  /** A mark just reached: the store is the log the host expected when it was made. */
+  const checkMarks = () => {
+    const now = queue.reachedMark;
+    for (const mark of marks) {
+      if (mark.id <= reached || mark.id > now || mark.lost) continue;
+      expect(store, `store when mark ${mark.id} is reached`).toEqual(expectedLog(mark.before));
+    }
+    reached = now;
+  };
+  const loseSegment = (rewrite: readonly Line[]) => {
+    for (const mark of marks) if (mark.segment === rewrite) mark.lost = true;
+  };
 
   for (const cmd of commands) {
     switch (cmd.kind) {
       case 'append': {
         const line = { id: next++, bytes: cmd.bytes };
         queue.append(line, line.bytes);
-        alive.push({ append: line });
+        alive.push({ append: line, seq: seq++ });
         enqueued++;
         break;
       }
@@ -83,9 +114,14 @@ function run(commands: Command[]): void {
         const records = Array.from({ length: cmd.length }, () => ({ id: next++, bytes: 0 }));
         queue.rewrite(records);
         enqueued++;
-        alive.push({ rewrite: records });
+        alive.push({ rewrite: records, seq: seq++ });
+        for (const mark of marks) if (mark.id > reached) mark.lost = true;
+        lastRewrite = records;
         break;
       }
+      case 'mark':
+        marks.push({ id: queue.mark(), before: seq, segment: lastRewrite, lost: false });
+        break;
       case 'take':
         if (queue.inflight === null) {
           queue.take(cmd);
@@ -113,6 +149,7 @@ function run(commands: Command[]): void {
         if (batch?.rewrite) {
           settled += queue.requeue({ dropRewrite: true });
           alive = alive.filter((op) => !('rewrite' in op) || op.rewrite !== batch.rewrite);
+          loseSegment(batch.rewrite);
           lastFailed = null;
         }
         break;
@@ -123,6 +160,7 @@ function run(commands: Command[]): void {
           settled += queue.drop();
           const gone = new Set<unknown>([batch.rewrite, ...batch.appends]);
           alive = alive.filter((op) => !gone.has('append' in op ? op.append : op.rewrite));
+          if (batch.rewrite) loseSegment(batch.rewrite);
           lastFailed = null;
         }
         break;
@@ -139,6 +177,7 @@ function run(commands: Command[]): void {
         }
         break;
     }
+    checkMarks();
     const view = queue.snapshot();
     expect([...(view.base ?? store), ...view.appends]).toEqual(expectedLog());
     expect(enqueued - settled).toBe(queue.operations);
@@ -152,8 +191,13 @@ function run(commands: Command[]): void {
   for (let batch = queue.take(); batch !== null; batch = queue.take()) {
     apply(batch);
     settled += queue.written();
+    checkMarks();
   }
   expect(store).toEqual(expectedLog());
+  for (const mark of marks) {
+    if (!mark.lost)
+      expect(mark.id, 'a mark no rewrite lost is reached').toBeLessThanOrEqual(reached);
+  }
   expect(settled).toBe(enqueued);
   expect(queue.pendingBytes).toBe(0);
 }
