@@ -8,8 +8,8 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import { available, dropSchema, newPool, schemaName } from '../test/database.js';
 import { PostgresAgentRecordPersistence } from './pg-persistence.js';
-import { ensureSchema } from './schema.js';
-import { PostgresAgentRecordStore } from './store.js';
+import { ensureSchema, SCHEMA_VERSION } from './schema.js';
+import { PostgresAgentRecordStore, type PostgresSessionInfo } from './store.js';
 
 type Rec = AgentRecordEnvelope & { n: number; text?: string };
 const schema = schemaName();
@@ -189,7 +189,7 @@ describe.skipIf(!available)('PostgresAgentRecordPersistence', () => {
       const { rows } = await first.query(
         `SELECT value FROM "${fresh}".agent_records_meta WHERE key = 'schema_version'`,
       );
-      expect(rows).toEqual([{ value: '1' }]);
+      expect(rows).toEqual([{ value: String(SCHEMA_VERSION) }]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
       await dropSchema(fresh);
@@ -204,8 +204,11 @@ describe.skipIf(!available)('PostgresAgentRecordPersistence', () => {
       p.append(rec(2));
       await p.close();
     }
+    // Newest write first (s-b), unless both were written in the same millisecond (then by id).
     const listed = await store.list();
-    expect(listed.map((s) => [s.id, s.records])).toEqual([
+    const [newest, oldest] = listed as [PostgresSessionInfo, PostgresSessionInfo];
+    expect(newest.updatedAt).toBeGreaterThanOrEqual(oldest.updatedAt);
+    expect(listed.map((s) => [s.id, s.records]).sort()).toEqual([
       ['s-a', 2],
       ['s-b', 2],
     ]);

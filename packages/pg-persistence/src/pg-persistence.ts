@@ -3,36 +3,32 @@ import {
   ErrorReporter,
   failureOf,
   OperationQueue,
-  serializeRecord,
+  PendingSnapshots,
   WriterLoop,
 } from '@agent-records/backend-kit';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
+  type RecordsBatch,
   RecordsClosedError,
-  RecordsConflictError,
   type RecordsErrorHandler,
-  RecordsInvalidError,
   RecordsInvalidSessionIdError,
-  RecordsSerializeError,
-  RecordsWriteError,
+  type RecordsPosition,
+  type SnapshotToWrite,
+  type StoredSnapshot,
   sessionIdProblem,
 } from '@agent-records/types';
 import type pg from 'pg';
 import { poolFrom } from './client.js';
-import { pagesOf, readCommitted, type SessionHead } from './reader.js';
+import { pgPosition, readView } from './reads.js';
 import { ensureSchema } from './schema.js';
+import { loadSnapshot, storeSnapshot } from './snapshots.js';
 import { qualified, type TableNames } from './sql.js';
-import { isDataRefusal, storableRecord } from './storable.js';
-import {
-  RefusedRowSearch,
-  type Row,
-  type RowBatch,
-  SessionWriter,
-  unwrittenCount,
-  unwrittenRecords,
-} from './writer.js';
+import { storableRecord } from './storable.js';
+import { PendingTitle } from './title.js';
+import { WriteTurn } from './write-turn.js';
+import { lineBytes, type Row, SessionWriter, unwrittenCount, unwrittenRecords } from './writer.js';
 
 export interface PostgresAgentRecordPersistenceOptions {
   /** A pool to use (not ended by `close()`); otherwise one is made from `connectionString`. */
@@ -79,7 +75,9 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   readonly #queue = new OperationQueue<R, Row>();
   readonly #progress: WriterLoop;
   readonly #writer: SessionWriter<R>;
-  readonly #search = new RefusedRowSearch();
+  readonly #title = new PendingTitle();
+  readonly #turn: WriteTurn<R>;
+  readonly #snapshots: PendingSnapshots;
 
   #closed = false;
   /** The close() in progress: while it runs, the writer may make a pool to retry on. */
@@ -98,8 +96,26 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     // The onError option hears every report; without it (and without a subscribed handler) they
     // are printed to stderr.
     const errors = new ErrorReporter({ ...(options.onError && { onError: options.onError }) });
-    this.#progress = new WriterLoop(errors, () => this.#run());
+    this.#progress = new WriterLoop(errors, () => this.#turn.run());
     this.#writer = new SessionWriter(sessionId, this.#names, this.#queue);
+    this.#snapshots = new PendingSnapshots({
+      errors,
+      write: async (ready) => {
+        await this.#prepare();
+        await storeSnapshot(this.#connections(), this.#names, sessionId, ready);
+      },
+      log: `session ${sessionId}`,
+    });
+    this.#turn = new WriteTurn({
+      sessionId,
+      queue: this.#queue,
+      writer: this.#writer,
+      progress: this.#progress,
+      title: this.#title,
+      snapshots: this.#snapshots,
+      connections: () => this.#connections(),
+      prepare: () => this.#prepare(),
+    });
     this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
   }
 
@@ -111,7 +127,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     // The bound counts UTF-8 bytes; records it drops are one report for the next flush().
     const bytes = Buffer.byteLength(line, 'utf8');
     this.#progress.admit(bytes, this.#maxPendingBytes);
-    this.#queue.append({ line, time }, bytes);
+    this.#queue.append({ line, time, bytes: lineBytes(line) }, bytes);
     this.#progress.enqueue(1, bytes);
     this.#progress.schedule();
   }
@@ -126,7 +142,68 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     // What is queued now stays queued (and counted) until the rewrite lands: if it is refused,
     // that is written as if the rewrite had never been asked for.
     this.#queue.rewrite(records.slice());
-    this.#search.reset();
+    this.#turn.rewriteQueued();
+    // The rewrite's transaction deletes the stored snapshot; those still queued are of the old log.
+    this.#snapshots.invalidate('the log is rewritten');
+    this.#progress.enqueue();
+    this.#progress.schedule();
+  }
+
+  /**
+   * The snapshot capability (see `AgentRecordPersistence.writeSnapshot`, and the backend kit's
+   * `PendingSnapshots`): covers every append and rewrite queued before the call; stored in the
+   * snapshots table once those rows are committed and its data is made, at their end
+   * `{ seq, generation }`, in one statement of its own (appends keep being written meanwhile).
+   * Dropped as a `warning` when its data rejects, its write fails, or a rewrite comes after it.
+   */
+  writeSnapshot(snapshot: SnapshotToWrite): void {
+    if (this.#closed) {
+      this.#snapshots.refuse(snapshot, 'it was asked for after close()');
+      return;
+    }
+    if (this.#progress.refusal) {
+      this.#snapshots.refuse(snapshot, 'another writer changed the session');
+      return;
+    }
+    this.#snapshots.request(snapshot, this.#queue.mark());
+    // The writer gives it its position, even when nothing else is queued.
+    this.#progress.wake();
+  }
+
+  /**
+   * The session's snapshot, or null (none, or it cannot be read: that is reported as a
+   * `warning`). Not checked against the log: `readFrom(snapshot.position)` does that.
+   */
+  async readSnapshot(): Promise<StoredSnapshot | null> {
+    try {
+      await this.#prepare();
+      return await loadSnapshot(this.#connections(), this.#names, this.sessionId);
+    } catch (error) {
+      if (error instanceof RecordsClosedError) throw error;
+      this.#progress.report(
+        new Error(
+          `The snapshot of session ${this.sessionId} could not be read (${(error as Error).message}); ` +
+            'a resume replays the log from the start.',
+          { cause: error },
+        ),
+        { kind: 'warning' },
+      );
+      return null;
+    }
+  }
+
+  /**
+   * The session's title, shown by the store's `list()`: queued like an append and written with
+   * the next batch, in the sessions row (not in the log). U+0000, which a PostgreSQL `text`
+   * cannot hold, is stored as U+FFFD.
+   */
+  setTitle(title: string): void {
+    if (this.#closed)
+      throw new RecordsClosedError(`Session ${this.sessionId} is closed; open it again to write.`);
+    if (typeof title !== 'string') {
+      throw new TypeError(`setTitle takes a string; got ${typeof title}. Nothing was stored.`);
+    }
+    this.#title.set(title.replaceAll('\u0000', '\ufffd'));
     this.#progress.enqueue();
     this.#progress.schedule();
   }
@@ -144,7 +221,9 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     // A flush during a failure episode is the retry; one called while a write begun before it
     // is failing gets a retry of its own (the kit's WriterLoop); a refused rewrite rejects one
     // flush, after everything before it was written.
+    const snapshots = this.#snapshots.settled(); // those asked for before this flush
     await this.#progress.waitForAll();
+    await snapshots;
   }
 
   /**
@@ -158,8 +237,9 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     const attempt = (async () => {
       await previous?.catch(() => {});
       const failure = await failureOf(this.flush());
-      // A run still going must not hold a client while its pool ends.
+      // A run or a snapshot write still going must not hold a client while its pool ends.
       await this.#progress.running;
+      await this.#snapshots.idle();
       await this.#release();
       if (failure) throw failure.error;
     })();
@@ -208,49 +288,37 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
    */
   async *readBatches(): AsyncIterable<readonly R[]> {
     await this.#prepare();
-    for (;;) {
-      // What this writer had committed, and what it still holds, at one instant.
-      const head = this.#writer.head;
-      const generation = this.#writer.generation;
-      const snapshot = this.#queue.snapshot();
-      if (snapshot.base) {
-        yield* pagesOf(snapshot.base, (record) => serializeRecord(record));
-      } else {
-        const fits = yield* readCommitted<R>(
-          this.#connections(),
-          this.#names,
-          this.sessionId,
-          (found) => this.#readUpTo(found, head, generation),
-        );
-        if (!fits) continue; // nothing was yielded: take both snapshots again
-      }
-      yield* pagesOf(snapshot.appends, (row) => row.line);
-      return;
-    }
+    for await (const batch of readView(this.#source(), null)) yield batch.records;
   }
 
   /**
-   * The last seq to read from a table snapshot (`found`) so that it and a queue snapshot taken
-   * when this writer had committed up to `head` in `generation` make one view. The queue
-   * snapshot's records were not committed then; a batch that committed since (the one in flight,
-   * or a later one) holds rows after `head` only, so reading up to `head` leaves them to the
-   * queue snapshot and yields none twice. Two cases do not fit and are read again (null): the
-   * head was not known yet and a batch of this writer has committed since (its rows would be
-   * read twice), or a rewrite of this writer committed since (the rows up to `head` are no
-   * longer the ones the queue snapshot follows).
+   * The records after `position` (`{ seq, generation }`, from `readFrom` or `readSnapshot`; null:
+   * from the start), as `read()` sees them: committed rows in batches of at most 1000, each with
+   * the position after its last row, then one batch of what this writer has not committed yet
+   * (`end: null`). A position of another generation (the log was rewritten, or the session
+   * deleted and written again), beyond the log's end, or of a log a queued rewrite replaces
+   * makes the first `next()` reject with `RecordsPositionError`, before anything is yielded.
    */
-  #readUpTo(found: SessionHead, head: number | null, generation: number): number | null {
-    const ours = this.#writer.wrote(found.lastBatch);
-    if (head === null) {
-      if (ours) return null;
-      if (this.#writer.head === null && !this.#progress.running && this.#queue.empty) {
-        // A replay fences the writer: its first write expects the log it has just read.
-        this.#writer.adoptHead(found.head, found.generation);
-      }
-      return found.head;
+  async *readFrom(position: RecordsPosition | null): AsyncIterable<RecordsBatch<R>> {
+    const from = position === null ? null : pgPosition(this.sessionId, position);
+    await this.#prepare();
+    const unwritten: R[] = [];
+    for await (const batch of readView(this.#source(), from)) {
+      if (batch.end === null) unwritten.push(...batch.records);
+      else yield batch;
     }
-    if (ours && found.generation !== generation) return null;
-    return head;
+    if (unwritten.length > 0) yield { records: unwritten, end: null };
+  }
+
+  #source() {
+    return {
+      sessionId: this.sessionId,
+      names: this.#names,
+      writer: this.#writer,
+      queue: this.#queue,
+      progress: this.#progress,
+      connections: () => this.#connections(),
+    };
   }
 
   #prepare(): Promise<void> {
@@ -260,116 +328,5 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       throw error;
     });
     return this.#ready;
-  }
-
-  async #run(): Promise<void> {
-    while (this.#progress.writable && !this.#queue.empty) {
-      try {
-        await this.#prepare();
-        const committed = await this.#writer.learnHead(this.#connections());
-        if (committed !== null) this.#progress.complete(committed);
-      } catch (error) {
-        if (error instanceof RecordsConflictError) this.#progress.refuse(error);
-        else this.#fail(error);
-        return;
-      }
-      if (this.#queue.empty) break; // a retried batch had committed
-      // The newest rewrite (if any) and the appends queued after it, as one batch.
-      const maxAppends = this.#search.maxAppends();
-      const batch = this.#queue.take(maxAppends === undefined ? {} : { maxAppends });
-      if (batch === null) break;
-      try {
-        await this.#writer.write(this.#connections(), batch);
-        this.#search.written(batch.appends.length);
-        this.#progress.complete(this.#queue.written());
-      } catch (error) {
-        // Settle the waiting flushes first: requeueing may discard work a rewrite superseded,
-        // and that must not read as written.
-        if (
-          batch.rewrite &&
-          (error instanceof RecordsSerializeError || error instanceof RecordsInvalidError)
-        ) {
-          this.#refuseRewrite(error);
-          this.#progress.discard(this.#queue.requeue({ dropRewrite: true }));
-          continue;
-        }
-        if (isDataRefusal(error)) {
-          this.#isolate(batch, error);
-          continue;
-        }
-        if (error instanceof RecordsConflictError) this.#progress.refuse(error);
-        else this.#fail(error);
-        this.#queue.requeue();
-        return;
-      }
-    }
-  }
-
-  /**
-   * The server refused a batch for a data reason (append checked what it can, but a server may
-   * still refuse a row: a constraint, an encoding, a nesting limit). That is no I/O failure and
-   * retrying would never end it, so it is no episode: the batch is retried in halves until the
-   * one row it refuses is found, which is reported and dropped alone (a rewrite it is in is
-   * refused whole and the old log kept); every other record is written, in order.
-   */
-  #isolate(batch: RowBatch<R>, error: unknown): void {
-    this.#writer.forgetAttempt();
-    const cause = error as Error & { code: string };
-    if (batch.rewrite && batch.appends.length === 0) {
-      this.#search.reset();
-      this.#refuseRewrite(
-        new RecordsWriteError(
-          `PostgreSQL refused a record of the rewrite (SQLSTATE ${cause.code}: ${cause.message})`,
-          { cause },
-        ),
-      );
-      this.#progress.discard(this.#queue.requeue({ dropRewrite: true }));
-      return;
-    }
-    if (!batch.rewrite && batch.appends.length === 1) {
-      const recordType = (JSON.parse((batch.appends[0] as Row).line) as { type?: string }).type;
-      this.#search.reset();
-      this.#progress.report(
-        new RecordsWriteError(
-          `PostgreSQL refused record ${JSON.stringify(recordType)} of session ${this.sessionId} ` +
-            `(SQLSTATE ${cause.code}: ${cause.message}). It was not stored; the records before ` +
-            'and after it were. Check the table for constraints or triggers that refuse it.',
-          { cause },
-        ),
-        { kind: 'record-refused', ...(recordType !== undefined && { recordType }) },
-      );
-      this.#progress.discard(this.#queue.drop());
-      return;
-    }
-    this.#search.halve(batch);
-    this.#queue.requeue();
-  }
-
-  #fail(error: unknown): void {
-    this.#progress.fail(
-      error,
-      (cause) =>
-        `Writing session ${this.sessionId} failed (${cause.message}); ${this.#queue.queuedOperations + (this.#queue.inflight?.appends.length ?? 0)} records ` +
-        'stay queued in order and are retried on the next flush().',
-    );
-  }
-
-  /**
-   * A rewrite the store cannot hold is dropped whole and the old log kept: reported once, and
-   * the next flush() rejects with it (as on the memory backend). What was queued before it goes
-   * back to the queue (`OperationQueue.requeue({ dropRewrite: true })`).
-   */
-  #refuseRewrite(error: RecordsSerializeError | RecordsInvalidError | RecordsWriteError): void {
-    const recordType = 'recordType' in error ? error.recordType : undefined;
-    this.#progress.report(error, {
-      kind: 'record-refused',
-      ...(recordType !== undefined && { recordType }),
-    });
-    this.#progress.latchRefusal(
-      new RecordsWriteError(
-        `The rewrite of session ${this.sessionId} was refused and the old log kept: ${error.message}`,
-        { cause: error },
-      ),
-    );
   }
 }

@@ -4,11 +4,17 @@ import { qualified, schemaStatements, type TableNames } from './sql.js';
 
 export type { TableNames } from './sql.js';
 
-export const SCHEMA_VERSION = 1;
+/**
+ * 1: records, sessions (head, generation), meta. 2: session summaries (bytes, title, the activity
+ * index) and snapshots.
+ */
+export const SCHEMA_VERSION = 2;
 
 /**
  * Creates or upgrades the tables. Idempotent and safe to run from many processes at once: the
- * work happens under a transaction-scoped advisory lock.
+ * work happens under a transaction-scoped advisory lock. A new database goes through the same
+ * steps as an old one being upgraded (version 1's tables, then each upgrade), so the upgrade
+ * path is the one every test runs.
  */
 export async function ensureSchema(pool: Pool, names: TableNames): Promise<void> {
   const q = qualified(names);
@@ -27,7 +33,10 @@ export async function ensureSchema(pool: Pool, names: TableNames): Promise<void>
     if (version < 1) {
       await client.query(sql.createRecords);
       await client.query(sql.createSessions);
-      await client.query(sql.setVersion, [String(SCHEMA_VERSION)]);
     }
+    if (version < 2) {
+      for (const statement of sql.upgradeTo2) await client.query(statement);
+    }
+    if (version < SCHEMA_VERSION) await client.query(sql.setVersion, [String(SCHEMA_VERSION)]);
   });
 }

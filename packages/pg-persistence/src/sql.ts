@@ -1,7 +1,10 @@
 // Every SQL statement of the backend, in one place. Table names are checked identifiers,
 // quoted here; every value is a bind parameter.
 
-/** Where the records live: `"schema"."table"` and its sessions table `"schema"."table_sessions"`. */
+/**
+ * Where the records live: `"schema"."table"`, and beside it `"schema"."table_sessions"`,
+ * `"schema"."table_snapshots"` and `"schema"."table_meta"`.
+ */
 export interface TableNames {
   schema: string;
   table: string;
@@ -27,11 +30,17 @@ export function qualified(names: TableNames) {
     records: `${schema}."${table}"`,
     sessions: `${schema}."${table}_sessions"`,
     meta: `${schema}."${table}_meta"`,
+    snapshots: `${schema}."${table}_snapshots"`,
+    /** The index `list()` walks (created in the schema of the sessions table). */
+    activityIndex: `"${table}_sessions_activity"`,
     lockKey: `agent-records:${names.schema}.${table}`,
   };
 }
 
 export type QualifiedNames = ReturnType<typeof qualified>;
+
+/** Times in the sessions table are kept to the millisecond: `list()` pages by them in epoch ms. */
+const NOW_MS = "date_trunc('milliseconds', now())";
 
 export const BEGIN = 'BEGIN';
 export const COMMIT = 'COMMIT';
@@ -63,6 +72,7 @@ export function schemaStatements(q: QualifiedNames) {
         time timestamptz,
         PRIMARY KEY (session_id, seq)
       )`,
+    // Version 1's sessions table; version 2 adds to it (upgradeTo2).
     createSessions: `CREATE TABLE IF NOT EXISTS ${q.sessions} (
         session_id text PRIMARY KEY,
         head_seq bigint NOT NULL DEFAULT 0,
@@ -71,6 +81,34 @@ export function schemaStatements(q: QualifiedNames) {
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now()
       )`,
+    /**
+     * Version 2: the summary `list()` answers from (bytes, title; times kept to the millisecond,
+     * as `list()` pages by them in epoch ms), its index, and the snapshots table. Existing rows
+     * get their bytes counted from their records once, here.
+     */
+    upgradeTo2: [
+      `ALTER TABLE ${q.sessions}
+         ADD COLUMN IF NOT EXISTS bytes bigint NOT NULL DEFAULT 0,
+         ADD COLUMN IF NOT EXISTS title text,
+         ALTER COLUMN created_at SET DEFAULT ${NOW_MS},
+         ALTER COLUMN updated_at SET DEFAULT ${NOW_MS}`,
+      `UPDATE ${q.sessions} AS s SET
+         created_at = date_trunc('milliseconds', s.created_at),
+         updated_at = date_trunc('milliseconds', s.updated_at),
+         bytes = COALESCE((SELECT sum(octet_length(COALESCE(r.record_json, r.record::text)) + 1)
+                           FROM ${q.records} AS r WHERE r.session_id = s.session_id), 0)`,
+      `CREATE INDEX IF NOT EXISTS ${q.activityIndex}
+         ON ${q.sessions} (updated_at DESC, session_id COLLATE "C")`,
+      // One snapshot per session, the newest; seq and generation are the position it covers.
+      `CREATE TABLE IF NOT EXISTS ${q.snapshots} (
+         session_id text PRIMARY KEY,
+         seq bigint NOT NULL,
+         generation bigint NOT NULL,
+         records bigint NOT NULL,
+         written_at timestamptz NOT NULL,
+         data text NOT NULL
+       )`,
+    ],
     /** $1: the version. */
     setVersion: `INSERT INTO ${q.meta} (key, value) VALUES ('schema_version', $1)
          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
@@ -83,9 +121,16 @@ export function sessionStatements(q: QualifiedNames) {
     ensureSession: `INSERT INTO ${q.sessions} (session_id) VALUES ($1) ON CONFLICT (session_id) DO NOTHING`,
     selectHead: `SELECT head_seq, generation FROM ${q.sessions} WHERE session_id = $1`,
     selectHeadAndBatch: `SELECT head_seq, generation, last_batch FROM ${q.sessions} WHERE session_id = $1`,
-    /** The fence: $2 new head, $3 batch id, $4 expected head, $5 1 for a rewrite, $6 expected generation. */
+    /**
+     * The fence, which also keeps the summary (no round trip of its own): $2 new head, $3 batch
+     * id, $4 expected head, $5 1 for a rewrite (the bytes start again), $6 expected generation,
+     * $7 bytes written, $8 a new title (null: keep).
+     */
     moveHead: `UPDATE ${q.sessions}
-         SET head_seq = $2, generation = generation + $5, last_batch = $3, updated_at = now()
+         SET head_seq = $2, generation = generation + $5, last_batch = $3,
+             updated_at = ${NOW_MS},
+             bytes = CASE WHEN $5 = 1 THEN 0 ELSE bytes END + $7::bigint,
+             title = COALESCE($8::text, title)
          WHERE session_id = $1 AND head_seq = $4 AND generation = $6`,
     deleteRecords: `DELETE FROM ${q.records} WHERE session_id = $1`,
     /** $2 seqs, $3 JSON texts for jsonb, $4 exact JSON (or null), $5 times in epoch ms. */
@@ -97,12 +142,33 @@ export function sessionStatements(q: QualifiedNames) {
       `SELECT seq, COALESCE(record_json, record::text) AS record FROM ${q.records}
              WHERE session_id = $1 AND seq > $2 AND seq <= $3 ORDER BY session_id, seq LIMIT ${pageSize}`,
     deleteSession: `DELETE FROM ${q.sessions} WHERE session_id = $1`,
+    /** A rewrite makes the snapshot unusable: deleted in the rewrite's transaction. */
+    deleteSnapshot: `DELETE FROM ${q.snapshots} WHERE session_id = $1`,
+    /**
+     * Stores the newest snapshot: $2 seq, $3 generation, $4 records, $5 data. Only while the
+     * session is still in that generation with at least that many rows; the sessions row is
+     * locked (FOR SHARE), so a rewrite committing meanwhile is waited for and then seen.
+     */
+    upsertSnapshot: `INSERT INTO ${q.snapshots} (session_id, seq, generation, records, written_at, data)
+         SELECT session_id, $2, $3, $4, ${NOW_MS}, $5 FROM ${q.sessions}
+         WHERE session_id = $1 AND generation = $3 AND head_seq >= $2 FOR SHARE
+       ON CONFLICT (session_id) DO UPDATE SET seq = EXCLUDED.seq, generation = EXCLUDED.generation,
+         records = EXCLUDED.records, written_at = EXCLUDED.written_at, data = EXCLUDED.data`,
+    selectSnapshot: `SELECT seq, generation, records, written_at, data FROM ${q.snapshots} WHERE session_id = $1`,
   };
 }
+
+const SUMMARY = 'session_id, head_seq, generation, bytes, title, created_at, updated_at';
 
 /** The store's listing. */
 export function storeStatements(q: QualifiedNames) {
   return {
-    listSessions: `SELECT session_id, head_seq, generation, created_at, updated_at FROM ${q.sessions} ORDER BY session_id`,
+    /** $1: at most this many (null: all). Walks the activity index. */
+    listFirst: `SELECT ${SUMMARY} FROM ${q.sessions}
+         ORDER BY updated_at DESC, session_id COLLATE "C" LIMIT $1`,
+    /** The page after ($2 updated_at, $3 id): a range of the activity index, then a filter. */
+    listAfter: `SELECT ${SUMMARY} FROM ${q.sessions}
+         WHERE updated_at <= $2 AND (updated_at < $2 OR session_id COLLATE "C" > $3)
+         ORDER BY updated_at DESC, session_id COLLATE "C" LIMIT $1`,
   };
 }

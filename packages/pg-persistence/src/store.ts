@@ -1,7 +1,10 @@
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
+  type AgentRecordStore,
+  type ListSessionsOptions,
   RecordsInvalidSessionIdError,
+  type SessionSummary,
   sessionIdProblem,
 } from '@agent-records/types';
 import type pg from 'pg';
@@ -13,18 +16,30 @@ import {
 import { ensureSchema } from './schema.js';
 import { qualified, sessionStatements, storeStatements } from './sql.js';
 
-export interface PostgresSessionInfo {
-  id: string;
-  /** Records in the session (its head sequence number). */
-  records: number;
+/** A session as `list()` describes it: its summary, from the sessions table. */
+export interface PostgresSessionInfo extends SessionSummary {
+  /** Records in the session (its head sequence number), metadata included. */
+  readonly records: number;
   /** Rewrites so far. */
-  generation: number;
-  createdAt: number;
-  modifiedAt: number;
+  readonly generation: number;
+  /** @deprecated The same as `updatedAt` (its name before session summaries). */
+  readonly modifiedAt: number;
+}
+
+interface SummaryRow {
+  session_id: string;
+  head_seq: string;
+  generation: string;
+  bytes: string;
+  title: string | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
 /** Sessions in one PostgreSQL table, sharing one pool. */
-export class PostgresAgentRecordStore {
+export class PostgresAgentRecordStore
+  implements AgentRecordStore<PostgresAgentRecordPersistence, PostgresSessionInfo>
+{
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #options: PostgresAgentRecordPersistenceOptions;
@@ -68,33 +83,50 @@ export class PostgresAgentRecordStore {
     });
   }
 
-  async list(): Promise<PostgresSessionInfo[]> {
+  /**
+   * Sessions by last activity (`updatedAt`, newest first, then id in code point order), from
+   * the sessions table and its activity index; never reads a log. `limit` pages; `after` (the
+   * last summary of the previous page) starts after it.
+   */
+  async list(options: ListSessionsOptions = {}): Promise<PostgresSessionInfo[]> {
+    const { limit, after } = checkListOptions(options);
     await this.ensureSchema();
+    const sql = storeStatements(this.#names);
     const { rows } = await withClient(this.#pool, (client) =>
-      client.query<{
-        session_id: string;
-        head_seq: string;
-        generation: string;
-        created_at: Date;
-        updated_at: Date;
-      }>(storeStatements(this.#names).listSessions),
+      after === undefined
+        ? client.query<SummaryRow>(sql.listFirst, [limit ?? null])
+        : client.query<SummaryRow>(sql.listAfter, [
+            limit ?? null,
+            new Date(after.updatedAt),
+            after.id,
+          ]),
     );
-    return rows.map((row) => ({
-      id: row.session_id,
-      records: Number(row.head_seq),
-      generation: Number(row.generation),
-      createdAt: row.created_at.getTime(),
-      modifiedAt: row.updated_at.getTime(),
-    }));
+    return rows.map((row) => {
+      const updatedAt = row.updated_at.getTime();
+      return {
+        id: row.session_id,
+        createdAt: row.created_at.getTime(),
+        updatedAt,
+        records: Number(row.head_seq),
+        bytes: Number(row.bytes),
+        ...(row.title !== null && { title: row.title }),
+        generation: Number(row.generation),
+        modifiedAt: updatedAt,
+      };
+    });
   }
 
-  /** Deletes a session's records and its row, in one transaction. False when there was none. */
+  /**
+   * Deletes a session's records, its snapshot and its row (summary, title), in one transaction.
+   * False when there was none.
+   */
   async delete(sessionId: string): Promise<boolean> {
     const problem = sessionIdProblem(sessionId);
     if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
     await this.ensureSchema();
     const sql = sessionStatements(this.#names);
     return inTransaction(this.#pool, async (client) => {
+      await client.query(sql.deleteSnapshot, [sessionId]);
       await client.query(sql.deleteRecords, [sessionId]);
       const deleted = await client.query(sql.deleteSession, [sessionId]);
       return deleted.rowCount === 1;
@@ -105,4 +137,18 @@ export class PostgresAgentRecordStore {
   async close(): Promise<void> {
     if (this.#ownsPool) await this.#pool.end();
   }
+}
+
+/** `list()`'s options, checked: a wrong type would otherwise page wrongly without a word. */
+function checkListOptions(options: ListSessionsOptions): ListSessionsOptions {
+  const { limit, after } = options;
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+    throw new TypeError(`list({ limit }) takes an integer >= 0; got ${String(limit)}.`);
+  }
+  if (after !== undefined && (typeof after?.id !== 'string' || !Number.isFinite(after.updatedAt))) {
+    throw new TypeError(
+      'list({ after }) takes the last summary of the previous page ({ id, updatedAt }).',
+    );
+  }
+  return options;
 }

@@ -6,10 +6,19 @@ import { withClient } from './client.js';
 import { BEGIN, COMMIT, type QualifiedNames, ROLLBACK, sessionStatements } from './sql.js';
 import { isDataRefusal, storableRecord } from './storable.js';
 
-/** One queued append: its JSON line and its `time` (epoch ms) for the `time` column. */
+/**
+ * One queued append: its JSON line, its `time` (epoch ms) for the `time` column, and its size
+ * in the session summary (`lineBytes`).
+ */
 export interface Row {
   line: string;
   time: number | null;
+  bytes: number;
+}
+
+/** What a record adds to the summary's `bytes`: its UTF-8 JSON line and a newline, as in JSONL. */
+export function lineBytes(line: string): number {
+  return Buffer.byteLength(line, 'utf8') + 1;
 }
 
 /** The kit's queue as this backend uses it: rewrites hold records, appends hold rows. */
@@ -136,14 +145,17 @@ export class SessionWriter<R> {
     return null;
   }
 
-  /** Writes `batch` in one transaction on the head this writer knows (learnHead first). */
-  async write(pool: pg.Pool, batch: RowBatch<R>): Promise<void> {
+  /**
+   * Writes `batch` in one transaction on the head this writer knows (learnHead first), with the
+   * session's new `title` if one is given (a batch may hold nothing else).
+   */
+  async write(pool: pg.Pool, batch: RowBatch<R>, title: string | null = null): Promise<void> {
     let rolledBack = false;
     await withClient(
       pool,
       async (client) => {
         try {
-          await this.#transaction(client, batch);
+          await this.#transaction(client, batch, title);
         } catch (error) {
           if (!(error instanceof RecordsConflictError)) {
             rolledBack = await client.query(ROLLBACK).then(
@@ -159,13 +171,23 @@ export class SessionWriter<R> {
     );
   }
 
-  async #transaction(client: pg.PoolClient, batch: RowBatch<R>): Promise<void> {
+  async #transaction(
+    client: pg.PoolClient,
+    batch: RowBatch<R>,
+    title: string | null,
+  ): Promise<void> {
     const head = this.#head as number;
     const newHead = batch.rewrite
       ? batch.rewrite.length + batch.appends.length
       : head + batch.appends.length;
     const attempt: Attempt = { batchId: `${this.#token}:${++this.#batchNo}`, newHead };
     const rewrite = batch.rewrite !== null;
+    // The rewrite's rows are made before anything is sent (a record that cannot be serialised
+    // refuses the rewrite with no transaction begun); their bytes go into the summary.
+    const rewritten = batch.rewrite ? batch.rewrite.map((record) => storableRecord(record)) : [];
+    let bytes = 0;
+    for (const row of rewritten) bytes += lineBytes(row.line);
+    for (const row of batch.appends) bytes += row.bytes;
     await client.query(BEGIN);
     // From here until COMMIT answers, the outcome is unknown if the connection drops.
     this.#uncertain = attempt;
@@ -182,6 +204,8 @@ export class SessionWriter<R> {
       head,
       rewrite ? 1 : 0,
       this.#generation,
+      bytes,
+      title,
     ]);
     if (moved.rowCount !== 1) {
       await client.query(ROLLBACK);
@@ -189,32 +213,23 @@ export class SessionWriter<R> {
       throw this.conflictError();
     }
     let seq = head;
-    if (batch.rewrite) {
+    if (rewrite) {
+      // The snapshot goes with the log it was taken of, in this transaction: none can outlive it.
+      await client.query(this.#sql.deleteSnapshot, [this.#sessionId]);
       await client.query(this.#sql.deleteRecords, [this.#sessionId]);
       seq = 0;
-      const records = batch.rewrite;
-      for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
-        const lines: string[] = [];
-        const times: Array<number | null> = [];
-        for (const record of records.slice(i, i + ROWS_PER_STATEMENT)) {
-          const storable = storableRecord(record);
-          lines.push(storable.line);
-          times.push(storable.time);
-        }
-        await this.#insert(client, seq + 1, lines, times);
-        seq += lines.length;
-      }
     }
-    for (let i = 0; i < batch.appends.length; i += ROWS_PER_STATEMENT) {
-      const rows = batch.appends.slice(i, i + ROWS_PER_STATEMENT);
-      const lines = rows.map((row) => row.line);
-      await this.#insert(
-        client,
-        seq + 1,
-        lines,
-        rows.map((row) => row.time),
-      );
-      seq += lines.length;
+    for (const rows of [rewritten, batch.appends]) {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        const slice = rows.slice(i, i + ROWS_PER_STATEMENT);
+        await this.#insert(
+          client,
+          seq + 1,
+          slice.map((row) => row.line),
+          slice.map((row) => row.time),
+        );
+        seq += slice.length;
+      }
     }
     await client.query(COMMIT);
     this.#uncertain = null;
