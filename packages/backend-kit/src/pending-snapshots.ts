@@ -1,6 +1,5 @@
 import type { RecordsPosition, SnapshotToWrite } from '@agent-records/types';
 import { asError, type ErrorReporter } from './error-reporter.js';
-import { utf8ByteLength } from './pending-bytes.js';
 
 /** A snapshot ready to store: its records durable, its data made, its position known. */
 export interface ReadySnapshot {
@@ -185,7 +184,8 @@ export class PendingSnapshots {
     const snapshot: ReadySnapshot = {
       records: request.records,
       data: request.data as string,
-      bytes: utf8ByteLength(request.data as string),
+      // Native: a JavaScript count of a 20 MB state took 110-190 ms on the event loop.
+      bytes: Buffer.byteLength(request.data as string, 'utf8'),
       position: request.position as RecordsPosition,
     };
     this.#writing = this.#write(snapshot).then(
