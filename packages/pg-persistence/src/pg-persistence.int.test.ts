@@ -27,31 +27,37 @@ async function readAll(persistence: PostgresAgentRecordPersistence<Rec>): Promis
 }
 
 describe.skipIf(!available)('PostgresAgentRecordPersistence', () => {
-  describePersistenceContract('PostgresAgentRecordPersistence', () => {
-    const sessionId = `contract-${randomUUID()}`;
-    const constraint = `fault_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-    return {
-      open: (options) =>
-        new PostgresAgentRecordPersistence(sessionId, {
-          pool,
-          schema,
-          onError: options?.onError ?? (() => {}),
-        }),
-      openReader: () => new PostgresAgentRecordPersistence(sessionId, { pool, schema }),
-      // A real server-side fault: a CHECK constraint that refuses this session's rows.
-      injectWriteFault: async () => {
-        await ensureSchema(pool, { schema, table: 'agent_records' });
-        await pool.query(
-          `ALTER TABLE "${schema}".agent_records ADD CONSTRAINT ${constraint} CHECK (session_id <> '${sessionId}') NOT VALID`,
-        );
-        return {
-          clear: async () => {
-            await pool.query(`ALTER TABLE "${schema}".agent_records DROP CONSTRAINT ${constraint}`);
-          },
-        };
-      },
-    };
-  });
+  describePersistenceContract(
+    'PostgresAgentRecordPersistence',
+    () => {
+      const sessionId = `contract-${randomUUID()}`;
+      const constraint = `fault_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+      return {
+        open: (options) =>
+          new PostgresAgentRecordPersistence(sessionId, {
+            pool,
+            schema,
+            onError: options?.onError ?? (() => {}),
+          }),
+        openReader: () => new PostgresAgentRecordPersistence(sessionId, { pool, schema }),
+        // A real server-side fault: a CHECK constraint that refuses this session's rows.
+        injectWriteFault: async () => {
+          await ensureSchema(pool, { schema, table: 'agent_records' });
+          await pool.query(
+            `ALTER TABLE "${schema}".agent_records ADD CONSTRAINT ${constraint} CHECK (session_id <> '${sessionId}') NOT VALID`,
+          );
+          return {
+            clear: async () => {
+              await pool.query(
+                `ALTER TABLE "${schema}".agent_records DROP CONSTRAINT ${constraint}`,
+              );
+            },
+          };
+        },
+      };
+    },
+    { expectCapabilities: ['readFrom', 'snapshots', 'title'] },
+  );
 
   it('stores one row per record with session, sequence, jsonb record and time', async () => {
     const persistence = new PostgresAgentRecordPersistence<Rec>('rows', { pool, schema });

@@ -122,15 +122,18 @@ export function sessionStatements(q: QualifiedNames) {
     selectHead: `SELECT head_seq, generation FROM ${q.sessions} WHERE session_id = $1`,
     selectHeadAndBatch: `SELECT head_seq, generation, last_batch FROM ${q.sessions} WHERE session_id = $1`,
     /**
-     * The fence, which also keeps the summary (no round trip of its own): $2 new head, $3 batch
+     * The fence, which also keeps the summary (no round trip of its own; `updated_at` is the last
+     * write to the log, so a batch holding only a title leaves it): $2 new head, $3 batch
      * id, $4 expected head, $5 1 for a rewrite (the bytes start again), $6 expected generation,
-     * $7 bytes written, $8 a new title (null: keep).
+     * $7 bytes written, $8 a new title (null: keep), $9 the new log's `created_at` in epoch ms
+     * (its first record's, for a batch that writes row 1; null: keep).
      */
     moveHead: `UPDATE ${q.sessions}
          SET head_seq = $2, generation = generation + $5, last_batch = $3,
-             updated_at = ${NOW_MS},
+             updated_at = CASE WHEN $2 = head_seq AND $5 = 0 THEN updated_at ELSE ${NOW_MS} END,
              bytes = CASE WHEN $5 = 1 THEN 0 ELSE bytes END + $7::bigint,
-             title = COALESCE($8::text, title)
+             title = COALESCE($8::text, title),
+             created_at = COALESCE(date_trunc('milliseconds', to_timestamp($9::float8 / 1000)), created_at)
          WHERE session_id = $1 AND head_seq = $4 AND generation = $6`,
     deleteRecords: `DELETE FROM ${q.records} WHERE session_id = $1`,
     /** $2 seqs, $3 JSON texts for jsonb, $4 exact JSON (or null), $5 times in epoch ms. */

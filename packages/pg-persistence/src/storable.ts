@@ -78,3 +78,20 @@ export function isDataRefusal(error: unknown): boolean {
     (code.startsWith('22') || code === '54000' || code === '54001')
   );
 }
+
+/**
+ * The `created_at` (epoch ms) of a log whose first record is `line`: the record's own when it is
+ * a metadata record with one the `created_at` column can hold, else null (the row's first write
+ * stands). Read only for the batch that writes a log's first row.
+ */
+export function metadataCreatedAt(line: string | undefined): number | null {
+  if (line === undefined || !line.includes('"metadata"')) return null;
+  const first = JSON.parse(line) as { type?: unknown; created_at?: unknown };
+  const at = first.created_at;
+  return first.type === 'metadata' &&
+    typeof at === 'number' &&
+    at >= MIN_STORABLE_TIME &&
+    at <= MAX_STORABLE_TIME
+    ? at
+    : null;
+}

@@ -71,6 +71,20 @@ describe.skipIf(!available)('session summaries', () => {
       bytes: 0,
       title: 'Just a title',
     });
+    // updatedAt is the last write to the log: a later title alone leaves it.
+    persistence.append({ type: 'metadata' });
+    await persistence.flush();
+    const written = (await summaryOf('title-only'))?.updatedAt as number;
+    await pool.query(
+      `UPDATE "${schema}".agent_records_sessions SET updated_at = updated_at - interval '1 hour' WHERE session_id = 'title-only'`,
+    );
+    persistence.setTitle('Renamed');
+    await persistence.flush();
+    expect(await summaryOf('title-only')).toMatchObject({
+      title: 'Renamed',
+      updatedAt: written - 3_600_000,
+      records: 1,
+    });
     await persistence.close();
   });
 

@@ -4,7 +4,7 @@ import { RecordsConflictError } from '@agent-records/types';
 import type pg from 'pg';
 import { withClient } from './client.js';
 import { BEGIN, COMMIT, type QualifiedNames, ROLLBACK, sessionStatements } from './sql.js';
-import { isDataRefusal, storableRecord } from './storable.js';
+import { isDataRefusal, metadataCreatedAt, storableRecord } from './storable.js';
 
 /**
  * One queued append: its JSON line, its `time` (epoch ms) for the `time` column, and its size
@@ -206,6 +206,10 @@ export class SessionWriter<R> {
       this.#generation,
       bytes,
       title,
+      // The batch that writes row 1 tells when the log was started, if its record says so.
+      rewrite || head === 0
+        ? metadataCreatedAt(rewritten[0]?.line ?? batch.appends[0]?.line)
+        : null,
     ]);
     if (moved.rowCount !== 1) {
       await client.query(ROLLBACK);
