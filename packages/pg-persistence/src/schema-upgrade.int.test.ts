@@ -83,7 +83,7 @@ describe.skipIf(!available)('ensureSchema upgrades a version 1 database', () => 
       (await store.list({ after: listed[0] as (typeof listed)[0] })).map((row) => row.id),
     ).toEqual(['old-a']);
     const index = await pool.query(
-      `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'agent_records_sessions_activity'`,
+      `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'agent_records_activity'`,
       [schema],
     );
     expect(index.rows[0]?.indexdef).toMatch(/updated_at DESC, session_id COLLATE "C"/);

@@ -11,6 +11,8 @@ export interface TableNames {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** 63 minus the longest suffix of a derived name (`_snapshots`). */
+const MAX_TABLE_NAME = 63 - '_snapshots'.length;
 
 export function checkIdentifier(kind: string, value: string): string {
   if (!IDENTIFIER.test(value)) {
@@ -25,6 +27,14 @@ export function checkIdentifier(kind: string, value: string): string {
 export function qualified(names: TableNames) {
   const schema = `"${checkIdentifier('schema', names.schema)}"`;
   const table = checkIdentifier('table', names.table);
+  if (table.length > MAX_TABLE_NAME) {
+    // PostgreSQL cuts longer identifiers to 63 characters without a word, so two stores could
+    // end up sharing a sessions or snapshots table.
+    throw new TypeError(
+      `Invalid table name ${JSON.stringify(table)}: the table name "${table}" is ${table.length} characters: at most ${MAX_TABLE_NAME}, so that ` +
+        `"<table>_snapshots", the longest name derived from it, fits PostgreSQL's 63.`,
+    );
+  }
   return {
     schema,
     records: `${schema}."${table}"`,
@@ -32,7 +42,7 @@ export function qualified(names: TableNames) {
     meta: `${schema}."${table}_meta"`,
     snapshots: `${schema}."${table}_snapshots"`,
     /** The index `list()` walks (created in the schema of the sessions table). */
-    activityIndex: `"${table}_sessions_activity"`,
+    activityIndex: `"${table}_activity"`,
     lockKey: `agent-records:${names.schema}.${table}`,
   };
 }
