@@ -13,7 +13,9 @@ import { AgentRecords } from '@agent-records/core';
 import {
   FileSystemAgentRecordPersistence,
   FileSystemAgentRecordStore,
+  readLogSummary,
   snapshotPathOf,
+  summaryPathOf,
 } from '@agent-records/fs-persistence';
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +144,34 @@ function counterHost(file: string) {
   });
   return { state, records };
 }
+
+describe('agent-records repair: the summary beside the log', () => {
+  it('deletes a summary without a title (a cache of the old log) and keeps one with a title', async () => {
+    const root = path.join(dir.path, 'store');
+    const store = new FileSystemAgentRecordStore(root);
+    for (const [id, title] of [
+      ['plain', undefined],
+      ['titled', 'Keep me'],
+    ] as const) {
+      const writer = store.open<AgentRecordEnvelope>(id);
+      writer.append(JSON.parse(META));
+      if (title) writer.setTitle(title);
+      await writer.close();
+      appendFileSync(store.fileOf(id), 'not json\n');
+      expect(existsSync(summaryPathOf(store.fileOf(id)))).toBe(true);
+      expect(await runRepair({ log: store.fileOf(id) }, captureIo().io)).toBe(0);
+    }
+    expect(existsSync(summaryPathOf(store.fileOf('plain')))).toBe(false);
+    expect((await readLogSummary(store.fileOf('titled')))?.title).toBe('Keep me');
+    const listed = await store.list();
+    expect(listed.map((s) => [s.id, s.records, s.title])).toEqual(
+      expect.arrayContaining([
+        ['plain', 1, undefined],
+        ['titled', 1, 'Keep me'],
+      ]),
+    );
+  });
+});
 
 describe('agent-records repair: a snapshot the core took', () => {
   it('validate says it matches; after repair a resume never applies it and rebuilds the state in full', async () => {

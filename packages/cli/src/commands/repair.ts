@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { readLockHolder, removeSnapshotFile } from '@agent-records/fs-persistence';
+import {
+  readLockHolder,
+  readLogSummary,
+  removeSnapshotFile,
+  summaryPathOf,
+} from '@agent-records/fs-persistence';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
 import { type CliIo, runGuarded } from '../io.js';
@@ -158,6 +163,7 @@ export async function repairLog(
     });
     await rename(temp, file);
     await syncFile(dir);
+    await dropStaleSummary(file);
   } catch (error) {
     await source?.close().catch(() => {});
     await output?.abandon();
@@ -167,6 +173,17 @@ export async function repairLog(
     throw fileError(file, error);
   }
   return result;
+}
+
+/**
+ * After the log was replaced, its summary describes the old file. It is a cache checked against
+ * the log's inode and size, so nothing trusts its counts; a summary without a title is deleted
+ * all the same (the writer makes a new one), so that no later file reusing the old inode can
+ * match it. One with a title is kept: the title exists only there.
+ */
+async function dropStaleSummary(file: string): Promise<void> {
+  const summary = await readLogSummary(file).catch(() => null);
+  if (summary && summary.title === undefined) await unlink(summaryPathOf(file)).catch(() => {});
 }
 
 /** The time stamp of backup and quarantine file names (`2026-11-29T00-54-51-123Z`). */
