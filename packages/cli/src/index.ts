@@ -35,5 +35,5 @@ export { count, formatBytes } from './format.js';
 export { type CliIo, processIo } from './io.js';
 export { assertLogFile, STDIN } from './log-file.js';
 export { MAX_LINE_BYTES, type ScannedLine, type ScanOptions, scanLines } from './scan.js';
-export { checkSnapshot, type SnapshotReport, type UnreadableSnapshot } from './snapshot-check.js';
+export { SnapshotCheck, type SnapshotReport, type UnreadableSnapshot } from './snapshot-check.js';
 export { formatTime, summarizeRecord } from './summary.js';

@@ -1,10 +1,10 @@
 import {
-  FileSystemAgentRecordPersistence,
   logPositionProblem,
   readSnapshotFile,
   snapshotPathOf,
 } from '@agent-records/fs-persistence';
-import type { AgentRecordEnvelope, RecordsPosition } from '@agent-records/types';
+import type { RecordsPosition, StoredSnapshot } from '@agent-records/types';
+import type { ScannedLine } from './scan.js';
 
 /** What a log's stored snapshot says about itself, and whether it matches the log. */
 export interface SnapshotReport {
@@ -21,7 +21,7 @@ export interface SnapshotReport {
   /**
    * Whether it matches the log: its position is still a place in the log and the log holds
    * exactly `records` records before it. `null` when only the position could be checked (the
-   * log has problem lines).
+   * log has problem lines before it).
    */
   matches: boolean | null;
   /** Why it does not match, or why it was not fully checked. */
@@ -35,73 +35,76 @@ export interface UnreadableSnapshot {
 }
 
 /**
- * The snapshot beside a log, checked against it as a replay would: its position must still be a
- * place in the log (the fs backend's own check: not rewritten, truncated, repaired or replaced
- * since), and the log must hold the records the snapshot says it covers before that position
- * (`recordsInLog` minus the records `readFrom(position)` yields). Pass `recordsInLog: null` when
- * the log has problem lines: only the position is checked then. Null when there is no snapshot.
+ * The snapshot beside a log, checked against it as a replay would. Loaded before the command
+ * scans the log, so that the scan counts the records before the snapshot's position as it goes
+ * ({@link see}): one read of the log, and a log a live writer appends to meanwhile is still
+ * judged on the same bytes. Then {@link report}: the position must still be a place in the log
+ * (the fs backend's own check, as `readFrom` makes it: not rewritten, truncated, repaired or
+ * replaced since) and the records before it must be as many as the snapshot says it covers.
  */
-export async function checkSnapshot(
-  log: string,
-  recordsInLog: number | null,
-): Promise<SnapshotReport | UnreadableSnapshot | null> {
-  const file = snapshotPathOf(log);
-  try {
-    return await check(log, file, recordsInLog);
-  } catch (error) {
-    // A log that cannot be read from the position (a corrupt line after it, permissions): the
-    // log's own problems are reported by the command; the snapshot is simply not usable.
-    return { file, unreadable: `it could not be checked (${(error as Error).message})` };
-  }
-}
+export class SnapshotCheck {
+  readonly #log: string;
+  readonly #stored: StoredSnapshot | { problem: string } | null;
+  /** The byte offset the snapshot ends at (the fs backend's positions name it). */
+  readonly #offset: number | null;
+  #recordsBefore = 0;
+  #problemsBefore = 0;
 
-async function check(
-  log: string,
-  file: string,
-  recordsInLog: number | null,
-): Promise<SnapshotReport | UnreadableSnapshot | null> {
-  const stored = await readSnapshotFile(log);
-  if (stored === null) return null;
-  if ('problem' in stored) return { file, unreadable: stored.problem };
-  const report: SnapshotReport = {
-    file,
-    position: stored.position,
-    records: stored.records,
-    writtenAt: stored.writtenAt,
-    bytes: stored.bytes,
-    matches: null,
-  };
-  const positionProblem = await logPositionProblem(log, stored.position);
-  if (positionProblem !== null) {
-    report.matches = false;
-    report.problem = positionProblem;
-    return report;
+  private constructor(log: string, stored: StoredSnapshot | { problem: string } | null) {
+    this.#log = log;
+    this.#stored = stored;
+    const offset = stored && 'position' in stored ? stored.position.offset : undefined;
+    this.#offset = typeof offset === 'number' ? offset : null;
   }
-  if (recordsInLog === null) {
-    report.problem =
-      'its position matches; the records before it were not counted (the log has problem lines)';
-    return report;
-  }
-  const after = await recordsAfter(log, stored.position);
-  const before = recordsInLog - after;
-  report.matches = before === stored.records;
-  if (!report.matches) {
-    report.problem = `it says it covers ${stored.records} records, but the log holds ${before} before its position`;
-  }
-  return report;
-}
 
-/** Records the log holds after `position`, read through the backend (`readFrom`). */
-async function recordsAfter(log: string, position: RecordsPosition): Promise<number> {
-  // Reading takes no lock and writes nothing.
-  const persistence = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(log, {
-    onError: () => {},
-  });
-  try {
-    let after = 0;
-    for await (const batch of persistence.readFrom(position)) after += batch.records.length;
-    return after;
-  } finally {
-    await persistence.close().catch(() => {});
+  /** Reads the snapshot beside `log` (none: a check that reports null). */
+  static async load(log: string): Promise<SnapshotCheck> {
+    const stored = await readSnapshotFile(log).catch((error: unknown) => ({
+      problem: `it cannot be read (${(error as Error).message})`,
+    }));
+    return new SnapshotCheck(log, stored);
+  }
+
+  /** Counts one scanned line of the log, in order. */
+  see(line: ScannedLine): void {
+    // Positions are at line ends: a line that starts before the offset ends at or before it.
+    if (this.#offset === null || line.offset >= this.#offset) return;
+    if (line.problem) this.#problemsBefore++;
+    else if (line.record) this.#recordsBefore++;
+  }
+
+  /** The verdict, once the scan is done; null when the log has no snapshot. */
+  async report(): Promise<SnapshotReport | UnreadableSnapshot | null> {
+    const stored = this.#stored;
+    const file = snapshotPathOf(this.#log);
+    if (stored === null) return null;
+    if ('problem' in stored) return { file, unreadable: stored.problem };
+    const report: SnapshotReport = {
+      file,
+      position: stored.position,
+      records: stored.records,
+      writtenAt: stored.writtenAt,
+      bytes: stored.bytes,
+      matches: null,
+    };
+    const positionProblem = await logPositionProblem(this.#log, stored.position).catch(
+      (error: unknown) => `it could not be checked (${(error as Error).message})`,
+    );
+    if (positionProblem !== null) {
+      report.matches = false;
+      report.problem = positionProblem;
+    } else if (this.#offset === null) {
+      report.problem =
+        'its position matches; it names no byte offset, so its records were not counted';
+    } else if (this.#problemsBefore > 0) {
+      report.problem =
+        'its position matches; the records before it were not counted (the log has problem lines before it)';
+    } else {
+      report.matches = this.#recordsBefore === stored.records;
+      if (!report.matches) {
+        report.problem = `it says it covers ${stored.records} records, but the log holds ${this.#recordsBefore} before its position`;
+      }
+    }
+    return report;
   }
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FileSystemAgentRecordPersistence, snapshotPathOf } from '@agent-records/fs-persistence';
 import { describe, expect, it } from 'vitest';
@@ -126,14 +126,22 @@ describe('agent-records inspect: snapshot and summary', () => {
     expect(stale.stdout).toContain('a replay ignores it, deleting it is safe');
   });
 
-  it('checks only the position of a snapshot beside a log with problem lines, and says so', async () => {
+  it('checks only the position of a snapshot with problem lines before it; problems after it do not matter', async () => {
     const file = path.join(dir.path, 's.jsonl');
-    await logWithSnapshot(file, { before: 3, after: 1 });
+    await logWithSnapshot(file, { before: 4, after: 1 });
     appendFileSync(file, 'not json\n');
-    const result = await runCli(['inspect', file]);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(
-      /^ {12}its position matches; the records before it were not counted \(the log has problem lines\)$/m,
+    const after = await runCli(['inspect', file]);
+    expect(after.code).toBe(1);
+    expect(after.stdout).toMatch(/^ {12}matches the log$/m);
+    // The second line damaged in place, same length: the position (first line, line before it)
+    // still matches, but the records before it can no longer be counted.
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines[1] = 'x'.repeat((lines[1] as string).length);
+    writeFileSync(file, lines.join('\n'));
+    const before = await runCli(['inspect', file]);
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(
+      /^ {12}its position matches; the records before it were not counted \(the log has problem lines before it\)$/m,
     );
     expect(JSON.parse((await runCli(['inspect', '--json', file])).stdout).snapshot.matches).toBe(
       null,

@@ -13,7 +13,7 @@ import { runGuarded } from '../io.js';
 import { assertLogFile, STDIN } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
-import { checkSnapshot, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
+import { SnapshotCheck, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
 import { printInspect } from './inspect-print.js';
 
 export interface LogProblem {
@@ -92,6 +92,8 @@ export async function inspectLog(
   options: { progress?: boolean; blobDir?: string; io?: Pick<CliIo, 'err' | 'stdin'> } = {},
 ): Promise<InspectReport> {
   const info = await assertLogFile(file, { allowStdin: true });
+  // Read first: the scan counts the records before its position.
+  const snapshot = info ? await SnapshotCheck.load(file) : null;
   const report: InspectReport = {
     file,
     size: info?.size ?? 0,
@@ -118,6 +120,7 @@ export async function inspectLog(
   try {
     const lines = scanLines(file, { onProgress: progress?.update, stdin: options.io?.stdin });
     for await (const line of lines) {
+      snapshot?.see(line);
       if (!info) report.size += line.bytes + (line.complete ? 1 : 0);
       if (line.problem) {
         report.problemCount++;
@@ -164,7 +167,7 @@ export async function inspectLog(
   if (file !== STDIN) {
     const holder = await readLockHolder(`${file}.lock`).catch(() => null);
     if (holder) report.lock = { pid: holder.pid, host: holder.host, alive: holder.alive };
-    report.snapshot = await checkSnapshot(file, report.problemCount === 0 ? report.records : null);
+    report.snapshot = (await snapshot?.report()) ?? null;
     report.summary = await summaryOf(file, info);
   }
   return report;

@@ -5,7 +5,7 @@ import { type CliIo, runGuarded } from '../io.js';
 import { assertLogFile } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
-import { checkSnapshot, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
+import { SnapshotCheck, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
 import type { LogProblem } from './inspect.js';
 
 export interface ValidationResult {
@@ -29,6 +29,8 @@ export async function validateLog(
   io?: Pick<CliIo, 'err' | 'stdin'>,
 ): Promise<ValidationResult> {
   const info = await assertLogFile(file, { allowStdin: true });
+  // Read first: the scan counts the records before its position.
+  const snapshot = info ? await SnapshotCheck.load(file) : null;
   const result: ValidationResult = {
     file,
     records: 0,
@@ -43,6 +45,7 @@ export async function validateLog(
   const progress = progressFor(info?.size ?? 0, 'validate', io?.err ?? process.stderr);
   try {
     for await (const line of scanLines(file, { onProgress: progress.update, stdin: io?.stdin })) {
+      snapshot?.see(line);
       if (line.problem) {
         add({ line: line.line, offset: line.offset, problem: line.problem });
         continue;
@@ -74,9 +77,7 @@ export async function validateLog(
   if (result.records === 0 && result.problemCount === 0) {
     add({ line: 0, offset: 0, problem: 'the log is empty: no metadata record' });
   }
-  if (info) {
-    result.snapshot = await checkSnapshot(file, result.problemCount === 0 ? result.records : null);
-  }
+  if (snapshot) result.snapshot = await snapshot.report();
   return result;
 }
 
