@@ -3,6 +3,8 @@ import path from 'node:path';
 import { snapshotPathOf } from '@agent-records/fs-persistence';
 import { describe, expect, it } from 'vitest';
 import { runValidate } from '../src/commands/validate.js';
+import { scanLines } from '../src/scan.js';
+import { SnapshotCheck } from '../src/snapshot-check.js';
 import { captureIo, META, runCli, tempDir, VALID, writeLog } from './helpers.js';
 import { logWithSnapshot } from './snapshot-logs.js';
 
@@ -87,6 +89,15 @@ describe('agent-records validate: the snapshot beside the log', () => {
     expect(help).toContain('is a warning (stderr), harmless and safe to delete');
     const top = await runCli(['--help']);
     expect(top.stdout).toContain('0  success (warnings, such as a snapshot that does not match');
+  });
+
+  it('judges a snapshot on the bytes it scanned, while a live writer appends', async () => {
+    const file = path.join(dir.path, 's.jsonl');
+    await logWithSnapshot(file, { before: 3, after: 1 });
+    const check = await SnapshotCheck.load(file);
+    for await (const line of scanLines(file)) check.see(line);
+    appendFileSync(file, '{"type":"note","n":7}\n'.repeat(5)); // after the scan, before the verdict
+    expect(await check.report()).toMatchObject({ records: 3, matches: true });
   });
 
   it('keeps exit 1 for a log with problems, whatever its snapshot', async () => {
