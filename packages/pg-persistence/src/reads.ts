@@ -4,7 +4,7 @@ import { type RecordsPosition, RecordsPositionError } from '@agent-records/types
 import type pg from 'pg';
 import { pagesOf, type ReadRange, readCommitted, type SessionHead } from './reader.js';
 import type { QualifiedNames } from './sql.js';
-import type { RowQueue, SessionWriter } from './writer.js';
+import type { Row, RowQueue, SessionWriter } from './writer.js';
 
 /** A place in a session's log: after row `seq` of the log's `generation` (rewrites so far). */
 export type PgPosition = { seq: number; generation: number };
@@ -73,9 +73,10 @@ export async function* readView<R>(
       for (const records of pagesOf<R, R>(snapshot.base, (record) => serializeRecord(record)))
         yield { records, end: null };
     } else {
-      let found: SessionHead | null = null;
+      // The generation the read transaction sees: the `end` of every page is in it.
+      const seen = { generation: 0 };
       const pages = readCommitted<R>(source.connections(), source.names, source.sessionId, (at) => {
-        found = at;
+        seen.generation = at.generation;
         const upTo = readUpTo(source, at, head, generation);
         return upTo === null ? null : rangeFrom(source.sessionId, from, at, upTo);
       });
@@ -87,10 +88,9 @@ export async function* readView<R>(
             fits = page.value;
             break;
           }
-          const seen = found as SessionHead | null;
           yield {
             records: page.value.records,
-            end: { seq: page.value.last, generation: seen?.generation ?? 0 },
+            end: { seq: page.value.last, generation: seen.generation },
           };
         }
       } finally {
@@ -104,8 +104,6 @@ export async function* readView<R>(
     return;
   }
 }
-
-type Row = { line: string };
 
 /** The rows after `from` up to `upTo`, or RecordsPositionError when `from` is not in that log. */
 function rangeFrom(
