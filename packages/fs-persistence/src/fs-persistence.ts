@@ -357,6 +357,8 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     } catch (error) {
       if (!isRefusedRecord(error)) throw error;
       this.#reportRefusedRewrite(error);
+      // Snapshots asked for after it stood for a log that will not be: their place is lost.
+      this.#snapshots.pending.invalidate('the rewrite before it was refused');
       this.#loop.discard(this.#queue.requeue({ dropRewrite: true }));
       return;
     }

@@ -51,6 +51,9 @@ export function identityOf(ino: number | undefined, firstLineHead: Buffer): stri
   return `${(ino ?? 0).toString(36)}-${shortHash([cut === -1 ? head : head.subarray(0, cut)])}`;
 }
 
+/** The inode part of an identity (see {@link identityOf}). */
+const inodeOf = (identity: string) => identity.slice(0, identity.indexOf('-'));
+
 /**
  * The identity of the log open at `fd`, reading at most its first `limit` bytes (a position's
  * offset: the first line ends there or before it, so the result does not depend on the offset).
@@ -90,7 +93,8 @@ export async function positionAt(
   offset: number,
   end: number,
 ): Promise<FilePosition> {
-  if (offset === 0) return { offset: 0, fingerprint: '', log: '' };
+  // The start of the log: only the file counts (a rewrite makes another one), not its lines.
+  if (offset === 0) return { offset: 0, fingerprint: '', log: await logIdentity(ops, fd, 0) };
   const { fingerprint } = await lineBefore(ops, fd, offset, end);
   return { offset, fingerprint, log: await logIdentity(ops, fd, offset) };
 }
@@ -130,7 +134,6 @@ export async function checkPosition(
   file: string,
   position: FilePosition,
 ): Promise<void> {
-  if (position.offset === 0) return; // before every record: a place in any log
   const fail = (why: string): never => {
     throw new RecordsPositionError(
       `The position at byte ${position.offset} of ${file} no longer matches the log: ${why}. ` +
@@ -138,6 +141,16 @@ export async function checkPosition(
         '(readFrom(null)).',
     );
   };
+  if (position.offset === 0) {
+    // Before every record. A position without an identity is the start of any log; one taken
+    // of an empty log names that file, which a rewrite replaces.
+    if (position.log === '') return;
+    const identity = await logIdentity(ops, fd, 0);
+    if (inodeOf(identity) !== inodeOf(position.log)) {
+      fail('it is another file now (the log was rewritten, repaired or replaced since)');
+    }
+    return;
+  }
   if (position.offset > end) {
     fail(`the log holds ${end} bytes (it was truncated, rewritten or repaired since)`);
   }
@@ -168,7 +181,7 @@ export async function logPositionProblem(
       fd = await ops.open(logFile, 'r');
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw error;
-      return at.offset === 0 ? null : `${logFile} does not exist`;
+      return at.offset === 0 && at.log === '' ? null : `${logFile} does not exist`;
     }
     await checkPosition(ops, fd, (await ops.fstat(fd)).size, logFile, at);
     return null;

@@ -244,4 +244,22 @@ describe('readFrom', () => {
       /does not exist/,
     );
   });
+
+  it('a position at the start of an empty log names that file: a rewrite, queued or written, makes it unusable', async () => {
+    const file = path.join(temp.dir, 'empty.jsonl');
+    const writer = new FileSystemAgentRecordPersistence<Rec>(file);
+    writer.writeSnapshot({ records: 0, data: 'empty' });
+    await writer.flush();
+    const position = (await writer.readSnapshot())?.position as RecordsPosition;
+    expect(position).toMatchObject({ offset: 0 });
+    writer.append({ type: 'r', n: 0 }); // appends keep it valid
+    await writer.flush();
+    expect(numbers(await batchesFrom(writer, position))).toEqual([0]);
+    writer.rewrite([]);
+    const queued = await rejectionOf(writer.readFrom(position));
+    expect((queued as Error).message).toMatch(/rewrite .* is queued/);
+    await writer.flush();
+    expect(await rejectionOf(writer.readFrom(position))).toBeInstanceOf(RecordsPositionError);
+    await writer.close();
+  });
 });

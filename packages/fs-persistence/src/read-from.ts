@@ -44,7 +44,7 @@ export async function* readFromPosition<R extends AgentRecordEnvelope>(
       const end = view.durableEnd ?? (await source.ops.fstat(fd)).size;
       if (from) await checkPosition(source.ops, fd, end, source.file, from);
       yield* durableBatches(source, fd, from?.offset ?? 0, end);
-    } else if (from && from.offset > 0) {
+    } else if (from && (from.offset > 0 || from.log !== '')) {
       throw new RecordsPositionError(
         view.base
           ? `A rewrite of ${source.file} is queued: the position at byte ${from.offset} is in ` +

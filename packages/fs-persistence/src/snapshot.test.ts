@@ -219,4 +219,19 @@ describe('snapshots', () => {
     await writer.close();
     expect(readdirSync(temp.dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
+
+  it('a snapshot asked for after a rewrite that is refused is dropped, and flush() still settles', async () => {
+    const file = path.join(temp.dir, 'refused.jsonl');
+    const { reports, onError } = collector();
+    const writer = new FileSystemAgentRecordPersistence<Rec>(file, { onError });
+    writer.append({ type: 'r', n: 0 });
+    await writer.flush();
+    writer.rewrite([{ type: 'r', n: 1, big: 1n } as unknown as Rec]); // refused when written
+    writer.writeSnapshot({ records: 1, data: 'after the refused rewrite' });
+    await expect(writer.flush()).rejects.toThrow(/refused/);
+    await writer.flush(); // hung when the snapshot's place in the queue was lost with the rewrite
+    expect(await writer.readSnapshot()).toBeNull();
+    expect(reports.map((r) => r.kind)).toEqual(['record-refused', 'warning']);
+    await writer.close();
+  }, 10_000);
 });

@@ -165,7 +165,7 @@ export class LogWriter implements WriterState {
    * it wrote and of the file's identity, as `readFrom` would work it out from the file.
    */
   position(): FilePosition {
-    if (this.#durableSize === 0) return { offset: 0, fingerprint: '', log: '' };
+    if (this.#durableSize === 0) return { offset: 0, fingerprint: '', log: this.#identity };
     return { offset: this.#durableSize, fingerprint: this.#fingerprint, log: this.#identity };
   }
 
