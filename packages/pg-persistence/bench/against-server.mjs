@@ -1,0 +1,188 @@
+// Our backend against what the server itself can do, in one run (issue 17's targets):
+//   durable  one append + flush(), vs one single-row INSERT autocommit (one round trip)
+//   replay   read()/readBatches() of a session, vs one plain SELECT ... ORDER BY seq of its rows
+//   batched  N appends in bursts + flush(), vs the same rows in one transaction (one unnest INSERT)
+// Each pair runs alternately in rounds (ours, then the baseline), so load on the busy machine
+// falls on both; medians of the rounds are printed with the ratio. Run from
+// packages/pg-persistence after a build:
+//   node bench/against-server.mjs [durableSamples=2000] [records=100000] [rounds=5]
+// Uses AGENT_RECORDS_PG_URL (default postgres://postgres@127.0.0.1:5432/test) and a schema of
+// its own, dropped at the end.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { PostgresAgentRecordPersistence, PostgresAgentRecordStore } from '../dist/index.js';
+
+const url = process.env.AGENT_RECORDS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const durableSamples = Number(process.argv[2] ?? 2000);
+const records = Number(process.argv[3] ?? 100_000);
+const rounds = Number(process.argv[4] ?? 5);
+const only = process.env.ONLY?.split(',') ?? ['durable', 'replay', 'batched'];
+const schema = `ar_bench_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+const pool = new pg.Pool({ connectionString: url, max: 4 });
+const baseline = `"${schema}".baseline`;
+
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const percentile = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+const f = (ms) => `${ms.toFixed(3)} ms`;
+const record = (i) => ({ type: 'turn.prompt', n: i, content: 'hello '.repeat(20) });
+/** A table of the same shape as ours, for the baselines. */
+const createBaseline = `CREATE TABLE ${baseline} (session_id text NOT NULL, seq bigint NOT NULL,
+  record jsonb NOT NULL, record_json text, time timestamptz, PRIMARY KEY (session_id, seq))`;
+
+async function durable() {
+  const persistence = new PostgresAgentRecordPersistence('latency', { pool, schema });
+  for (let i = 0; i < 50; i++) {
+    persistence.append(record(i));
+    await persistence.flush();
+    await pool.query(`INSERT INTO ${baseline} VALUES ('warm', $1, $2::jsonb, NULL, now())`, [
+      i,
+      JSON.stringify(record(i)),
+    ]);
+  }
+  const ours = [];
+  const theirs = [];
+  let seq = 0;
+  const block = 100;
+  for (let done = 0; done < durableSamples; done += block) {
+    for (let i = 0; i < block; i++) {
+      const start = now();
+      persistence.append(record(i));
+      await persistence.flush();
+      ours.push(now() - start);
+    }
+    for (let i = 0; i < block; i++) {
+      const start = now();
+      const line = JSON.stringify(record(i));
+      await pool.query(
+        `INSERT INTO ${baseline} (session_id, seq, record, time) VALUES ($1, $2, $3::jsonb, to_timestamp($4::float8 / 1000))`,
+        ['single', ++seq, line, Date.now()],
+      );
+      theirs.push(now() - start);
+    }
+  }
+  await persistence.close();
+  ours.sort((a, b) => a - b);
+  theirs.sort((a, b) => a - b);
+  const p50 = percentile(ours, 0.5);
+  const b50 = percentile(theirs, 0.5);
+  console.log(
+    `durable (${durableSamples} samples each): ours p50 ${f(p50)} p99 ${f(percentile(ours, 0.99))}; ` +
+      `single-row INSERT autocommit p50 ${f(b50)} p99 ${f(percentile(theirs, 0.99))}; ` +
+      `p50 ratio ${(p50 / b50).toFixed(2)}x`,
+  );
+}
+
+async function fill(sessionId) {
+  const persistence = new PostgresAgentRecordPersistence(sessionId, { pool, schema });
+  for (let i = 0; i < records; i += 1000) {
+    for (let j = i; j < Math.min(records, i + 1000); j++) persistence.append(record(j));
+    await persistence.flush();
+  }
+  await persistence.close();
+}
+
+async function replay() {
+  await fill('replay');
+  const plain = async () => {
+    const start = now();
+    const { rows } = await pool.query(
+      `SELECT record FROM "${schema}".agent_records WHERE session_id = $1 ORDER BY seq`,
+      ['replay'],
+    );
+    if (rows.length !== records) throw new Error(`read ${rows.length}`);
+    return now() - start;
+  };
+  const ours = async (batches) => {
+    const persistence = new PostgresAgentRecordPersistence('replay', { pool, schema });
+    const start = now();
+    let n = 0;
+    if (batches) for await (const batch of persistence.readBatches()) n += batch.length;
+    else for await (const _ of persistence.read()) n++;
+    const ms = now() - start;
+    await persistence.close();
+    if (n !== records) throw new Error(`read ${n}`);
+    return ms;
+  };
+  await plain();
+  await ours(true);
+  const times = { read: [], readBatches: [], select: [] };
+  for (let r = 0; r < rounds; r++) {
+    times.read.push(await ours(false));
+    times.readBatches.push(await ours(true));
+    times.select.push(await plain());
+  }
+  const s = median(times.select);
+  console.log(
+    `replay ${records} (median of ${rounds}): read() ${f(median(times.read))} ` +
+      `(${(median(times.read) / s).toFixed(2)}x), readBatches() ${f(median(times.readBatches))} ` +
+      `(${(median(times.readBatches) / s).toFixed(2)}x); plain SELECT ${f(s)}`,
+  );
+}
+
+async function batched() {
+  const store = new PostgresAgentRecordStore({ pool, schema });
+  const lines = Array.from({ length: records }, (_, i) => JSON.stringify(record(i)));
+  const ours = async (r) => {
+    const persistence = new PostgresAgentRecordPersistence(`batched-${r}`, { pool, schema });
+    const start = now();
+    for (let i = 0; i < records; i += 1000) {
+      for (let j = i; j < Math.min(records, i + 1000); j++) persistence.append(record(j));
+      await new Promise((resolve) => setImmediate(resolve)); // a burst, then the loop turns
+    }
+    await persistence.flush();
+    const ms = now() - start;
+    await persistence.close();
+    await store.delete(`batched-${r}`);
+    return ms;
+  };
+  const unnest = async (r) => {
+    const start = now();
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO ${baseline} (session_id, seq, record, time)
+         SELECT $1, s, r::jsonb, to_timestamp(t / 1000)
+         FROM unnest($2::bigint[], $3::text[], $4::float8[]) AS x(s, r, t)`,
+        [
+          `unnest-${r}`,
+          lines.map((_, i) => i + 1),
+          // JSON.stringify of each record is part of the work, as it is ours.
+          Array.from({ length: records }, (_, i) => JSON.stringify(record(i))),
+          lines.map(() => Date.now()),
+        ],
+      );
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const ms = now() - start;
+    await pool.query(`DELETE FROM ${baseline} WHERE session_id = $1`, [`unnest-${r}`]);
+    return ms;
+  };
+  await ours('warm');
+  await unnest('warm');
+  const times = { ours: [], unnest: [] };
+  for (let r = 0; r < rounds; r++) {
+    times.ours.push(await ours(r));
+    times.unnest.push(await unnest(r));
+  }
+  const u = median(times.unnest);
+  console.log(
+    `batched ${records} (median of ${rounds}): ours ${f(median(times.ours))} ` +
+      `(${(median(times.ours) / u).toFixed(2)}x); one transaction, one unnest INSERT ${f(u)}`,
+  );
+}
+
+try {
+  await new PostgresAgentRecordStore({ pool, schema }).ensureSchema();
+  await pool.query(createBaseline);
+  if (only.includes('durable')) await durable();
+  if (only.includes('replay')) await replay();
+  if (only.includes('batched')) await batched();
+} finally {
+  await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await pool.end();
+}
