@@ -81,8 +81,8 @@ describe.skipIf(!available)('readFrom', () => {
     persistence.append(rec(0));
     persistence.append(rec(1));
     await persistence.flush();
-    // The next batch is held at its BEGIN: its records are in flight, not committed.
-    const { paused, release } = pauseNext((text) => text === 'BEGIN');
+    // The next batch is held before its statement is sent: its records are in flight, not committed.
+    const { paused, release } = pauseNext((text) => text.startsWith('WITH fence'));
     for (const record of range(2, 1500)) persistence.append(record);
     await paused;
     const batches = await batchesFrom(persistence, { seq: 1, generation: 0 });

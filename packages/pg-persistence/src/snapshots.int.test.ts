@@ -88,10 +88,9 @@ describe.skipIf(!available)('snapshots', () => {
     persistence.writeSnapshot({ records: 6, data: '{"state":"after 6"}' });
     persistence.append(rec(6));
     await persistence.flush();
-    const firstInsert = log.findIndex((s) =>
-      s.startsWith(`> INSERT INTO "${schema}"."agent_records"`),
-    );
-    const itsCommit = log.indexOf('< COMMIT', firstInsert);
+    // Appends are one autocommitted statement (the fence, then the rows): its answer is the commit.
+    const firstInsert = log.indexOf('> WITH fence AS');
+    const itsCommit = log.indexOf('< WITH fence AS', firstInsert);
     const snapshotSent = log.findIndex((s) => s.includes('agent_records_snapshots'));
     expect(firstInsert).toBeGreaterThanOrEqual(0);
     expect(itsCommit).toBeGreaterThan(firstInsert);

@@ -127,6 +127,12 @@ export function schemaStatements(q: QualifiedNames) {
 
 /** Reading and writing one session's records; $1 is always the session id. */
 export function sessionStatements(q: QualifiedNames) {
+  const moveHead = `UPDATE ${q.sessions}
+         SET head_seq = $2, generation = generation + $5, last_batch = $3,
+             updated_at = CASE WHEN $2 = head_seq AND $5 = 0 THEN updated_at ELSE ${NOW_MS} END,
+             bytes = CASE WHEN $5 = 1 THEN 0 ELSE bytes END + $7::bigint,
+             title = COALESCE($8::text, title),
+             created_at = COALESCE(date_trunc('milliseconds', to_timestamp($9::float8 / 1000)), created_at)`;
   return {
     ensureSession: `INSERT INTO ${q.sessions} (session_id) VALUES ($1) ON CONFLICT (session_id) DO NOTHING`,
     selectHead: `SELECT head_seq, generation FROM ${q.sessions} WHERE session_id = $1`,
@@ -138,13 +144,22 @@ export function sessionStatements(q: QualifiedNames) {
      * $7 bytes written, $8 a new title (null: keep), $9 the new log's `created_at` in epoch ms
      * (its first record's, for a batch that writes row 1; null: keep).
      */
-    moveHead: `UPDATE ${q.sessions}
-         SET head_seq = $2, generation = generation + $5, last_batch = $3,
-             updated_at = CASE WHEN $2 = head_seq AND $5 = 0 THEN updated_at ELSE ${NOW_MS} END,
-             bytes = CASE WHEN $5 = 1 THEN 0 ELSE bytes END + $7::bigint,
-             title = COALESCE($8::text, title),
-             created_at = COALESCE(date_trunc('milliseconds', to_timestamp($9::float8 / 1000)), created_at)
-         WHERE session_id = $1 AND head_seq = $4 AND generation = $6`,
+    moveHead: `${moveHead} WHERE session_id = $1 AND head_seq = $4 AND generation = $6`,
+    /**
+     * A batch of appends in one autocommitted statement (one round trip, atomic as any
+     * statement): the fence above ($5 is 0) and, only when it moved the head, the rows ($10
+     * seqs, $11 JSON texts for jsonb, $12 exact JSON or null, $13 times in epoch ms). Answers
+     * `moved`: 0 when the head or generation was not the expected one (nothing was written).
+     */
+    appendBatch: `WITH fence AS (
+         ${moveHead} WHERE session_id = $1 AND head_seq = $4 AND generation = $6
+         RETURNING session_id
+       ), inserted AS (
+         INSERT INTO ${q.records} (session_id, seq, record, record_json, time)
+         SELECT fence.session_id, s, r::jsonb, e, to_timestamp(t / 1000)
+         FROM fence, unnest($10::bigint[], $11::text[], $12::text[], $13::float8[]) AS x(s, r, e, t)
+       )
+       SELECT count(*)::int AS moved FROM fence`,
     deleteRecords: `DELETE FROM ${q.records} WHERE session_id = $1`,
     /** $2 seqs, $3 JSON texts for jsonb, $4 exact JSON (or null), $5 times in epoch ms. */
     insertRecords: `INSERT INTO ${q.records} (session_id, seq, record, record_json, time)

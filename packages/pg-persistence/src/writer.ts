@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { OperationQueue, QueuedBatch } from '@agent-records/backend-kit';
 import { RecordsConflictError } from '@agent-records/types';
 import type pg from 'pg';
@@ -15,6 +15,9 @@ export interface Row {
   time: number | null;
   bytes: number;
 }
+
+/** What a row's INSERT needs of it. */
+type RowText = Pick<Row, 'line' | 'time'>;
 
 /** What a record adds to the summary's `bytes`: its UTF-8 JSON line and a newline, as in JSONL. */
 export function lineBytes(line: string): number {
@@ -43,6 +46,14 @@ export function unwrittenCount<R>(queue: RowQueue<R>): number {
   return count;
 }
 
+/**
+ * The name of a prepared statement: one per text (the tables' names are in it), so that
+ * persistences on other tables sharing a connection never use each other's.
+ */
+export function preparedName(kind: string, text: string): string {
+  return `agent_records_${kind}_${createHash('sha256').update(text).digest('hex').slice(0, 20)}`;
+}
+
 /** Rows per INSERT statement; a batch of any size is still one transaction. */
 const ROWS_PER_STATEMENT = 5000;
 
@@ -62,6 +73,7 @@ interface Attempt {
 export class SessionWriter<R> {
   readonly #sessionId: string;
   readonly #sql: ReturnType<typeof sessionStatements>;
+  readonly #appendStatementName: string;
   readonly #queue: RowQueue<R>;
   readonly #token = randomUUID();
   #batchNo = 0;
@@ -74,6 +86,7 @@ export class SessionWriter<R> {
   constructor(sessionId: string, names: QualifiedNames, queue: RowQueue<R>) {
     this.#sessionId = sessionId;
     this.#sql = sessionStatements(names);
+    this.#appendStatementName = preparedName('append', this.#sql.appendBatch);
     this.#queue = queue;
   }
 
@@ -177,27 +190,18 @@ export class SessionWriter<R> {
     title: string | null,
   ): Promise<void> {
     const head = this.#head as number;
+    const rewrite = batch.rewrite !== null;
     const newHead = batch.rewrite
       ? batch.rewrite.length + batch.appends.length
       : head + batch.appends.length;
     const attempt: Attempt = { batchId: `${this.#token}:${++this.#batchNo}`, newHead };
-    const rewrite = batch.rewrite !== null;
     // The rewrite's rows are made before anything is sent (a record that cannot be serialised
     // refuses the rewrite with no transaction begun); their bytes go into the summary.
     const rewritten = batch.rewrite ? batch.rewrite.map((record) => storableRecord(record)) : [];
     let bytes = 0;
     for (const row of rewritten) bytes += lineBytes(row.line);
     for (const row of batch.appends) bytes += row.bytes;
-    await client.query(BEGIN);
-    // From here until COMMIT answers, the outcome is unknown if the connection drops.
-    this.#uncertain = attempt;
-    if (head === 0 && this.#generation === 0) {
-      // A session this writer has only read (a replay of an empty log) has no sessions row
-      // yet: make it, so the compare-and-set below has a row to move. Another writer that got
-      // there first either left it at 0 (no conflict) or moved it (the update below fences us).
-      await client.query(this.#sql.ensureSession, [this.#sessionId]);
-    }
-    const moved = await client.query(this.#sql.moveHead, [
+    const fence = [
       this.#sessionId,
       newHead,
       attempt.batchId,
@@ -210,55 +214,102 @@ export class SessionWriter<R> {
       rewrite || head === 0
         ? metadataCreatedAt(rewritten[0]?.line ?? batch.appends[0]?.line)
         : null,
-    ]);
+    ];
+    if (head === 0 && this.#generation === 0) {
+      // A session this writer has only read (a replay of an empty log) has no sessions row
+      // yet: make it, so the compare-and-set below has a row to move. Another writer that got
+      // there first either left it at 0 (no conflict) or moved it (the fence refuses us).
+      await client.query(this.#sql.ensureSession, [this.#sessionId]);
+    }
+    // From here until the server answers, the outcome is unknown if the connection drops.
+    this.#uncertain = attempt;
+    const moved =
+      !rewrite && batch.appends.length <= ROWS_PER_STATEMENT
+        ? await this.#appendAtOnce(client, fence, batch.appends)
+        : await this.#writeInTransaction(client, fence, rewritten, batch.appends);
+    this.#uncertain = null;
+    if (!moved) throw this.conflictError();
+    this.#head = newHead;
+    if (rewrite) this.#generation++;
+  }
+
+  /**
+   * Appends in one autocommitted statement: the fence and the rows together (one round trip;
+   * a single statement is atomic). False when the fence refused it: nothing was written.
+   */
+  async #appendAtOnce(
+    client: pg.PoolClient,
+    fence: unknown[],
+    appends: readonly RowText[],
+  ): Promise<boolean> {
+    const head = fence[3] as number;
+    const rows = this.#rows(head + 1, appends);
+    const { rows: answer } = await client.query<{ moved: number }>({
+      // Prepared once per connection: the server plans the statement once, not per flush.
+      name: this.#appendStatementName,
+      text: this.#sql.appendBatch,
+      values: [...fence, ...rows],
+    });
+    return answer[0]?.moved === 1;
+  }
+
+  /**
+   * A rewrite, or a batch too large for one statement, in one transaction: the fence first, then
+   * the rows. False when the fence refused it (rolled back: nothing was written).
+   */
+  async #writeInTransaction(
+    client: pg.PoolClient,
+    fence: unknown[],
+    rewritten: readonly RowText[],
+    appends: readonly RowText[],
+  ): Promise<boolean> {
+    await client.query(BEGIN);
+    const moved = await client.query(this.#sql.moveHead, fence);
     if (moved.rowCount !== 1) {
       await client.query(ROLLBACK);
-      this.#uncertain = null;
-      throw this.conflictError();
+      return false;
     }
-    let seq = head;
-    if (rewrite) {
+    let seq = fence[3] as number;
+    if (fence[4] === 1) {
       // The snapshot goes with the log it was taken of, in this transaction: none can outlive it.
       await client.query(this.#sql.deleteSnapshot, [this.#sessionId]);
       await client.query(this.#sql.deleteRecords, [this.#sessionId]);
       seq = 0;
     }
-    for (const rows of [rewritten, batch.appends]) {
+    for (const rows of [rewritten, appends]) {
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
         const slice = rows.slice(i, i + ROWS_PER_STATEMENT);
-        await this.#insert(
-          client,
-          seq + 1,
-          slice.map((row) => row.line),
-          slice.map((row) => row.time),
-        );
+        await client.query(this.#sql.insertRecords, [
+          this.#sessionId,
+          ...this.#rows(seq + 1, slice),
+        ]);
         seq += slice.length;
       }
     }
     await client.query(COMMIT);
-    this.#uncertain = null;
-    this.#head = newHead;
-    if (rewrite) this.#generation++;
+    return true;
   }
 
-  async #insert(
-    client: pg.PoolClient,
-    firstSeq: number,
-    lines: string[],
-    times: Array<number | null>,
-  ): Promise<void> {
-    const seqs = lines.map((_, i) => firstSeq + i);
+  /** The unnest arrays of `rows` numbered from `firstSeq`: seqs, jsonb texts, exact JSON, times. */
+  #rows(firstSeq: number, rows: readonly RowText[]): unknown[] {
+    const seqs: number[] = [];
+    const queryable: string[] = [];
     // jsonb cannot hold U+0000: such a line is stored exactly in record_json, with U+FFFD in jsonb.
     const exact: Array<string | null> = [];
-    const queryable = lines.map((line) => {
-      if (!line.includes('\\u0000')) {
+    const times: Array<number | null> = [];
+    for (let i = 0; i < rows.length; i++) {
+      const { line, time } = rows[i] as RowText;
+      seqs.push(firstSeq + i);
+      times.push(time);
+      if (line.includes('\\u0000')) {
+        exact.push(line);
+        queryable.push(line.replace(NUL_ESCAPE, '$1\\ufffd'));
+      } else {
         exact.push(null);
-        return line;
+        queryable.push(line);
       }
-      exact.push(line);
-      return line.replace(NUL_ESCAPE, '$1\\ufffd');
-    });
-    await client.query(this.#sql.insertRecords, [this.#sessionId, seqs, queryable, exact, times]);
+    }
+    return [seqs, queryable, exact, times];
   }
 
   conflictError(): RecordsConflictError {
