@@ -38,4 +38,44 @@ describe.skipIf(!available)('read()', () => {
     );
     expect(count.rows[0].n).toBe(2501);
   });
+
+  it('reads a log of several queries (5000 rows each) in order, in batches of 1000; one stopped while the next rows are on their way leaves a clean connection', async () => {
+    const persistence = new PostgresAgentRecordPersistence<Rec>(`many-${randomUUID()}`, {
+      pool,
+      schema,
+    });
+    const total = 12_345;
+    for (let n = 0; n < total; n++) persistence.append({ type: 'test', n });
+    await persistence.flush();
+    const sizes: number[] = [];
+    const numbers: number[] = [];
+    for await (const batch of persistence.readBatches()) {
+      sizes.push(batch.length);
+      for (const record of batch) numbers.push(record.n);
+    }
+    expect(sizes).toEqual([...Array(12).fill(1000), 345]);
+    expect(numbers).toEqual(Array.from({ length: total }, (_, n) => n));
+    const ends: Array<unknown> = [];
+    for await (const batch of persistence.readFrom({ seq: 4999, generation: 0 })) {
+      ends.push(batch.end);
+    }
+    expect(ends[0]).toEqual({ seq: 5999, generation: 0 });
+    expect(ends.at(-1)).toEqual({ seq: total, generation: 0 });
+    // Stopped after the first batch: the query for rows 5001.. was already sent.
+    for await (const batch of persistence.readBatches()) {
+      expect(batch.length).toBe(1000);
+      break;
+    }
+    const { rows } = await pool.query<{ transaction_isolation: string }>(
+      'SHOW transaction_isolation',
+    );
+    expect(rows[0]?.transaction_isolation).toBe('read committed');
+    persistence.append({ type: 'test', n: total });
+    await persistence.close();
+    const count = await pool.query(
+      `SELECT count(*)::int AS n FROM "${schema}".agent_records WHERE session_id = $1`,
+      [persistence.sessionId],
+    );
+    expect(count.rows[0].n).toBe(total + 1);
+  });
 });
