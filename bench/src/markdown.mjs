@@ -142,7 +142,11 @@ for (const t of results.targets ?? [])
   out.push(
     `- ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'}: ${t.name}: ${n(t.value, 3)}`,
   );
-out.push('', 'Findings (a baseline with the same guarantees faster than ours):', '');
+out.push(
+  '',
+  "Findings: every baseline faster than ours (each baseline's guarantees are in the cases table):",
+  '',
+);
 for (const f of results.findings ?? [])
   out.push(
     `- ${f.kase} ${f.key}: ${f.baseline} ${n(f.baselineValue, 3)} < ${f.ours} ${n(f.oursValue, 3)} (ours ${n(f.ratio, 2)}x)`,
