@@ -51,7 +51,8 @@ describe.skipIf(!available)('PostgreSQL faults', () => {
       while (killed === 0) {
         const { rows } = await admin.query(
           `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
-           WHERE application_name = 'ar-victim' AND state = 'active' AND query ILIKE 'INSERT%'`,
+           WHERE application_name = 'ar-victim' AND state = 'active'
+             AND (query ILIKE 'COPY%' OR query ILIKE 'INSERT%' OR query ILIKE 'WITH fence%')`,
         );
         killed += rows.filter((r) => r.done).length;
         const settled = await Promise.race([

@@ -81,8 +81,11 @@ describe.skipIf(!available)('readFrom', () => {
     persistence.append(rec(0));
     persistence.append(rec(1));
     await persistence.flush();
-    // The next batch is held before its statement is sent: its records are in flight, not committed.
-    const { paused, release } = pauseNext((text) => text.startsWith('WITH fence'));
+    // The next batch is held before it is sent (its transaction's BEGIN, or its one statement):
+    // its records are in flight, not committed.
+    const { paused, release } = pauseNext(
+      (text) => text === 'BEGIN' || text.startsWith('WITH fence'),
+    );
     for (const record of range(2, 1500)) persistence.append(record);
     await paused;
     const batches = await batchesFrom(persistence, { seq: 1, generation: 0 });

@@ -1,0 +1,150 @@
+import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
+import { afterAll, describe, expect, it } from 'vitest';
+import { available, dropSchema, newPool, schemaName } from '../test/database.js';
+import { recordingPool } from '../test/recording-pool.js';
+import { PostgresAgentRecordPersistence } from './pg-persistence.js';
+
+// Batches of 1000 rows and more go by COPY: every row must be stored exactly as the INSERT of a
+// small batch stores it (record, record_json, time), and a refusal inside one is found alone.
+type Rec = AgentRecordEnvelope & { n: number; text?: string; bad?: string };
+const schema = schemaName();
+const pool = newPool({ max: 4 });
+const recording = recordingPool();
+afterAll(async () => {
+  await pool.end();
+  await recording.pool.end();
+  if (available) await dropSchema(schema);
+});
+
+const TEXTS = [
+  'tab\there',
+  'line\nbreak',
+  'cr\rhere',
+  'back\\slash',
+  'a\u0000b',
+  '\\u0000',
+  '😀',
+  '\u2028',
+  'plain',
+];
+/** The first and last times COPY sends (within 2^32 s of 2000-01-01, where the INSERT's float8 conversion is exact). */
+const FIRST_COPIED = 946_684_800_000 - 2 ** 32 * 1000 + 1;
+const LAST_COPIED = 946_684_800_000 + 2 ** 32 * 1000 - 1;
+
+function records(count: number, time: (n: number) => number | undefined): Rec[] {
+  return Array.from({ length: count }, (_, n) => {
+    const at = time(n);
+    return {
+      type: 'test',
+      n,
+      text: TEXTS[n % TEXTS.length],
+      ...(at !== undefined && { time: at }),
+    };
+  });
+}
+
+/** Every stored column of a session's rows, as the server gives them back. */
+async function stored(sessionId: string) {
+  const { rows } = await pool.query(
+    `SELECT seq, record::text AS record, record_json, (extract(epoch FROM time) * 1000)::text AS ms
+     FROM "${schema}".agent_records WHERE session_id = $1 ORDER BY seq`,
+    [sessionId],
+  );
+  return rows;
+}
+
+/** One batch through the recording pool: the statements it sent. */
+async function writeAtOnce(sessionId: string, batch: Rec[]): Promise<string[]> {
+  const persistence = new PostgresAgentRecordPersistence<Rec>(sessionId, {
+    pool: recording.pool,
+    schema,
+  });
+  await persistence.flush(); // the schema and the head first: the batch below is written alone
+  recording.statements.length = 0;
+  for (const record of batch) persistence.append(record);
+  await persistence.close();
+  return recording.statements.slice();
+}
+
+/** The same records in batches of 100 (one INSERT statement each). */
+async function writeInSmallBatches(sessionId: string, batch: Rec[]): Promise<void> {
+  const persistence = new PostgresAgentRecordPersistence<Rec>(sessionId, { pool, schema });
+  for (let i = 0; i < batch.length; i += 100) {
+    for (const record of batch.slice(i, i + 100)) persistence.append(record);
+    await persistence.flush();
+  }
+  await persistence.close();
+}
+
+describe.skipIf(!available)('large batches by COPY', () => {
+  it('stores every record, its exact JSON and its time as the INSERT of small batches does', async () => {
+    const batch = records(1500, (n) =>
+      n % 7 === 0
+        ? undefined
+        : n === 1
+          ? FIRST_COPIED
+          : n === 2
+            ? LAST_COPIED
+            : n % 2 === 0
+              ? Date.UTC(2026, 10, 29) + n
+              : // spread over the whole span COPY sends
+                FIRST_COPIED + ((n * 2_654_435_761) % (LAST_COPIED - FIRST_COPIED)),
+    );
+    const statements = await writeAtOnce('copied', batch);
+    expect(statements.some((s) => s.startsWith('> COPY'))).toBe(true);
+    await writeInSmallBatches('inserted', batch);
+    const [copied, inserted] = [await stored('copied'), await stored('inserted')];
+    expect(copied).toHaveLength(1500);
+    expect(copied).toEqual(inserted);
+    const back: Rec[] = [];
+    const reader = new PostgresAgentRecordPersistence<Rec>('copied', { pool, schema });
+    for await (const record of reader.read()) back.push(record);
+    expect(back).toEqual(batch);
+  });
+
+  it('a batch holding a time COPY cannot send as it is (a fraction of a millisecond, a far year) is inserted', async () => {
+    for (const [id, odd] of [
+      ['fraction', 1.5],
+      ['far-year', LAST_COPIED + 1],
+    ] as const) {
+      const batch = records(1200, (n) => (n === 600 ? odd : Date.UTC(2026, 0, 1) + n));
+      const statements = await writeAtOnce(id, batch);
+      expect(statements.some((s) => s.startsWith('> COPY'))).toBe(false);
+      await writeInSmallBatches(`${id}-small`, batch);
+      expect(await stored(id)).toEqual(await stored(`${id}-small`));
+    }
+  });
+
+  it('a row the server refuses inside a COPY is found and refused alone; every other row is written once', async () => {
+    const id = 'copy-refused';
+    await new PostgresAgentRecordPersistence<Rec>(id, { pool, schema }).close(); // the tables
+    await pool.query(
+      `ALTER TABLE "${schema}".agent_records ADD CONSTRAINT copy_refused
+       CHECK (session_id <> '${id}' OR record->>'bad' IS NULL OR (record->>'bad')::int > 0) NOT VALID`,
+    );
+    const reports: string[] = [];
+    const persistence = new PostgresAgentRecordPersistence<Rec>(id, {
+      pool,
+      schema,
+      onError: (_error, info: RecordsErrorInfo) => reports.push(`${info.kind}:${info.recordType}`),
+    });
+    try {
+      for (let n = 0; n < 3000; n++)
+        persistence.append({
+          type: n === 1700 ? 'bad' : 'test',
+          n,
+          ...(n === 1700 && { bad: 'x' }),
+        });
+      await persistence.close();
+    } finally {
+      await pool.query(`ALTER TABLE "${schema}".agent_records DROP CONSTRAINT copy_refused`);
+    }
+    expect(reports).toEqual(['record-refused:bad']);
+    const { rows } = await pool.query(
+      `SELECT seq, (record->>'n')::int AS n FROM "${schema}".agent_records WHERE session_id = $1 ORDER BY seq`,
+      [id],
+    );
+    const kept = Array.from({ length: 3000 }, (_, n) => n).filter((n) => n !== 1700);
+    expect(rows.map((r) => [Number(r.seq), r.n])).toEqual(kept.map((n, i) => [i + 1, n]));
+  });
+});
