@@ -307,6 +307,14 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           this.#loop.refuse(error);
           return;
         }
+        if (this.#loop.outstanding === 0 && !this.#queue.inflight) {
+          // The log was opened only to place a snapshot: no record waits, so no episode (a
+          // snapshot is never one); the snapshots are dropped as warnings.
+          this.#snapshots.pending.invalidate(
+            `${this.file} could not be opened (${(error as Error).message})`,
+          );
+          return;
+        }
         // Fail the waiting flushes first, then put the batch back where it was.
         this.#loop.fail(
           error,

@@ -234,4 +234,23 @@ describe('snapshots', () => {
     expect(reports.map((r) => r.kind)).toEqual(['record-refused', 'warning']);
     await writer.close();
   }, 10_000);
+
+  it('a log that cannot be opened for a snapshot alone drops the snapshot as a warning, not an episode', async () => {
+    const file = path.join(temp.dir, 'unopened.jsonl');
+    const { reports, onError } = collector();
+    const { faults, persistence } = openOnFaultyDisk<Rec>(file, { onError });
+    faults.fail('write', ioError('ENOSPC', 'write')); // the lock file cannot be written
+    persistence.writeSnapshot({ records: 0, data: 'nothing yet' });
+    await pollUntil(
+      () => (reports.length > 0 ? true : undefined),
+      () => 'nothing reported',
+    );
+    faults.clear();
+    await persistence.flush(); // hung: a failure latched with no operation to retry
+    expect(reports).toEqual([
+      expect.objectContaining({ kind: 'warning', message: expect.stringMatching(/ENOSPC/) }),
+    ]);
+    expect(await persistence.readSnapshot()).toBeNull();
+    await persistence.close();
+  }, 10_000);
 });
