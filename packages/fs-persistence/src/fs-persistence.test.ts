@@ -30,8 +30,10 @@ function reports() {
   return { seen, onError: (error: Error, info: RecordsErrorInfo) => seen.push({ error, info }) };
 }
 
-describePersistenceContract('FileSystemAgentRecordPersistence', () =>
-  fileLogSubject('fs-contract-', (faults, error) => faults.fail('write', error)),
+describePersistenceContract(
+  'FileSystemAgentRecordPersistence',
+  () => fileLogSubject('fs-contract-', (faults, error) => faults.fail('write', error)),
+  { expectCapabilities: ['readFrom', 'snapshots', 'title'] },
 );
 
 describe('file format', () => {

@@ -16,5 +16,5 @@ describePersistenceModel(
       const fault = FAULTS[injected++ % FAULTS.length] ?? FAULTS[0];
       faults.fail(fault.op, error, { shortFirst: fault.shortFirst });
     }),
-  { runs: 150 },
+  { runs: 150, expectCapabilities: ['readFrom', 'snapshots', 'title'] },
 );
