@@ -28,7 +28,7 @@ import { qualified, type TableNames } from './sql.js';
 import { storableRecord } from './storable.js';
 import { PendingTitle } from './title.js';
 import { WriteTurn } from './write-turn.js';
-import { lineBytes, type Row, SessionWriter, unwrittenCount, unwrittenRecords } from './writer.js';
+import { type Row, SessionWriter, unwrittenCount, unwrittenRecords } from './writer.js';
 
 export interface PostgresAgentRecordPersistenceOptions {
   /** A pool to use (not ended by `close()`); otherwise one is made from `connectionString`. */
@@ -127,7 +127,8 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     // The bound counts UTF-8 bytes; records it drops are one report for the next flush().
     const bytes = Buffer.byteLength(line, 'utf8');
     this.#progress.admit(bytes, this.#maxPendingBytes);
-    this.#queue.append({ line, time, bytes: lineBytes(line) }, bytes);
+    // The summary's bytes: the line and its newline (as `lineBytes` counts it), not measured twice.
+    this.#queue.append({ line, time, bytes: bytes + 1 }, bytes);
     this.#progress.enqueue(1, bytes);
     this.#progress.schedule();
   }
