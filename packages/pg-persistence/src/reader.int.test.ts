@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import { afterAll, describe, expect, it } from 'vitest';
-import { available, dropSchema, newPool, schemaName } from '../test/database.js';
+import { available, dropSchema, generationOf, newPool, schemaName } from '../test/database.js';
 import { PostgresAgentRecordPersistence } from './pg-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n: number };
@@ -55,12 +55,16 @@ describe.skipIf(!available)('read()', () => {
     }
     expect(sizes).toEqual([...Array(12).fill(1000), 345]);
     expect(numbers).toEqual(Array.from({ length: total }, (_, n) => n));
+    const generation = await generationOf(pool, schema, persistence.sessionId);
     const ends: Array<unknown> = [];
-    for await (const batch of persistence.readFrom({ seq: 4999, generation: 0 })) {
+    for await (const batch of persistence.readFrom({
+      seq: 4999,
+      generation: generation as number,
+    })) {
       ends.push(batch.end);
     }
-    expect(ends[0]).toEqual({ seq: 5999, generation: 0 });
-    expect(ends.at(-1)).toEqual({ seq: total, generation: 0 });
+    expect(ends[0]).toEqual({ seq: 5999, generation });
+    expect(ends.at(-1)).toEqual({ seq: total, generation });
     // Stopped after the first batch: the query for rows 5001.. was already sent.
     for await (const batch of persistence.readBatches()) {
       expect(batch.length).toBe(1000);

@@ -8,7 +8,7 @@ import {
   ROLLBACK,
   sessionStatements,
 } from './sql.js';
-import { preparedName } from './writer.js';
+import { NO_SESSION, preparedName } from './writer.js';
 
 /** Records per batch yielded. */
 const PAGE_SIZE = 1000;
@@ -21,7 +21,7 @@ const ROWS_PER_QUERY = 5000;
 /** Rows as they arrive: pg parses nothing (the records are parsed a batch at a time when yielded). */
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
-/** The sessions row as the read transaction saw it (zeros, null for a session without one). */
+/** The sessions row as the read transaction saw it (head 0, `NO_SESSION`, null for a session without one). */
 export interface SessionHead {
   head: number;
   generation: number;
@@ -72,7 +72,7 @@ export async function* readCommitted<R>(
     const row = session.rows[0];
     const range = plan({
       head: row ? Number(row.head_seq) : 0,
-      generation: row ? Number(row.generation) : 0,
+      generation: row ? Number(row.generation) : NO_SESSION,
       lastBatch: row?.last_batch ?? null,
     });
     if (range === null) return false; // rolled back below

@@ -4,9 +4,9 @@ import { type RecordsPosition, RecordsPositionError } from '@agent-records/types
 import type pg from 'pg';
 import { pagesOf, type ReadRange, readCommitted, type SessionHead } from './reader.js';
 import type { QualifiedNames } from './sql.js';
-import type { Row, RowQueue, SessionWriter } from './writer.js';
+import { NO_SESSION, type Row, type RowQueue, type SessionWriter } from './writer.js';
 
-/** A place in a session's log: after row `seq` of the log's `generation` (rewrites so far). */
+/** A place in a session's log: after row `seq` of the log's `generation` (a value of its own, never reused for the session id). */
 export type PgPosition = { seq: number; generation: number };
 
 /** Records of one view, and where they end (`null`: not written yet, no position). */
@@ -113,12 +113,17 @@ function rangeFrom(
   upTo: number,
 ): ReadRange {
   if (from === null) return { after: 0, upTo };
+  if (found.generation === NO_SESSION) {
+    throw new RecordsPositionError(
+      `Position ${describe(from)} is of a log session ${sessionId} does not have: none is ` +
+        'stored (it was deleted, or never written). Read from the start instead.',
+    );
+  }
   if (from.generation !== found.generation) {
     throw new RecordsPositionError(
       `Position ${describe(from)} is of generation ${from.generation} of session ${sessionId}, ` +
-        `which has been ${from.generation < found.generation ? 'rewritten' : 'deleted and written again'} ` +
-        `since (now generation ${found.generation}): the records before it are not the same. ` +
-        'Read from the start instead.',
+        `which has been rewritten, or deleted and written again, since (now generation ` +
+        `${found.generation}): the records before it are not the same. Read from the start instead.`,
     );
   }
   const end = Math.min(upTo, found.head);

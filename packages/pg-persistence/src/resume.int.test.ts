@@ -1,7 +1,7 @@
 import { AgentRecords } from '@agent-records/core';
 import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
 import { afterAll, describe, expect, it } from 'vitest';
-import { available, dropSchema, newPool, schemaName } from '../test/database.js';
+import { available, dropSchema, generationOf, newPool, schemaName } from '../test/database.js';
 import { PostgresAgentRecordStore } from './store.js';
 
 // A host through the core: snapshot, title, resume from the snapshot and its tail only.
@@ -62,7 +62,8 @@ describe.skipIf(!available)('resume through the core', () => {
     const second = host('resumed', reports);
     const result = await second.records.replay();
     // metadata + 20 records before the snapshot; the 5 after it are all that is restored.
-    expect(result.fromSnapshot).toEqual({ position: { seq: 21, generation: 0 }, records: 21 });
+    const generation = await generationOf(pool, schema, 'resumed');
+    expect(result.fromSnapshot).toEqual({ position: { seq: 21, generation }, records: 21 });
     expect(result.records).toBe(26);
     expect(second.restored).toEqual([21, 22, 23, 24, 25]);
     expect(second.state.sum).toBe(325);

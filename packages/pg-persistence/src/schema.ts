@@ -6,9 +6,9 @@ export type { TableNames } from './sql.js';
 
 /**
  * 1: records, sessions (head, generation), meta. 2: session summaries (bytes, title, the activity
- * index) and snapshots.
+ * index) and snapshots. 3: generations from a sequence (never repeated for a session id).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Creates or upgrades the tables. Idempotent and safe to run from many processes at once: the
@@ -36,6 +36,9 @@ export async function ensureSchema(pool: Pool, names: TableNames): Promise<void>
     }
     if (version < 2) {
       for (const statement of sql.upgradeTo2) await client.query(statement);
+    }
+    if (version < 3) {
+      for (const statement of sql.upgradeTo3) await client.query(statement);
     }
     if (version < SCHEMA_VERSION) await client.query(sql.setVersion, [String(SCHEMA_VERSION)]);
   });

@@ -1,7 +1,14 @@
 import type { AgentRecordEnvelope, RecordsErrorInfo, StoredSnapshot } from '@agent-records/types';
 import { RecordsPositionError } from '@agent-records/types';
 import { afterAll, describe, expect, it } from 'vitest';
-import { available, dropSchema, newPool, schemaName, waitFor } from '../test/database.js';
+import {
+  available,
+  dropSchema,
+  generationOf,
+  newPool,
+  schemaName,
+  waitFor,
+} from '../test/database.js';
 import { recordingPool } from '../test/recording-pool.js';
 import { PostgresAgentRecordPersistence } from './pg-persistence.js';
 import { storeSnapshot } from './snapshots.js';
@@ -72,8 +79,9 @@ describe.skipIf(!available)('snapshots', () => {
     data.resolve('{"state":"after 3"}');
     await persistence.flush();
     const stored = (await persistence.readSnapshot()) as StoredSnapshot;
+    const generation = await generationOf(pool, schema, 'after-commit');
     expect(stored).toMatchObject({
-      position: { seq: 3, generation: 0 },
+      position: { seq: 3, generation },
       records: 3,
       bytes: 19,
       data: '{"state":"after 3"}',
@@ -95,7 +103,7 @@ describe.skipIf(!available)('snapshots', () => {
     expect(firstInsert).toBeGreaterThanOrEqual(0);
     expect(itsCommit).toBeGreaterThan(firstInsert);
     expect(snapshotSent).toBeGreaterThan(itsCommit);
-    expect((await persistence.readSnapshot())?.position).toEqual({ seq: 6, generation: 0 });
+    expect((await persistence.readSnapshot())?.position).toEqual({ seq: 6, generation });
     expect(reports).toEqual([]);
     await persistence.close();
   });
@@ -108,12 +116,13 @@ describe.skipIf(!available)('snapshots', () => {
     const persistence = open('idle');
     persistence.writeSnapshot({ records: 4, data: 'four' });
     await persistence.flush();
-    expect((await persistence.readSnapshot())?.position).toEqual({ seq: 4, generation: 0 });
+    const generation = await generationOf(pool, schema, 'idle');
+    expect((await persistence.readSnapshot())?.position).toEqual({ seq: 4, generation });
     persistence.append(rec(4));
     persistence.writeSnapshot({ records: 5, data: 'five' });
     await persistence.flush();
     expect(await persistence.readSnapshot()).toMatchObject({
-      position: { seq: 5, generation: 0 },
+      position: { seq: 5, generation },
       data: 'five',
     });
     const { rows } = await pool.query(
@@ -130,7 +139,8 @@ describe.skipIf(!available)('snapshots', () => {
     persistence.writeSnapshot({ records: 1, data: 'old' });
     await persistence.flush();
     const old = (await persistence.readSnapshot()) as StoredSnapshot;
-    expect(old.position).toEqual({ seq: 1, generation: 0 });
+    const oldGeneration = (await generationOf(pool, schema, 'rewritten')) as number;
+    expect(old.position).toEqual({ seq: 1, generation: oldGeneration });
 
     const data = deferred<string>();
     persistence.append(rec(1));
@@ -147,21 +157,23 @@ describe.skipIf(!available)('snapshots', () => {
     await expect(tailAfter(persistence, old)).rejects.toBeInstanceOf(RecordsPositionError);
 
     // A write of the old generation that arrives after the rewrite committed is refused by the
-    // statement itself (the sessions row is in generation 1 now).
+    // statement itself (the sessions row is in the rewrite's new generation now).
     await expect(
       storeSnapshot(pool, qualified({ schema, table: 'agent_records' }), 'rewritten', {
         records: 1,
         data: 'late',
         bytes: 4,
-        position: { seq: 1, generation: 0 },
+        position: { seq: 1, generation: oldGeneration },
       }),
     ).rejects.toThrow(/rewritten or deleted before it could be stored/);
     expect(await persistence.readSnapshot()).toBeNull();
 
     persistence.writeSnapshot({ records: 1, data: 'new' });
     await persistence.close();
+    const newGeneration = await generationOf(pool, schema, 'rewritten');
+    expect(newGeneration).toBeGreaterThan(oldGeneration);
     expect(await open('rewritten').readSnapshot()).toMatchObject({
-      position: { seq: 1, generation: 1 },
+      position: { seq: 1, generation: newGeneration },
       data: 'new',
     });
   });

@@ -1,7 +1,7 @@
 import { type ReadySnapshot, utf8ByteLength } from '@agent-records/backend-kit';
 import type { StoredSnapshot } from '@agent-records/types';
 import type pg from 'pg';
-import { inTransaction, withClient } from './client.js';
+import { withClient } from './client.js';
 import { type QualifiedNames, sessionStatements } from './sql.js';
 
 /**
@@ -19,17 +19,11 @@ export async function storeSnapshot(
 ): Promise<void> {
   const { seq, generation } = ready.position as { seq: number; generation: number };
   const sql = sessionStatements(names);
-  const stored = await inTransaction(pool, async (client) => {
-    // A snapshot of a log never written (seq 0, generation 0) has no sessions row to lock yet.
-    if (seq === 0 && generation === 0) await client.query(sql.ensureSession, [sessionId]);
-    return client.query(sql.upsertSnapshot, [
-      sessionId,
-      seq,
-      generation,
-      ready.records,
-      ready.data,
-    ]);
-  });
+  // Its position came from a sessions row (the writer learns one before placing a snapshot,
+  // making it for a log never written): one statement, atomic.
+  const stored = await withClient(pool, (client) =>
+    client.query(sql.upsertSnapshot, [sessionId, seq, generation, ready.records, ready.data]),
+  );
   if (stored.rowCount !== 1) {
     throw new Error(
       `session ${sessionId} was rewritten or deleted before it could be stored (it covers ` +

@@ -41,6 +41,8 @@ export function qualified(names: TableNames) {
     sessions: `${schema}."${table}_sessions"`,
     meta: `${schema}."${table}_meta"`,
     snapshots: `${schema}."${table}_snapshots"`,
+    /** The sequence every new generation is taken from (schema version 3). */
+    generations: `${schema}."${table}_gen_seq"`,
     /** The index `list()` walks (created in the schema of the sessions table). */
     activityIndex: `"${table}_activity"`,
     lockKey: `agent-records:${names.schema}.${table}`,
@@ -48,6 +50,9 @@ export function qualified(names: TableNames) {
 }
 
 export type QualifiedNames = ReturnType<typeof qualified>;
+
+/** The first generation the sequence of schema version 3 gives (2^32). */
+const FIRST_GENERATION = 2 ** 32;
 
 /** Times in the sessions table are kept to the millisecond: `list()` pages by them in epoch ms. */
 const NOW_MS = "date_trunc('milliseconds', now())";
@@ -121,6 +126,21 @@ export function schemaStatements(q: QualifiedNames) {
          data text NOT NULL
        )`,
     ],
+    /**
+     * Version 3: generations never repeat for a session id. A new sessions row (its default)
+     * and every rewrite take the next value of one sequence, so a position of a deleted (or
+     * rewritten) log can never match a later one. It starts above every generation already
+     * stored and at 2^32 at least: far above what the rewrites of a session deleted before the
+     * upgrade can have counted to (generations were counts of rewrites then). At most 2^53 - 1,
+     * so every generation is a safe JavaScript integer.
+     */
+    upgradeTo3: [
+      `CREATE SEQUENCE IF NOT EXISTS ${q.generations} AS bigint
+         MINVALUE 1 MAXVALUE ${Number.MAX_SAFE_INTEGER} START WITH ${FIRST_GENERATION}`,
+      `SELECT setval('${q.generations}',
+         greatest(${FIRST_GENERATION}, (SELECT COALESCE(max(generation), 0) + 1 FROM ${q.sessions})), false)`,
+      `ALTER TABLE ${q.sessions} ALTER COLUMN generation SET DEFAULT nextval('${q.generations}')`,
+    ],
     /** $1: the version. */
     setVersion: `INSERT INTO ${q.meta} (key, value) VALUES ('schema_version', $1)
          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
@@ -129,8 +149,10 @@ export function schemaStatements(q: QualifiedNames) {
 
 /** Reading and writing one session's records; $1 is always the session id. */
 export function sessionStatements(q: QualifiedNames) {
+  // A rewrite ($5 = 1) takes a new generation from the sequence: never one used before.
   const moveHead = `UPDATE ${q.sessions}
-         SET head_seq = $2, generation = generation + $5, last_batch = $3,
+         SET head_seq = $2, last_batch = $3,
+             generation = CASE WHEN $5 = 1 THEN nextval('${q.generations}') ELSE generation END,
              updated_at = CASE WHEN $2 = head_seq AND $5 = 0 THEN updated_at ELSE ${NOW_MS} END,
              bytes = CASE WHEN $5 = 1 THEN 0 ELSE bytes END + $7::bigint,
              title = COALESCE($8::text, title),
@@ -144,9 +166,11 @@ export function sessionStatements(q: QualifiedNames) {
      * write to the log, so a batch holding only a title leaves it): $2 new head, $3 batch
      * id, $4 expected head, $5 1 for a rewrite (the bytes start again), $6 expected generation,
      * $7 bytes written, $8 a new title (null: keep), $9 the new log's `created_at` in epoch ms
-     * (its first record's, for a batch that writes row 1; null: keep).
+     * (its first record's, for a batch that writes row 1; null: keep). Answers the generation
+     * (a rewrite's new one).
      */
-    moveHead: `${moveHead} WHERE session_id = $1 AND head_seq = $4 AND generation = $6`,
+    moveHead: `${moveHead} WHERE session_id = $1 AND head_seq = $4 AND generation = $6
+         RETURNING generation`,
     /**
      * A batch of appends in one autocommitted statement (one round trip, atomic as any
      * statement): the fence above ($5 is 0) and, only when it moved the head, the rows ($10

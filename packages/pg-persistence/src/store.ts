@@ -20,7 +20,11 @@ import { qualified, sessionStatements, storeStatements } from './sql.js';
 export interface PostgresSessionInfo extends SessionSummary {
   /** Records in the session (its head sequence number), metadata included. */
   readonly records: number;
-  /** Rewrites so far. */
+  /**
+   * The log's generation: taken from a sequence when the session is made and at each rewrite, so
+   * it changes with every rewrite and is never the same for a session deleted and made again
+   * (until schema version 3 it counted rewrites, from 0). Positions (`{ seq, generation }`) hold it.
+   */
   readonly generation: number;
   /** @deprecated The same as `updatedAt` (its name before session summaries). */
   readonly modifiedAt: number;

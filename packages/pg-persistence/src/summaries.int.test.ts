@@ -1,6 +1,6 @@
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import { afterAll, describe, expect, it } from 'vitest';
-import { available, dropSchema, newPool, schemaName } from '../test/database.js';
+import { available, dropSchema, generationOf, newPool, schemaName } from '../test/database.js';
 import { PostgresAgentRecordStore } from './store.js';
 
 type Rec = AgentRecordEnvelope & { text?: string };
@@ -34,7 +34,7 @@ describe.skipIf(!available)('session summaries', () => {
       records: 2,
       bytes: bytesOf(first),
       title: 'Fix the build',
-      generation: 0,
+      generation: await generationOf(pool, schema, 'summed'),
     });
     expect(afterAppends?.updatedAt).toBeGreaterThanOrEqual(afterAppends?.createdAt as number);
     expect(afterAppends?.modifiedAt).toBe(afterAppends?.updatedAt);
@@ -58,8 +58,11 @@ describe.skipIf(!available)('session summaries', () => {
       records: 2,
       bytes: bytesOf(rewritten),
       title: 'Renamed again\ufffd',
-      generation: 1,
     });
+    // The rewrite took a new generation (from the sequence: never one used before).
+    expect((await summaryOf('summed'))?.generation).toBeGreaterThan(
+      afterAppends?.generation as number,
+    );
   });
 
   it('a title alone is written without any record, and flush() waits for it', async () => {

@@ -61,6 +61,9 @@ export function preparedName(kind: string, text: string): string {
  */
 const COPY_FROM_ROWS = 1000;
 
+/** The generation of a session whose sessions row a read did not find (no log yet). */
+export const NO_SESSION = -1;
+
 /** Rows per INSERT statement; a batch of any size is still one transaction. */
 const ROWS_PER_STATEMENT = 5000;
 
@@ -105,7 +108,10 @@ export class SessionWriter<R> {
     return this.#head;
   }
 
-  /** The generation (rewrites committed) this writer builds on. */
+  /**
+   * The generation this writer builds on (each sessions row and each rewrite takes a new one:
+   * see `upgradeTo3`), or `NO_SESSION` after a read found no sessions row.
+   */
   get generation(): number {
     return this.#generation;
   }
@@ -133,7 +139,7 @@ export class SessionWriter<R> {
    * loop's `complete`), or null when there was no such batch.
    */
   async learnHead(pool: pg.Pool): Promise<number | null> {
-    if (this.#head !== null && !this.#uncertain) return null;
+    if (this.#head !== null && this.#generation !== NO_SESSION && !this.#uncertain) return null;
     return withClient(
       pool,
       (client) => this.#reconcile(client),
@@ -155,7 +161,15 @@ export class SessionWriter<R> {
       this.adoptHead(dbHead, dbGeneration);
       return null;
     }
-    const attempt = this.#uncertain as Attempt;
+    if (this.#uncertain === null) {
+      // A read found no sessions row (an empty log): the row just made, or one another writer
+      // made meanwhile, is that log as long as nothing was written to it; it has a generation
+      // of its own, which this writer takes.
+      if (dbHead !== this.#head) throw this.conflictError();
+      this.adoptHead(dbHead, dbGeneration);
+      return null;
+    }
+    const attempt = this.#uncertain;
     this.#uncertain = null;
     if (row.last_batch === attempt.batchId) {
       // It committed (a transaction is all or nothing): the whole batch, requeued when its
@@ -225,33 +239,28 @@ export class SessionWriter<R> {
         ? metadataCreatedAt(rewritten[0]?.line ?? batch.appends[0]?.line)
         : null,
     ];
-    if (head === 0 && this.#generation === 0) {
-      // A session this writer has only read (a replay of an empty log) has no sessions row
-      // yet: make it, so the compare-and-set below has a row to move. Another writer that got
-      // there first either left it at 0 (no conflict) or moved it (the fence refuses us).
-      await client.query(this.#sql.ensureSession, [this.#sessionId]);
-    }
     // From here until the server answers, the outcome is unknown if the connection drops.
     this.#uncertain = attempt;
-    const moved =
+    const generation =
       !rewrite && batch.appends.length < COPY_FROM_ROWS
         ? await this.#appendAtOnce(client, fence, batch.appends)
         : await this.#writeInTransaction(client, fence, rewritten, batch.appends);
     this.#uncertain = null;
-    if (!moved) throw this.conflictError();
+    if (generation === null) throw this.conflictError();
     this.#head = newHead;
-    if (rewrite) this.#generation++;
+    this.#generation = generation;
   }
 
   /**
    * Appends in one autocommitted statement: the fence and the rows together (one round trip;
-   * a single statement is atomic). False when the fence refused it: nothing was written.
+   * a single statement is atomic). Answers the generation (unchanged), or null when the fence
+   * refused it: nothing was written.
    */
   async #appendAtOnce(
     client: pg.PoolClient,
     fence: unknown[],
     appends: readonly RowText[],
-  ): Promise<boolean> {
+  ): Promise<number | null> {
     const head = fence[3] as number;
     const rows = this.#rows(head + 1, appends);
     const { rows: answer } = await client.query<{ moved: number }>({
@@ -260,24 +269,26 @@ export class SessionWriter<R> {
       text: this.#sql.appendBatch,
       values: [...fence, ...rows],
     });
-    return answer[0]?.moved === 1;
+    return answer[0]?.moved === 1 ? this.#generation : null;
   }
 
   /**
    * A rewrite, or a batch too large for one statement, in one transaction: the fence first, then
-   * the rows. False when the fence refused it (rolled back: nothing was written).
+   * the rows. Answers the generation (a rewrite's new one), or null when the fence refused it
+   * (rolled back: nothing was written).
    */
   async #writeInTransaction(
     client: pg.PoolClient,
     fence: unknown[],
     rewritten: readonly RowText[],
     appends: readonly RowText[],
-  ): Promise<boolean> {
+  ): Promise<number | null> {
     await client.query(BEGIN);
-    const moved = await client.query(this.#sql.moveHead, fence);
-    if (moved.rowCount !== 1) {
+    const moved = await client.query<{ generation: string }>(this.#sql.moveHead, fence);
+    const row = moved.rows[0];
+    if (row === undefined) {
       await client.query(ROLLBACK);
-      return false;
+      return null;
     }
     let seq = fence[3] as number;
     if (fence[4] === 1) {
@@ -302,7 +313,7 @@ export class SessionWriter<R> {
       }
     }
     await client.query(COMMIT);
-    return true;
+    return Number(row.generation);
   }
 
   /** The unnest arrays of `rows` numbered from `firstSeq`: seqs, jsonb texts, exact JSON, times. */

@@ -67,3 +67,20 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/**
+ * The generation of a session's row (null: no row). Generations come from a sequence (schema
+ * version 3), so tests ask for them instead of expecting a number.
+ */
+export async function generationOf(
+  pool: pg.Pool,
+  schema: string,
+  sessionId: string,
+  table = 'agent_records',
+): Promise<number | null> {
+  const { rows } = await pool.query<{ generation: string }>(
+    `SELECT generation FROM "${schema}"."${table}_sessions" WHERE session_id = $1`,
+    [sessionId],
+  );
+  return rows[0] ? Number(rows[0].generation) : null;
+}
