@@ -17,7 +17,7 @@ export const COUNT_LIMIT_BYTES = 256 * 1024;
  * calls in slices: tens of thousands of tiny calls through the thread pool cost several times
  * more (a `stat` each, a few calls per summary), and a slice blocks for a few milliseconds only.
  */
-const STATS_PER_SLICE = 1000;
+const STATS_PER_SLICE = 2000;
 const SESSIONS_PER_SLICE = 100;
 const HEAD_BYTES = 64 * 1024;
 
@@ -61,6 +61,7 @@ export async function listSessions(
     if (errorCode(error) === 'ENOENT') return [];
     throw error;
   }
+  // Which logs have a summary or a lock, from the listing itself: no failed open per session.
   const present = new Set(names);
   const candidates = await statLogs(root, names);
   candidates.sort(byActivity);
@@ -94,7 +95,7 @@ async function statLogs(root: string, names: string[]): Promise<Candidate[]> {
   for (const name of names) {
     if (!name.endsWith(LOG_SUFFIX) || name.startsWith('.')) continue;
     if (++done % STATS_PER_SLICE === 0) await nextTurn();
-    const file = path.join(root, name);
+    const file = `${root}${path.sep}${name}`; // root is resolved: no join needed per log
     let info: ReturnType<typeof statSync>;
     try {
       info = statSync(file, { throwIfNoEntry: false });
