@@ -47,17 +47,22 @@ beforeAll(async () => {
   if (dev.status !== 0) throw new Error(`npm install vitest@4 failed:\n${dev.stderr}`);
   writeFileSync(
     path.join(project, 'memory.test.js'),
-    `import { InMemoryAgentRecordPersistence } from '@agent-records/memory-persistence';
-import { describePersistenceContract, describePersistenceModel } from '@agent-records/persistence-tests';
+    `import { InMemoryAgentRecordStore } from '@agent-records/memory-persistence';
+import {
+  describePersistenceContract,
+  describePersistenceModel,
+  describeStoreContract,
+} from '@agent-records/persistence-tests';
 
+// Reopening a session through the store keeps its log, snapshot and title, as a file does.
 function subject() {
-  let current;
-  return {
-    open: (options) => (current = new InMemoryAgentRecordPersistence(current?.records ?? [], options)),
-  };
+  const store = new InMemoryAgentRecordStore();
+  return { open: (options) => store.open('session', options), openReader: () => store.open('session') };
 }
-describePersistenceContract('memory under vitest 4', subject);
-describePersistenceModel('memory under vitest 4', subject, { runs: 10 });
+const claims = { expectCapabilities: ['readFrom', 'snapshots', 'title'] };
+describePersistenceContract('memory under vitest 4', subject, claims);
+describePersistenceModel('memory under vitest 4', subject, { runs: 10, ...claims });
+describeStoreContract('memory store under vitest 4', () => ({ store: new InMemoryAgentRecordStore() }), { runs: 5 });
 `,
   );
 });
