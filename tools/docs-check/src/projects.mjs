@@ -30,19 +30,23 @@ function run(command, args, cwd) {
 /** Packs every published package of `root` into `dest`; returns the tarball paths. */
 export async function packAll(root, dest) {
   mkdirSync(dest, { recursive: true });
-  const packages = readdirSync(path.join(root, 'packages')).sort();
-  for (const dir of packages) {
+  const published = new Set();
+  for (const dir of readdirSync(path.join(root, 'packages'))) {
     const json = JSON.parse(readFileSync(path.join(root, 'packages', dir, 'package.json'), 'utf8'));
-    if (json.private) continue;
-    await run(
-      'npx',
-      [...PNPM, 'pack', '--pack-destination', dest],
-      path.join(root, 'packages', dir),
-    );
+    if (!json.private)
+      published.add(`${json.name.replace('@', '').replace('/', '-')}-${json.version}.tgz`);
   }
-  return readdirSync(dest)
-    .filter((name) => name.endsWith('.tgz'))
-    .map((name) => path.join(dest, name));
+  // One pnpm for every package (one npx start-up instead of one per package).
+  await run(
+    'npx',
+    [...PNPM, '-r', '--filter', './packages/*', 'pack', '--pack-destination', dest],
+    root,
+  );
+  const tarballs = readdirSync(dest).filter((name) => published.has(name));
+  if (tarballs.length !== published.size) {
+    throw new Error(`packed ${tarballs.join(', ')}; expected ${[...published].join(', ')}`);
+  }
+  return tarballs.sort().map((name) => path.join(dest, name));
 }
 
 /** The version of a dev tool as the repository's root package.json pins it. */
@@ -69,6 +73,9 @@ export async function createProject({ root, dir, kind, tarballs }) {
       'install',
       '--no-audit',
       '--no-fund',
+      // The registry's metadata as cached by an earlier install, when there is one: a re-run
+      // need not ask the registry again for versions pinned exactly.
+      '--prefer-offline',
       '--loglevel=error',
       ...tarballs,
       pinned(root, 'typescript'),
