@@ -136,7 +136,7 @@ describe('file format', () => {
 });
 
 describe('group commit', () => {
-  it('writes a burst of appends with one write and one fdatasync', async () => {
+  it('writes a burst of appends with one write and one data sync', async () => {
     // Without the summary file, whose own writes (off the flush path) would be counted too.
     const { faults, persistence } = openOnFaultyDisk<Rec>(path.join(temp.dir, 'g.jsonl'), {
       summary: false,
@@ -144,19 +144,40 @@ describe('group commit', () => {
     persistence.append(rec(0)); // opens the file
     await persistence.flush();
     const before = { ...faults.calls };
+    const syncsBefore = faults.dataSyncs;
     for (const record of range(1, 1001)) persistence.append(record);
     await persistence.flush();
     expect((faults.calls.write ?? 0) - (before.write ?? 0)).toBe(1);
-    expect((faults.calls.fdatasync ?? 0) - (before.fdatasync ?? 0)).toBe(1);
+    // The small batch's write is its sync (O_DSYNC): no fdatasync after it.
+    expect(faults.dataSyncs - syncsBefore).toBe(1);
+    expect((faults.calls.fdatasync ?? 0) - (before.fdatasync ?? 0)).toBe(0);
     expect((faults.calls.open ?? 0) - (before.open ?? 0)).toBe(0);
     expect(await readAll(persistence)).toEqual(range(0, 1001));
+  });
+
+  it('a batch of more than one write buffer goes by plain writes and one fdatasync; EIO on it is cut back', async () => {
+    const file = path.join(temp.dir, 'big.jsonl');
+    const { faults, persistence } = openOnFaultyDisk<Rec>(file, { summary: false });
+    persistence.append(rec(0));
+    await persistence.flush();
+    faults.fail('fdatasync', ioError('EIO', 'fdatasync'));
+    for (let n = 1; n <= 5; n++) persistence.append({ ...rec(n), text: 'y'.repeat(300_000) }); // 2 buffers
+    await expect(persistence.flush()).rejects.toMatchObject({ cause: { code: 'EIO' } });
+    faults.clear();
+    const before = { ...faults.calls };
+    await persistence.flush();
+    const since = (op: string) => (faults.calls[op] ?? 0) - (before[op] ?? 0);
+    expect([since('write'), since('fdatasync'), since('dsyncWrite')]).toEqual([2, 1, 0]);
+    await persistence.close();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines.map((line) => JSON.parse(line).n)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it('batches concurrent durable appends from several producers', async () => {
     const { faults, persistence } = openOnFaultyDisk<Rec>(path.join(temp.dir, 'c.jsonl'));
     persistence.append(rec(-1));
     await persistence.flush();
-    const before = faults.calls.fdatasync ?? 0;
+    const before = faults.dataSyncs;
     await Promise.all(
       Array.from({ length: 8 }, async (_, producer) => {
         for (let i = 0; i < 25; i++) {
@@ -165,7 +186,7 @@ describe('group commit', () => {
         }
       }),
     );
-    const syncs = (faults.calls.fdatasync ?? 0) - before;
+    const syncs = faults.dataSyncs - before;
     expect(syncs).toBeLessThan(200);
     expect((await readAll(persistence)).length).toBe(201);
   });

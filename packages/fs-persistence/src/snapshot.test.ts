@@ -63,12 +63,20 @@ describe('snapshots', () => {
     const file = path.join(temp.dir, 'held.jsonl');
     const sync = deferred<void>();
     let held = 0;
+    // The batch's write on the log is held: it is durable only once that write (O_DSYNC) or the
+    // fdatasync after it returns, so no snapshot may exist before it does.
+    // (Descriptors the log's writer opens: readers' ones are closed and their numbers reused.)
+    const logDescriptors = new Set<number>();
     const fileOperations: FileOperations = {
       ...nodeFileOperations,
-      async fdatasync(fd) {
-        held++;
-        if (held === 1) await sync.promise; // the first batch of the log
-        return nodeFileOperations.fdatasync(fd);
+      async open(at, flags, mode) {
+        const fd = await nodeFileOperations.open(at, flags, mode);
+        if (path.basename(at) === 'held.jsonl' && flags !== 'r') logDescriptors.add(fd);
+        return fd;
+      },
+      async write(fd, buffer, offset, length, position) {
+        if (logDescriptors.has(fd) && ++held === 1) await sync.promise; // the log's first batch
+        return nodeFileOperations.write(fd, buffer, offset, length, position);
       },
     };
     const writer = new FileSystemAgentRecordPersistence<Rec>(file, { fileOperations });
@@ -77,7 +85,7 @@ describe('snapshots', () => {
     const flushed = writer.flush();
     await pollUntil(
       () => (held === 1 ? true : undefined),
-      () => 'the batch never reached fdatasync',
+      () => 'the batch never reached its write',
     );
     expect(existsSync(snapshotPathOf(file))).toBe(false);
     sync.resolve();

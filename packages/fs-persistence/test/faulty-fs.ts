@@ -1,5 +1,6 @@
 // Fault injection through the backend's file-operations seam: every call still goes to the
 // real node:fs; a fault makes a chosen call fail (or write only part of its buffer first).
+import { constants } from 'node:fs';
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import type { FileOperations } from '../src/file-operations.js';
 import { nodeFileOperations } from '../src/file-operations.js';
@@ -23,6 +24,13 @@ export class FaultyFileSystem {
   >();
   /** The path each open descriptor was opened with, so a fault can target one file. */
   #paths = new Map<number, string>();
+  /** Descriptors opened with O_DSYNC: a write through one is also its data sync. */
+  #dsync = new Set<number>();
+
+  /** Writes through an O_DSYNC descriptor and fdatasync calls: each is one durable sync. */
+  get dataSyncs(): number {
+    return (this.calls.fdatasync ?? 0) + (this.calls.dsyncWrite ?? 0);
+  }
 
   /**
    * From now on `op` fails with `error`. With `shortFirst`, the first write lands half its bytes.
@@ -52,6 +60,17 @@ export class FaultyFileSystem {
         const target = typeof args[0] === 'number' ? this.#paths.get(args[0]) : String(args[0]);
         let fault = this.#faults.get(name);
         if (fault?.onlyPath && !(target !== undefined && fault.onlyPath(target))) fault = undefined;
+        const dsyncWrite = name === 'write' && this.#dsync.has(args[0] as number);
+        if (dsyncWrite) this.calls.dsyncWrite = (this.calls.dsyncWrite ?? 0) + 1;
+        // A write on an O_DSYNC descriptor syncs its data: a failing fdatasync fails it too,
+        // after its bytes reached the file (what a failed sync leaves), unless write fails first.
+        let syncFault = this.#faults.get('fdatasync');
+        if (syncFault?.onlyPath && !(target !== undefined && syncFault.onlyPath(target)))
+          syncFault = undefined;
+        if (!fault && dsyncWrite && syncFault) {
+          await (nodeFileOperations.write as (...a: unknown[]) => Promise<unknown>)(...args);
+          throw syncFault.error;
+        }
         if (fault && name === 'write' && fault.shortFirst) {
           fault.shortFirst = false;
           const [fd, buffer, offset, length, position] = args as [
@@ -68,7 +87,13 @@ export class FaultyFileSystem {
         const result = await (nodeFileOperations[name] as (...a: unknown[]) => Promise<unknown>)(
           ...args,
         );
-        if (name === 'open') this.#paths.set(result as number, String(args[0]));
+        if (name === 'open') {
+          this.#paths.set(result as number, String(args[0]));
+          const flags = args[1];
+          if (typeof flags === 'number' && (flags & constants.O_DSYNC) !== 0)
+            this.#dsync.add(result as number);
+          else this.#dsync.delete(result as number);
+        }
         return result;
       },
     ]),
