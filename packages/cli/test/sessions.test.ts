@@ -225,6 +225,14 @@ describe('agent-records sessions', () => {
     expect(asJson[0].title).toBe('red \x1b[31malert\x07 done'); // JSON keeps it, escaped
   });
 
+  it('never passes a bidirectional control of a title to the terminal (it would reorder the line)', async () => {
+    const root = path.join(dir.path, 'root');
+    await writeSession(root, 'bidi', 1, 1, 'invoice \u202eexe.pdf \u2066x\u2069 \u200f');
+    const result = await runCli(['sessions', root]);
+    expect(result.stdout).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u);
+    expect(result.stdout).toMatch(/^bidi\s.*\sinvoice \ufffdexe\.pdf \ufffdx\ufffd \ufffd$/m);
+  });
+
   it('documents --limit and --after in its help', async () => {
     const help = await runCli(['sessions', '--help']);
     expect(help.code).toBe(0);

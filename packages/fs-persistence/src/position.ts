@@ -123,9 +123,8 @@ export function asFilePosition(file: string, position: RecordsPosition): FilePos
 
 /**
  * Checks that `position` is still a place in the log open at `fd` (read up to `end`, its durable
- * end), and throws `RecordsPositionError` saying why not: the log is shorter than the position
- * (truncated), it is another file (rewritten, repaired, replaced), or the line before the
- * position changed. The remedy is the same for all: read the whole log.
+ * end), and throws `RecordsPositionError` saying why not (see {@link positionMismatch}). The
+ * remedy is the same for all: read the whole log.
  */
 export async function checkPosition(
   ops: FileOperations,
@@ -134,40 +133,51 @@ export async function checkPosition(
   file: string,
   position: FilePosition,
 ): Promise<void> {
-  const fail = (why: string): never => {
-    throw new RecordsPositionError(
-      `The position at byte ${position.offset} of ${file} no longer matches the log: ${why}. ` +
-        'Whatever was derived up to it (a snapshot) is out of date; read the whole log instead ' +
-        '(readFrom(null)).',
-    );
-  };
+  const why = await positionMismatch(ops, fd, end, position);
+  if (why === null) return;
+  throw new RecordsPositionError(
+    `The position at byte ${position.offset} of ${file} no longer matches the log: ${why}. ` +
+      'Whatever was derived up to it (a snapshot) is out of date; read the whole log instead ' +
+      '(readFrom(null)).',
+  );
+}
+
+/**
+ * Why `position` is no longer a place in the log open at `fd`, or null when it still is: the log
+ * is shorter than the position (truncated), it is another file (rewritten, repaired, replaced),
+ * or the line before the position changed.
+ */
+async function positionMismatch(
+  ops: FileOperations,
+  fd: number,
+  end: number,
+  position: FilePosition,
+): Promise<string | null> {
+  const anotherFile = 'it is another file now (the log was rewritten, repaired or replaced since)';
   if (position.offset === 0) {
     // Before every record. A position without an identity is the start of any log; one taken
     // of an empty log names that file, which a rewrite replaces.
-    if (position.log === '') return;
+    if (position.log === '') return null;
     const identity = await logIdentity(ops, fd, 0);
-    if (inodeOf(identity) !== inodeOf(position.log)) {
-      fail('it is another file now (the log was rewritten, repaired or replaced since)');
-    }
-    return;
+    return inodeOf(identity) !== inodeOf(position.log) ? anotherFile : null;
   }
   if (position.offset > end) {
-    fail(`the log holds ${end} bytes (it was truncated, rewritten or repaired since)`);
+    return `the log holds ${end} bytes (it was truncated, rewritten or repaired since)`;
   }
   const identity = await logIdentity(ops, fd, position.offset);
-  if (identity !== position.log) {
-    fail('it is another file now (the log was rewritten, repaired or replaced since)');
-  }
+  if (identity !== position.log) return anotherFile;
   const line = await lineBefore(ops, fd, position.offset, end);
   if (!line.atLineEnd || line.fingerprint !== position.fingerprint) {
-    fail('the line before it changed (the log was rewritten or repaired in place)');
+    return 'the line before it changed (the log was rewritten or repaired in place)';
   }
+  return null;
 }
 
 /**
  * Whether `position` (from a snapshot, or a batch's `end`) is still a place in the log file, for
- * tools without a persistence (the CLI's `validate`): null when it is, else why not (the same
- * check and message as `readFrom`). The log is read as it is on disk, up to its size.
+ * tools without a persistence (the CLI's `validate`): null when it is, else why not, in words
+ * for a person (the same check as `readFrom`, without its advice to programs). The log is read as
+ * it is on disk, up to its size.
  */
 export async function logPositionProblem(
   logFile: string,
@@ -183,8 +193,7 @@ export async function logPositionProblem(
       if (errorCode(error) !== 'ENOENT') throw error;
       return at.offset === 0 && at.log === '' ? null : `${logFile} does not exist`;
     }
-    await checkPosition(ops, fd, (await ops.fstat(fd)).size, logFile, at);
-    return null;
+    return await positionMismatch(ops, fd, (await ops.fstat(fd)).size, at);
   } catch (error) {
     if (error instanceof RecordsPositionError) return error.message;
     throw error;

@@ -122,12 +122,19 @@ function parseLimit(value: string | undefined): number | undefined {
 
 /**
  * Text for one terminal cell: whitespace runs as one space, other control characters (an escape
- * sequence in a host-set title, or in the name of a log another tool wrote) as U+FFFD, so they
- * can neither break the table nor reach the terminal.
+ * sequence in a host-set title, or in the name of a log another tool wrote) and bidirectional
+ * controls as U+FFFD, so they can neither break the table nor reach the terminal.
  */
 function cell(text: string): string {
-  return text.replace(/\s+/g, ' ').replace(/\p{Cc}/gu, '\ufffd');
+  return text.replace(/\s+/g, ' ').replace(BIDI_OR_CONTROL, '\ufffd');
 }
+
+/**
+ * Control characters, and the bidirectional controls (marks, embeddings, overrides, isolates)
+ * that would reorder the rest of the terminal line: `invoice \u202eexe.pdf` shows as `invoice fdp.exe`.
+ * Zero-width joiners stay: emoji sequences need them.
+ */
+const BIDI_OR_CONTROL = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
 
 /** The table: columns aligned by display width, so CJK and emoji ids line up. */
 function table(rows: SessionRow[], now: number): string {
