@@ -311,3 +311,51 @@ describe('WriterLoop maxPendingBytes', () => {
     expect(progress.pendingBytes).toBe(0);
   });
 });
+
+describe('WriterLoop failure latched while no operation is outstanding', () => {
+  /** Settles with how `wait` ended, or 'pending' after 5 s (a wait nothing ever answers). */
+  async function outcome(wait: Promise<void>): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const pending = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('pending'), 5000);
+    });
+    const settled = wait.then(
+      () => 'resolved',
+      (error: Error) => `rejected: ${error.message}`,
+    );
+    try {
+      return await Promise.race([settled, pending]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function failingFirstRuns(failures: number) {
+    let runs = 0;
+    const loop: WriterLoop = new WriterLoop(
+      () => {},
+      async () => {
+        // Work beside the counted operations (a snapshot's position, say) fails.
+        if (++runs <= failures) loop.fail(new Error('disk gone'), (cause) => cause.message);
+      },
+    );
+    return { loop, runs: () => runs };
+  }
+
+  it('a wait retries the writer once and resolves when that run succeeds', async () => {
+    const { loop, runs } = failingFirstRuns(1);
+    loop.wake();
+    await loop.running;
+    expect([loop.failure?.message, loop.outstanding]).toEqual(['disk gone', 0]);
+    expect(await outcome(loop.waitForAll())).toBe('resolved');
+    expect(runs()).toBe(2);
+  });
+
+  it('a wait rejects with RecordsWriteError when the retry fails too', async () => {
+    const { loop, runs } = failingFirstRuns(2);
+    loop.wake();
+    await loop.running;
+    expect(await outcome(loop.waitForAll())).toBe('rejected: disk gone');
+    expect(runs()).toBe(2);
+  });
+});

@@ -259,6 +259,10 @@ export class WriterLoop {
       })
       .finally(() => {
         this.#running = null;
+        // A wait can be met with no operation completed by this run: a failure latched while
+        // nothing was outstanding, retried by a wait whose target was already written. Nothing
+        // else would answer it.
+        this.#settle();
         if (this.#retryOwed) {
           this.#retryOwed = false;
           this.#retryForWaiters();
