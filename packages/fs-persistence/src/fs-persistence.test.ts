@@ -267,7 +267,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
     expect(lines.slice(1).map((r) => r.n)).toEqual(Array.from({ length: 1001 }, (_, i) => i));
   });
 
-  it('a failed rewrite leaves the old log and no temp file; the retry replaces it', async () => {
+  it('a failed rewrite leaves the old log and no rewrite temp file; the retry replaces it', async () => {
     const file = path.join(temp.dir, 'rw.jsonl');
     const { faults, persistence } = openOnFaultyDisk<Rec>(file);
     for (const record of range(0, 10)) persistence.append(record);
@@ -276,7 +276,7 @@ describe('write faults (through the file-operations seam, on real files)', () =>
     persistence.rewrite(range(100, 103));
     await expect(persistence.flush()).rejects.toBeInstanceOf(RecordsWriteError);
     expect(readFileSync(file, 'utf8').trimEnd().split('\n')).toHaveLength(10);
-    expect(readdirSync(temp.dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(temp.dir).filter((n) => n.endsWith('.rewrite.tmp'))).toEqual([]);
     expect((await readAll(persistence)).map((r) => r.n)).toEqual([100, 101, 102]);
     faults.clear();
     await persistence.close();

@@ -72,6 +72,11 @@ export class LogWriter implements WriterState {
   #ino: number | undefined;
   #identity = '';
   #fingerprint = '';
+  /**
+   * The last line written, when its fingerprint is not computed yet: hashed only when a position
+   * is asked for (a snapshot), not on every durable append's path.
+   */
+  #lastLine: string | null = null;
 
   constructor(file: string, ops: FileOperations, options: LogWriterOptions) {
     this.#file = file;
@@ -186,7 +191,7 @@ export class LogWriter implements WriterState {
     if (lines.length > 0) {
       // The log's first line was just written: the file has an identity from now on.
       if (this.#durableSize === 0) this.#identity = identityOf(this.#ino, head(lines[0] as string));
-      this.#fingerprint = fingerprintOf(lineTail(lines[lines.length - 1] as string));
+      this.#lastLine = lines[lines.length - 1] as string;
     }
     this.#durableSize = position;
     this.#needsNewline = false;
@@ -213,6 +218,10 @@ export class LogWriter implements WriterState {
    */
   position(): FilePosition {
     if (this.#durableSize === 0) return { offset: 0, fingerprint: '', log: this.#identity };
+    if (this.#lastLine !== null) {
+      this.#fingerprint = fingerprintOf(lineTail(this.#lastLine));
+      this.#lastLine = null;
+    }
     return { offset: this.#durableSize, fingerprint: this.#fingerprint, log: this.#identity };
   }
 
@@ -222,6 +231,7 @@ export class LogWriter implements WriterState {
     const at = await positionAt(this.#ops, fd, this.#durableSize, this.#durableSize);
     this.#identity = at.log;
     this.#fingerprint = at.fingerprint;
+    this.#lastLine = null;
   }
 
   /** Replaces the whole log atomically (see `replaceAtomically`), then appends to the new one. */
