@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { stringifyInSlices } from './json-slices.js';
+import { resolveRootToJSON, stringifyInSlices } from './json-slices.js';
 
 /** What JSON.stringify gives, or the kind of error it throws. */
 function expected(value: unknown): { text: string | undefined } | { error: string } {
@@ -14,9 +14,11 @@ function expected(value: unknown): { text: string | undefined } | { error: strin
 async function actual(
   value: unknown,
   sliceMs = 0,
+  rootFirst = false,
 ): Promise<{ text: string | undefined } | { error: string }> {
   try {
-    return { text: await stringifyInSlices(value, { sliceMs }) };
+    const given = rootFirst ? resolveRootToJSON(value) : value;
+    return { text: await stringifyInSlices(given, { sliceMs }) };
   } catch (error) {
     return { error: (error as Error).constructor.name };
   }
@@ -65,6 +67,46 @@ describe('stringifyInSlices', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('gives the same when the root toJSON ran first (resolveRootToJSON)', async () => {
+    await fc.assert(
+      fc.asyncProperty(jsonish, async (value) => {
+        expect(await actual(value, 0, true)).toEqual(expected(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("runs the root toJSON once, when resolved, and not the returned value's own", async () => {
+    let live = ['a'];
+    let calls = 0;
+    const inner = { toJSON: () => 'not called by JSON.stringify either' };
+    const resolved = resolveRootToJSON({
+      toJSON(key: string) {
+        calls++;
+        return { key, items: live, inner: live.length === 1 ? inner : null };
+      },
+    });
+    live = ['a', 'b'];
+    const root = { key: '', items: ['a'], inner };
+    expect(await stringifyInSlices(resolved)).toBe(JSON.stringify(root));
+    expect(calls).toBe(1);
+    const returnsToJSON = { toJSON: () => ({ toJSON: () => 'inner' }) };
+    expect(await stringifyInSlices(resolveRootToJSON(returnsToJSON))).toBe(
+      JSON.stringify(returnsToJSON),
+    );
+  });
+
+  it('gives the same text for a state of several megabytes (joined in groups)', async () => {
+    const state = {
+      history: Array.from({ length: 40_000 }, (_, i) => ({
+        i,
+        text: `message ${i} é😀`.repeat(8),
+      })),
+      long: 'x'.repeat(1_500_000),
+    };
+    expect(await stringifyInSlices(state, { sliceMs: 1 })).toBe(JSON.stringify(state));
   });
 
   it('passes each toJSON its own key, as JSON.stringify does', async () => {

@@ -21,6 +21,11 @@ export interface SliceOptions {
 
 /** Strings longer than this are quoted in pieces, so one huge string is sliced too. */
 const STRING_PIECE = 64 * 1024;
+/**
+ * UTF-16 units of text joined into one flat group (a copy of at most ~2 MB, well under a
+ * millisecond): a 20 MB state ends as about 20 groups, not thousands of small chunks.
+ */
+const GROUP_UNITS = 1024 * 1024;
 /** Values walked between two looks at the clock. */
 const CHECK_EVERY = 256;
 
@@ -49,15 +54,23 @@ export async function stringifyInSlices(
 ): Promise<string | undefined> {
   const sliceMs = options.sliceMs ?? 4;
   const pause = options.yieldToEventLoop ?? yieldToEventLoop;
-  const chunks: string[] = [];
+  /** Flat strings of about GROUP_UNITS each: the text so far, but its last chunks. */
+  const groups: string[] = [];
+  let chunks: string[] = [];
+  let chunkUnits = 0;
   let pieces: string[] = [];
   const stack: Frame[] = [];
   const onStack = new Set<object>();
 
-  // Nothing runs on the caller's stack, not even the root's toJSON.
+  // Nothing runs on the caller's stack, not even the root's toJSON (unless the caller ran it
+  // already, with resolveRootToJSON).
   await pause();
   let deadline = now() + sliceMs;
-  const root = prepare({ '': value }, '');
+  let root: ReturnType<typeof prepare>;
+  if (value instanceof ResolvedRoot) {
+    if (value.threw) throw value.error;
+    root = describe(value.value);
+  } else root = prepare({ '': value }, '');
   if (root === undefined) return undefined;
   if (root === LONG_STRING) await writeLongString(prepared as string);
   else write(root);
@@ -65,8 +78,7 @@ export async function stringifyInSlices(
   while (stack.length > 0) {
     if (++walked % CHECK_EVERY === 0) {
       // Joined a few thousand pieces at a time, inside the slice's time, not after it.
-      chunks.push(pieces.join(''));
-      pieces = [];
+      addChunk();
       if (now() >= deadline) {
         await pause();
         deadline = now() + sliceMs;
@@ -100,13 +112,30 @@ export async function stringifyInSlices(
     if (member === LONG_STRING) await writeLongString(prepared as string);
     else write(member);
   }
-  chunks.push(pieces.join(''));
+  addChunk();
+  if (chunks.length > 0) groups.push(chunks.join(''));
   // Concatenated, not joined: each `+` links two strings without copying, so no last slice
-  // copies the whole text (20 MB: 15-30 ms). It is made flat where it is first read as a whole
-  // (the backend writing it).
+  // copies the whole text (20 MB: 15-30 ms). A few flat groups make a shallow string that the
+  // backend flattens in one copy (a few ms) where it first reads it whole.
   let text = '';
-  for (const chunk of chunks) text += chunk;
+  for (const group of groups) text += group;
   return text;
+
+  /**
+   * Moves the pieces into a chunk, and the chunks into a flat group once they hold GROUP_UNITS:
+   * each copy is bounded and inside a slice, and the text ends up as a few large strings.
+   */
+  function addChunk(): void {
+    const chunk = pieces.join('');
+    pieces = [];
+    chunks.push(chunk);
+    chunkUnits += chunk.length;
+    if (chunkUnits >= GROUP_UNITS) {
+      groups.push(chunks.join(''));
+      chunks = [];
+      chunkUnits = 0;
+    }
+  }
 
   /** Writes a value's text, or opens the object `prepare` left in `prepared`. */
   function write(result: string | typeof OBJECT): void {
@@ -144,13 +173,36 @@ export async function stringifyInSlices(
       pieces.push(quoted.slice(1, -1));
       start = end;
       if (now() >= deadline) {
-        chunks.push(pieces.join(''));
-        pieces = [];
+        addChunk();
         await pause();
         deadline = now() + sliceMs;
       }
     }
     pieces.push('"');
+  }
+}
+
+/** A root value whose `toJSON` already ran (or threw), see {@link resolveRootToJSON}. */
+class ResolvedRoot {
+  constructor(
+    readonly value: unknown,
+    readonly threw: boolean,
+    readonly error: unknown,
+  ) {}
+}
+
+/**
+ * Runs the root's `toJSON('')` now, as `JSON.stringify` would first: {@link stringifyInSlices}
+ * given the result serialises what it returned (its own `toJSON` not called again) or throws what
+ * it threw. For a caller that must capture a state at a point: a root `{ toJSON: () => live }`
+ * would otherwise be read slices later, after the live value moved on. Nested `toJSON` methods
+ * and getters still run during the serialisation.
+ */
+export function resolveRootToJSON(value: unknown): unknown {
+  try {
+    return new ResolvedRoot(applyToJSON(value, ''), false, undefined);
+  } catch (error) {
+    return new ResolvedRoot(undefined, true, error);
   }
 }
 
@@ -189,11 +241,20 @@ function prepare(
   holder: object,
   key: string,
 ): string | typeof OBJECT | typeof LONG_STRING | undefined {
-  let value: unknown = (holder as Record<string, unknown>)[key];
+  return describe(applyToJSON((holder as Record<string, unknown>)[key], key));
+}
+
+/** `value.toJSON(key)` for an object or BigInt that has one, else `value`. */
+function applyToJSON(value: unknown, key: string): unknown {
   if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') value = toJSON.call(value, key);
+    if (typeof toJSON === 'function') return toJSON.call(value, key);
   }
+  return value;
+}
+
+/** What {@link prepare} answers, for a value whose toJSON already ran. */
+function describe(value: unknown): string | typeof OBJECT | typeof LONG_STRING | undefined {
   if (typeof value === 'object' && value !== null) value = unbox(value);
   switch (typeof value) {
     case 'string':

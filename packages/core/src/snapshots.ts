@@ -11,7 +11,7 @@ import {
   RecordsVersionError,
   type StoredSnapshot,
 } from '@agent-records/types';
-import type { SliceOptions } from './json-slices.js';
+import { resolveRootToJSON, type SliceOptions } from './json-slices.js';
 import {
   envelopeText,
   isVersion,
@@ -26,8 +26,9 @@ import {
 export interface SnapshotOptions {
   /**
    * Returns the host's state reflecting every record logged so far, as JSON data. Called
-   * synchronously; the core serialises the value later, in slices, so do not mutate it
-   * afterwards (return a fresh or immutable value).
+   * synchronously, and the returned value's own `toJSON` with it; the core serialises the rest
+   * later, in slices (nested `toJSON` methods and getters run then), so return plain data or
+   * values that do not change afterwards (a fresh or immutably updated value).
    */
   take(): unknown;
   /** Replaces the host's state with one `take()` returned (parsed back from JSON). */
@@ -172,7 +173,8 @@ export class SnapshotKeeper<R extends AgentRecordEnvelope> {
     const recordsBefore = facts.records;
     this.#taking = true;
     try {
-      state = options.take();
+      // The root's toJSON too, now: a `{ toJSON: () => live }` is the state as of this record.
+      state = resolveRootToJSON(options.take());
     } catch (error) {
       this.#context.report(
         new Error(`snapshots.take() threw (${messageOf(error)}); no snapshot was taken.`, {
