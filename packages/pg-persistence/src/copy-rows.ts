@@ -36,11 +36,15 @@ export function copyable(times: ReadonlyArray<number | null>): boolean {
 }
 
 /** COPY's text format: a backslash, tab, newline or carriage return in a field is escaped. */
-const SPECIAL = /[\\\t\n\r]/;
 const SPECIALS = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-const field = (text: string) =>
-  SPECIAL.test(text) ? text.replace(SPECIALS, (c) => ESCAPES[c] as string) : text;
+const field = (text: string) => text.replace(SPECIALS, (c) => ESCAPES[c] as string);
+/**
+ * A JSON text as a COPY field: JSON escapes every control character in its strings, so only its
+ * backslashes need doubling (found with `indexOf`, much cheaper than a pattern on every line).
+ */
+const jsonField = (json: string) =>
+  json.indexOf('\\') === -1 ? json : json.replaceAll('\\', '\\\\');
 
 /** Rows per chunk of COPY data handed to the socket (about a megabyte of typical records). */
 const ROWS_PER_CHUNK = 2000;
@@ -63,9 +67,9 @@ export function copyRows(
       let text = '';
       for (let j = i; j < Math.min(rows.length, i + ROWS_PER_CHUNK); j++) {
         const row = rows[j] as CopyRow;
-        const exact = row.exact === null ? '\\N' : field(row.exact);
+        const exact = row.exact === null ? '\\N' : jsonField(row.exact);
         const time = row.time === null ? '\\N' : new Date(row.time).toISOString();
-        text += `${session}\t${firstSeq + j}\t${field(row.queryable)}\t${exact}\t${time}\n`;
+        text += `${session}\t${firstSeq + j}\t${jsonField(row.queryable)}\t${exact}\t${time}\n`;
       }
       yield Buffer.from(text, 'utf8');
     }
