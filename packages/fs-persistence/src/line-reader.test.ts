@@ -2,7 +2,7 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDir } from '../test/temp-dir.js';
-import { nodeFileOperations } from './file-operations.js';
+import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { readLineBlocks } from './line-reader.js';
 
 const temp = useTempDir('fs-line-reader-');
@@ -28,5 +28,39 @@ describe('readLineBlocks', () => {
       [1, 0, 4, ''],
       [2, 5, undefined, ''],
     ]);
+  });
+});
+
+describe('readLineBlocks reads ahead', () => {
+  it('has no read in flight once a caller that stopped early is done, so it may close the file', async () => {
+    const file = path.join(temp.dir, 'ahead.jsonl');
+    writeFileSync(file, 'a\nb\nc\nd\n');
+    let inFlight = 0;
+    let most = 0;
+    const ops: FileOperations = {
+      ...nodeFileOperations,
+      async read(...args) {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await nodeFileOperations.read(...args);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const fd = openSync(file, 'r');
+    const seen: string[] = [];
+    try {
+      for await (const block of readLineBlocks(ops, fd, { chunkSize: 2 })) {
+        seen.push(block.bytes.toString());
+        // The next chunk is being read while this block is used: the point of reading ahead.
+        expect(inFlight).toBe(1);
+        break;
+      }
+      expect(inFlight).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    expect([seen, most]).toEqual([['a'], 1]);
   });
 });

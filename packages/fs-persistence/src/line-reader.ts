@@ -46,7 +46,7 @@ export interface ReadLineBlocksOptions {
   end?: number;
   /** Lines longer than this are skipped and reported as `oversized` (default {@link MAX_LINE_BYTES}). */
   maxLineBytes?: number;
-  /** Bytes read per call (default 256 KiB). */
+  /** Bytes read per call (default 256 KiB; two such buffers are in use, see below). */
   chunkSize?: number;
   /** Called with the bytes read so far after every chunk. */
   onProgress?: (bytesRead: number) => void;
@@ -57,7 +57,9 @@ export interface ReadLineBlocksOptions {
  * open file in chunks and yields its lines in blocks, with line numbers and byte offsets. Linear in
  * the file's size whatever its line lengths: a line that spans chunks is collected as a list of
  * chunks and joined once, when its newline arrives. A block may be a view of a buffer that the
- * next step reuses: use or copy it before asking for the next block.
+ * next step reuses: use or copy it before asking for the next block. The next chunk is read
+ * (into a second buffer) while the caller decodes and parses this one: the disk and the parser
+ * work at once, and replay waits for no read but the first.
  */
 export async function* readLineBlocks(
   ops: FileOperations,
@@ -70,6 +72,8 @@ export async function* readLineBlocks(
   const chunkSize = Math.max(1, Math.min(options.chunkSize ?? CHUNK_SIZE, maxLineBytes));
   const end = options.end ?? (await ops.fstat(fd)).size;
   let chunk = Buffer.allocUnsafe(chunkSize);
+  /** The buffer the read ahead goes into while `chunk` is being split. */
+  let spare = Buffer.allocUnsafe(chunkSize);
   let position = options.start ?? 0;
   /** Lines before the unfinished one, and the byte offset where the unfinished line starts. */
   let lineBase = 0;
@@ -78,53 +82,76 @@ export async function* readLineBlocks(
   let carry: Buffer[] = [];
   let carryBytes = 0;
   let oversized = false;
+  const readAhead = (into: Buffer, at: number): Promise<number> | null => {
+    if (at >= end) return null;
+    const reading = ops.read(fd, into, 0, Math.min(chunkSize, end - at), at);
+    // Awaited below; until then a failure must not count as unhandled.
+    reading.catch(() => {});
+    return reading;
+  };
+  let pending = readAhead(chunk, position);
 
-  while (position < end) {
-    const read = await ops.read(fd, chunk, 0, Math.min(chunkSize, end - position), position);
-    if (read === 0) break;
-    const chunkStart = position;
-    position += read;
-    options.onProgress?.(position);
-    const view = chunk.subarray(0, read);
-    const firstNewline = view.indexOf(NEWLINE);
-    const found = firstNewline !== -1;
-    const lengthSoFar = carryBytes + (found ? firstNewline : read);
-    if (!oversized && lengthSoFar > maxLineBytes) {
-      oversized = true;
-      carry = [];
-    }
-    if (!found) {
-      carryBytes += read;
-      if (!oversized) {
-        // Hand this buffer over to the line instead of copying it; read into a fresh one.
-        carry.push(view);
-        chunk = Buffer.allocUnsafe(chunkSize);
+  try {
+    while (pending) {
+      const read = await pending;
+      pending = null;
+      if (read === 0) break;
+      const chunkStart = position;
+      position += read;
+      options.onProgress?.(position);
+      // Read the next chunk into the other buffer while this one is split and parsed.
+      pending = readAhead(spare, position);
+      [chunk, spare] = [spare, chunk];
+      const current = spare; // the buffer holding this chunk
+      const view = current.subarray(0, read);
+      const firstNewline = view.indexOf(NEWLINE);
+      const found = firstNewline !== -1;
+      const lengthSoFar = carryBytes + (found ? firstNewline : read);
+      if (!oversized && lengthSoFar > maxLineBytes) {
+        oversized = true;
+        carry = [];
       }
-      continue;
+      if (!found) {
+        carryBytes += read;
+        if (!oversized) {
+          // Hand this buffer over to the line instead of copying it; read into a fresh one.
+          carry.push(view);
+          spare = Buffer.allocUnsafe(chunkSize);
+        }
+        continue;
+      }
+      let headStart = 0;
+      if (oversized) {
+        yield oversizedLine(lineBase + 1, lineStart, true, lengthSoFar);
+        lineBase++;
+        headStart = firstNewline + 1;
+        lineStart = chunkStart + headStart;
+        carry = [];
+        carryBytes = 0;
+        oversized = false;
+      }
+      const lastNewline = view.lastIndexOf(NEWLINE);
+      // The start of the next line is copied (at most one chunk) before the block is yielded:
+      // this buffer is read into again once the caller asks for the next block.
+      const rest = lastNewline + 1 < read ? [Buffer.from(view.subarray(lastNewline + 1))] : [];
+      const offset = lineStart;
+      const carried = carry;
+      const carriedBytes = carryBytes;
+      lineStart = chunkStart + lastNewline + 1;
+      carry = rest;
+      carryBytes = read - lastNewline - 1;
+      if (headStart <= lastNewline) {
+        const head = current.subarray(headStart, lastNewline);
+        const bytes =
+          carried.length > 0 ? Buffer.concat([...carried, head], carriedBytes + head.length) : head;
+        const firstLine = lineBase + 1;
+        lineBase += countNewlines(head) + 1;
+        yield { bytes, firstLine, offset, complete: true };
+      }
     }
-    let headStart = 0;
-    if (oversized) {
-      yield oversizedLine(lineBase + 1, lineStart, true, lengthSoFar);
-      lineBase++;
-      headStart = firstNewline + 1;
-      lineStart = chunkStart + headStart;
-      carry = [];
-      carryBytes = 0;
-      oversized = false;
-    }
-    const lastNewline = view.lastIndexOf(NEWLINE);
-    if (headStart <= lastNewline) {
-      const head = chunk.subarray(headStart, lastNewline);
-      const bytes =
-        carry.length > 0 ? Buffer.concat([...carry, head], carryBytes + head.length) : head;
-      const firstLine = lineBase + 1;
-      lineBase += countNewlines(head) + 1;
-      yield { bytes, firstLine, offset: lineStart, complete: true };
-    }
-    lineStart = chunkStart + lastNewline + 1;
-    // The start of the next line is copied (at most one chunk), as the chunk is read into again.
-    carry = lastNewline + 1 < read ? [Buffer.from(view.subarray(lastNewline + 1))] : [];
-    carryBytes = read - lastNewline - 1;
+  } finally {
+    // A caller that stops early: the read ahead must end before the descriptor is closed.
+    if (pending) await pending.catch(() => {});
   }
   if (oversized) {
     yield oversizedLine(lineBase + 1, lineStart, false, carryBytes);
