@@ -56,7 +56,7 @@ row(
 );
 row(
   '8 concurrent producers',
-  `${n(med('concurrent', 'ours', 'fsyncsPerRecord'), 3)} fsyncs/record`,
+  `${n(med('concurrent', 'ours', 'fsyncsPerRecord'), 3)} durable syncs/record`,
   `reference ${n(med('concurrent', 'reference', 'fsyncsPerRecord'), 3)}`,
   '-',
 );

@@ -35,7 +35,7 @@ const TABLES = [
     'concurrent',
     [
       ['records/s', 'recordsPerSec', 0],
-      ['fsyncs/record', 'fsyncsPerRecord', 3],
+      ['durable syncs/record', 'fsyncsPerRecord', 3],
     ],
   ],
   [

@@ -64,7 +64,7 @@ export const TARGETS = [
     pass: (v) => v <= 1.0,
   },
   {
-    name: '8 concurrent producers, fsyncs per record (< 0.5)',
+    name: '8 concurrent producers, durable syncs (fdatasync or O_DSYNC write) per record (< 0.5)',
     value: (med) => med('concurrent', 'ours', 'fsyncsPerRecord'),
     pass: (v) => v < 0.5,
   },

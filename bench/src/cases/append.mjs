@@ -168,9 +168,25 @@ export default {
       );
       fsyncs = appender.fsyncs;
     } else {
+      // Durable syncs through the backend's file-operations seam (real calls underneath): each
+      // fdatasync, and each write on a descriptor opened with O_DSYNC (a sync of its own).
       const counter = { fsyncs: 0 };
+      const dsyncFds = new Set();
       const fileOperations = {
         ...nodeFileOperations,
+        open: async (path, flags, mode) => {
+          const fd = await nodeFileOperations.open(path, flags, mode);
+          if (typeof flags === 'number' && (flags & fs.constants.O_DSYNC) !== 0) dsyncFds.add(fd);
+          return fd;
+        },
+        close: (fd) => {
+          dsyncFds.delete(fd);
+          return nodeFileOperations.close(fd);
+        },
+        write: (fd, ...rest) => {
+          if (dsyncFds.has(fd)) counter.fsyncs++;
+          return nodeFileOperations.write(fd, ...rest);
+        },
         fdatasync: (fd) => {
           counter.fsyncs++;
           return nodeFileOperations.fdatasync(fd);
