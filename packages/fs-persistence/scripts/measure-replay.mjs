@@ -64,7 +64,11 @@ function fastSync(file) {
     }
     const text = carry + buffer.toString('utf8', 0, last);
     carry = buffer.toString('utf8', last + 1, read);
-    for (const line of text.split('\n')) if (line) JSON.parse(line), records++;
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      JSON.parse(line);
+      records++;
+    }
   }
   fs.closeSync(fd);
   return records;

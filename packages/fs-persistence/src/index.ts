@@ -27,6 +27,7 @@ export {
   unlockLog,
 } from './lock.js';
 export { type FilePosition, logPositionProblem } from './position.js';
+export { type RefreshLogSummaryOptions, refreshLogSummary } from './refresh-summary.js';
 export {
   readSnapshotFile,
   removeSnapshotFile,

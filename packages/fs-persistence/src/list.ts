@@ -82,6 +82,32 @@ export async function listSessions(
   return out;
 }
 
+/**
+ * One session, as `list()` would describe it, from its log's path (the store's `summaryOf`):
+ * one `stat`, its summary and lock; no other session is looked at. Null when it has no log.
+ */
+export async function describeSession(file: string, id: string): Promise<SessionInfo | null> {
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(file, { throwIfNoEntry: false });
+  } catch {
+    return null; // unreadable (EACCES, a dangling link): as list() leaves it out
+  }
+  if (!info?.isFile()) return null;
+  const name = path.basename(file);
+  // Both looked for: a missing summary or lock reads as none.
+  const present = new Set([`${name}.summary.json`, `${name}.lock`]);
+  const candidate = {
+    id,
+    file,
+    size: info.size,
+    mtimeMs: info.mtimeMs,
+    ino: info.ino,
+    birthtimeMs: info.birthtimeMs,
+  };
+  return describe(candidate, present, Buffer.allocUnsafe(HEAD_BYTES));
+}
+
 /** Newest `updatedAt` first, then id: the one order of every store's `list()`. */
 function byActivity(a: { id: string; mtimeMs: number }, b: { id: string; mtimeMs: number }) {
   if (a.mtimeMs !== b.mtimeMs) return b.mtimeMs - a.mtimeMs;

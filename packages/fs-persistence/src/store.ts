@@ -14,7 +14,7 @@ import {
   FileSystemAgentRecordPersistence,
   type FileSystemAgentRecordPersistenceOptions,
 } from './fs-persistence.js';
-import { LOG_SUFFIX, listSessions, type SessionInfo } from './list.js';
+import { describeSession, LOG_SUFFIX, listSessions, type SessionInfo } from './list.js';
 import { WriterLock } from './lock.js';
 import { snapshotPathOf } from './snapshot-file.js';
 import { summaryPathOf } from './summary.js';
@@ -80,6 +80,14 @@ export class FileSystemAgentRecordStore
    */
   list(options: ListSessionsOptions = {}): Promise<SessionInfo[]> {
     return listSessions(this.rootDir, options);
+  }
+
+  /**
+   * One session's entry as `list()` shows it (records, createdAt, updatedAt, title, lock
+   * holder), by id, without listing the others; null when the session has no log.
+   */
+  async summaryOf(sessionId: string): Promise<SessionInfo | null> {
+    return describeSession(this.fileOf(sessionId), sessionId);
   }
 
   /**

@@ -1,0 +1,80 @@
+import { type FileOperations, nodeFileOperations } from './file-operations.js';
+import { logIdentity } from './position.js';
+import { createdAtInHead, type LogSummary, readLogSummary, writeLogSummary } from './summary.js';
+
+const COUNT_CHUNK_BYTES = 1024 * 1024;
+const NEWLINE = 0x0a;
+
+export interface RefreshLogSummaryOptions {
+  /** Mode of the summary file if it is created (default 0o600, as the writer's). */
+  fileMode?: number;
+  /** The file-system seam (default the real `node:fs`). */
+  fileOperations?: FileOperations;
+}
+
+/**
+ * Recounts a log's records (its lines; a last line without its newline counts) and rewrites its
+ * summary file durably for the log as it is now (size, inode, identity), keeping the title and
+ * `createdAt` of the summary it replaces (else `createdAt` from the first record, else now).
+ * For `repair` and tools that changed a log without the writer: call it while no writer holds
+ * the log (with its lock held), or a live writer's next summary write replaces it. Returns the
+ * summary written, or null when the log does not exist (any summary is left as it is).
+ */
+export async function refreshLogSummary(
+  logFile: string,
+  options: RefreshLogSummaryOptions = {},
+): Promise<LogSummary | null> {
+  const ops = options.fileOperations ?? nodeFileOperations;
+  let fd: number;
+  try {
+    fd = await ops.open(logFile, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  let summary: LogSummary;
+  try {
+    const { size, ino } = await ops.fstat(fd);
+    const records = await countLines(ops, fd, size);
+    const log = size === 0 ? '' : await logIdentity(ops, fd, size);
+    const previous = await readLogSummary(logFile);
+    const createdAt =
+      (previous && previous.bytes > 0 ? previous.createdAt : undefined) ??
+      (await createdAtInHead(logFile, ops)) ??
+      previous?.createdAt ??
+      Date.now();
+    summary = {
+      createdAt,
+      updatedAt: Date.now(),
+      records,
+      bytes: size,
+      ...(previous?.title !== undefined && { title: previous.title }),
+      log,
+      ino: ino ?? 0,
+    };
+  } finally {
+    await ops.close(fd).catch(() => {});
+  }
+  // Durable: the title it carries over exists nowhere else.
+  await writeLogSummary(ops, logFile, summary, {
+    durable: true,
+    fileMode: options.fileMode ?? 0o600,
+  });
+  return summary;
+}
+
+/** Lines in the first `size` bytes: newline bytes, plus a last line without its newline. */
+async function countLines(ops: FileOperations, fd: number, size: number): Promise<number> {
+  const buffer = Buffer.allocUnsafe(Math.min(COUNT_CHUNK_BYTES, Math.max(1, size)));
+  let lines = 0;
+  let last = NEWLINE;
+  for (let position = 0; position < size; ) {
+    const read = await ops.read(fd, buffer, 0, Math.min(buffer.length, size - position), position);
+    if (read === 0) break;
+    const view = buffer.subarray(0, read);
+    for (let at = view.indexOf(NEWLINE); at !== -1; at = view.indexOf(NEWLINE, at + 1)) lines++;
+    last = view[read - 1] as number;
+    position += read;
+  }
+  return last === NEWLINE ? lines : lines + 1;
+}
