@@ -146,7 +146,7 @@ function counterHost(file: string) {
 }
 
 describe('agent-records repair: the summary beside the log', () => {
-  it('deletes a summary without a title (a cache of the old log) and keeps one with a title', async () => {
+  it('brings the summary up to date for the repaired log, keeping its title', async () => {
     const root = path.join(dir.path, 'store');
     const store = new FileSystemAgentRecordStore(root);
     for (const [id, title] of [
@@ -160,9 +160,12 @@ describe('agent-records repair: the summary beside the log', () => {
       appendFileSync(store.fileOf(id), 'not json\n');
       expect(existsSync(summaryPathOf(store.fileOf(id)))).toBe(true);
       expect(await runRepair({ log: store.fileOf(id) }, captureIo().io)).toBe(0);
+      // The summary describes the repaired file itself (its inode and size), not the old one.
+      const summary = await readLogSummary(store.fileOf(id));
+      const stats = statSync(store.fileOf(id));
+      expect(summary).toMatchObject({ ino: stats.ino, bytes: stats.size, records: 1 });
+      expect(summary?.title).toBe(title);
     }
-    expect(existsSync(summaryPathOf(store.fileOf('plain')))).toBe(false);
-    expect((await readLogSummary(store.fileOf('titled')))?.title).toBe('Keep me');
     const listed = await store.list();
     expect(listed.map((s) => [s.id, s.records, s.title])).toEqual(
       expect.arrayContaining([

@@ -68,6 +68,24 @@ describe('FileSystemAgentRecordStore.list', () => {
     expect((await store.list({ limit: 0 })).length).toBe(0);
   });
 
+  it('gives whole milliseconds, so a cursor rounded by a host still names the same place', async () => {
+    const store = new FileSystemAgentRecordStore(temp.dir);
+    // Times with a fraction of a millisecond, as file systems keep them.
+    for (let i = 0; i < 4; i++) {
+      await session(store, `f${i}`, 1, 0);
+      utimesSync(store.fileOf(`f${i}`), 2_000 + i + 0.0004567, 2_000 + i + 0.0004567);
+    }
+    const all = await store.list();
+    for (const s of all) {
+      expect(Number.isInteger(s.updatedAt)).toBe(true);
+      expect(Number.isInteger(s.createdAt)).toBe(true);
+    }
+    const cursor = all[1] as (typeof all)[number];
+    const rounded = { id: cursor.id, updatedAt: Math.round(cursor.updatedAt) };
+    const page = await store.list({ limit: 2, after: JSON.parse(JSON.stringify(rounded)) });
+    expect(page.map((s) => s.id)).toEqual(['f1', 'f0']);
+  });
+
   it('counts what a stale summary misses when it is small, and leaves records out when not', async () => {
     const store = new FileSystemAgentRecordStore(temp.dir);
     await session(store, 'grown', 3, 1_000);

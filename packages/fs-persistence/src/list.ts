@@ -101,9 +101,11 @@ export async function describeSession(file: string, id: string): Promise<Session
     id,
     file,
     size: info.size,
-    mtimeMs: info.mtimeMs,
+    // Whole milliseconds, as every store gives them: a cursor passed through JSON or rounded by
+    // a host still names the same place.
+    mtimeMs: Math.floor(info.mtimeMs),
     ino: info.ino,
-    birthtimeMs: info.birthtimeMs,
+    birthtimeMs: Math.floor(info.birthtimeMs),
   };
   return describe(candidate, present, Buffer.allocUnsafe(HEAD_BYTES));
 }
@@ -133,9 +135,9 @@ async function statLogs(root: string, names: string[]): Promise<Candidate[]> {
       id: name.slice(0, -LOG_SUFFIX.length),
       file,
       size: info.size,
-      mtimeMs: info.mtimeMs,
+      mtimeMs: Math.floor(info.mtimeMs),
       ino: info.ino,
-      birthtimeMs: info.birthtimeMs,
+      birthtimeMs: Math.floor(info.birthtimeMs),
     });
   }
   return out;

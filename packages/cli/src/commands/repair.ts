@@ -4,9 +4,8 @@ import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promise
 import path from 'node:path';
 import {
   readLockHolder,
-  readLogSummary,
+  refreshLogSummary,
   removeSnapshotFile,
-  summaryPathOf,
 } from '@agent-records/fs-persistence';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
@@ -163,7 +162,8 @@ export async function repairLog(
     });
     await rename(temp, file);
     await syncFile(dir);
-    await dropStaleSummary(file);
+    // Its summary described the old file: recount it for the repaired one, keeping its title.
+    await refreshLogSummary(file).catch(() => {});
   } catch (error) {
     await source?.close().catch(() => {});
     await output?.abandon();
@@ -173,17 +173,6 @@ export async function repairLog(
     throw fileError(file, error);
   }
   return result;
-}
-
-/**
- * After the log was replaced, its summary describes the old file. It is a cache checked against
- * the log's inode and size, so nothing trusts its counts; a summary without a title is deleted
- * all the same (the writer makes a new one), so that no later file reusing the old inode can
- * match it. One with a title is kept: the title exists only there.
- */
-async function dropStaleSummary(file: string): Promise<void> {
-  const summary = await readLogSummary(file).catch(() => null);
-  if (summary && summary.title === undefined) await unlink(summaryPathOf(file)).catch(() => {});
 }
 
 /** The time stamp of backup and quarantine file names (`2026-11-29T00-54-51-123Z`). */

@@ -6,7 +6,7 @@ import {
   readLockHolder,
   type SessionInfo,
 } from '@agent-records/fs-persistence';
-import type { SessionSummary } from '@agent-records/types';
+import { RecordsInvalidSessionIdError, type SessionSummary } from '@agent-records/types';
 import { displayWidth, fitToWidth, padEndToWidth, padStartToWidth } from '../display-width.js';
 import { CliError, EXIT } from '../errors.js';
 import { formatAge, formatBytes } from '../format.js';
@@ -41,16 +41,19 @@ export async function listSessions(
   options: { limit?: number; after?: string } = {},
 ): Promise<SessionRow[]> {
   const store = new FileSystemAgentRecordStore(root);
-  let page: SessionInfo[];
-  if (options.after === undefined) page = await store.list({ limit: options.limit });
-  else {
-    // The store pages after a summary ({ id, updatedAt }); an id names one only through the
-    // store's own list, so its order rule stays in one place. Cheap facts, but every session's.
-    const all = await store.list();
-    const at = all.findIndex((s) => s.id === options.after);
-    if (at === -1) throw unknownAfter(root, options.after);
-    page = all.slice(at + 1, options.limit === undefined ? undefined : at + 1 + options.limit);
+  let after: SessionInfo | undefined;
+  if (options.after !== undefined) {
+    // The store pages after a summary ({ id, updatedAt }): look that session up (one stat), so
+    // the order rule stays in the store and the page costs what the first page costs.
+    after =
+      (await store.summaryOf(options.after).catch((error: unknown) => {
+        // An id no session can have: the same answer as an id no session has.
+        if (error instanceof RecordsInvalidSessionIdError) return null;
+        throw error;
+      })) ?? undefined;
+    if (after === undefined) throw unknownAfter(root, options.after);
   }
+  const page = await store.list({ limit: options.limit, after });
   const rows: SessionRow[] = page.map(({ size: _size, modifiedAt: _modifiedAt, ...summary }) => ({
     ...summary,
     lock: null,
