@@ -152,6 +152,25 @@ describe('stringifyInSlices', () => {
     expect(await stringifyInSlices(text, { sliceMs: 0 })).toBe(JSON.stringify(text));
   });
 
+  it('looks at the clock by the amount of text written, not only by values walked', async () => {
+    // 300 strings of 60 KB (18 MB): strings up to 64 KB are quoted whole, so counting values
+    // alone let one slice quote 256 of them (15 MB) before it looked at the clock (a trial
+    // measured 86 ms pauses). With a zero slice every look yields: one per string or so.
+    const files = Array.from({ length: 300 }, (_, i) => `${i}`.padEnd(60 * 1024, 'x'));
+    let yields = 0;
+    const text = await stringifyInSlices(
+      { files },
+      {
+        sliceMs: 0,
+        yieldToEventLoop: async () => {
+          yields++;
+        },
+      },
+    );
+    expect(text).toBe(JSON.stringify({ files }));
+    expect(yields).toBeGreaterThanOrEqual(300);
+  });
+
   it('yields to the event loop while it works, and starts after the current task', async () => {
     const state = { history: Array.from({ length: 50_000 }, (_, i) => ({ i, text: `m${i}` })) };
     let pauses = 0;

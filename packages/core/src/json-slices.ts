@@ -26,8 +26,13 @@ const STRING_PIECE = 64 * 1024;
  * millisecond): a 20 MB state ends as about 20 groups, not thousands of small chunks.
  */
 const GROUP_UNITS = 1024 * 1024;
-/** Values walked between two looks at the clock. */
+/**
+ * Work between two looks at the clock: one unit per value walked, plus one per 64 UTF-16 units of
+ * text written (a 64 KB string is 1024 units), so many mid-sized strings cannot fill a slice.
+ */
 const CHECK_EVERY = 256;
+/** log2 of the text units that count as one unit of work. */
+const TEXT_UNIT_SHIFT = 6;
 
 interface ObjectFrame {
   array: false;
@@ -75,8 +80,10 @@ export async function stringifyInSlices(
   if (root === LONG_STRING) await writeLongString(prepared as string);
   else write(root);
   let walked = 0;
+  let nextCheck = CHECK_EVERY;
   while (stack.length > 0) {
-    if (++walked % CHECK_EVERY === 0) {
+    if (++walked >= nextCheck) {
+      nextCheck = walked + CHECK_EVERY;
       // Joined a few thousand pieces at a time, inside the slice's time, not after it.
       addChunk();
       if (now() >= deadline) {
@@ -96,7 +103,10 @@ export async function stringifyInSlices(
       const item = prepare(frame.holder, key);
       if (item === undefined) pieces.push('null');
       else if (item === LONG_STRING) await writeLongString(prepared as string);
-      else write(item);
+      else {
+        write(item);
+        if (typeof item === 'string') walked += item.length >> TEXT_UNIT_SHIFT;
+      }
       continue;
     }
     if (frame.next >= frame.keys.length) {
@@ -110,7 +120,10 @@ export async function stringifyInSlices(
     pieces.push(quotedKey(key));
     frame.wrote = true;
     if (member === LONG_STRING) await writeLongString(prepared as string);
-    else write(member);
+    else {
+      write(member);
+      if (typeof member === 'string') walked += member.length >> TEXT_UNIT_SHIFT;
+    }
   }
   addChunk();
   if (chunks.length > 0) groups.push(chunks.join(''));
