@@ -10,11 +10,12 @@ import {
   RecordsOverflowError,
   RecordsWriteError,
 } from '@agent-records/types';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FaultyFileSystem, ioError, openOnFaultyDisk } from '../test/faulty-fs.js';
 import { readAll } from '../test/read-all.js';
 import { fileLogSubject } from '../test/subject.js';
 import { useTempDir } from '../test/temp-dir.js';
+import { nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 
 type Rec = AgentRecordEnvelope & { n?: number; text?: string };
@@ -153,6 +154,42 @@ describe('group commit', () => {
     expect((faults.calls.fdatasync ?? 0) - (before.fdatasync ?? 0)).toBe(0);
     expect((faults.calls.open ?? 0) - (before.open ?? 0)).toBe(0);
     expect(await readAll(persistence)).toEqual(range(0, 1001));
+  });
+
+  it('encodes a large batch one write buffer at a time, each when the one before it is written', async () => {
+    // Encoding a 100k-record batch at once held the event loop 20-30 ms (bench: batched stall).
+    const encoded: number[] = [];
+    let bigEncodes = 0;
+    const from = Buffer.from.bind(Buffer) as (...args: unknown[]) => Buffer;
+    const spy = vi.spyOn(Buffer, 'from').mockImplementation(((...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].length >= 512 * 1024) bigEncodes++;
+      return from(...args);
+    }) as typeof Buffer.from);
+    try {
+      const persistence = new FileSystemAgentRecordPersistence<Rec>(
+        path.join(temp.dir, 'e.jsonl'),
+        {
+          summary: false,
+          fileOperations: {
+            ...nodeFileOperations,
+            write: (fd, buffer, offset, length, position) => {
+              if (length >= 512 * 1024) encoded.push(bigEncodes);
+              return nodeFileOperations.write(fd, buffer, offset, length, position);
+            },
+          },
+        },
+      );
+      persistence.append(rec(0));
+      await persistence.flush();
+      for (let n = 1; n <= 16; n++) persistence.append({ ...rec(n), text: 'y'.repeat(300_000) });
+      await persistence.flush();
+      await persistence.close();
+      // Five buffers of about 1 MiB: at the first write only the first is encoded, and so on.
+      expect(encoded.length).toBeGreaterThanOrEqual(4);
+      expect(encoded).toEqual(encoded.map((_, i) => i + 1));
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('a batch of more than one write buffer goes by plain writes and one fdatasync; EIO on it is cut back', async () => {

@@ -172,16 +172,20 @@ export class LogWriter implements WriterState {
       this.#dirty = false;
     }
     await beforeWrite();
-    const buffers = this.#encode(lines);
     let position = this.#durableSize;
     this.#dirty = true;
-    const first = buffers[0];
-    if (this.#syncFd !== null && buffers.length === 1 && first) {
+    const chunks = this.#encode(lines);
+    const first = chunks.next();
+    if (this.#syncFd !== null && !first.done && first.value.last) {
       // A short write's bytes are durable too: writeFully goes on from where it stopped.
-      await writeFully(this.#ops, this.#syncFd, first, position);
-      position += first.length;
+      await writeFully(this.#ops, this.#syncFd, first.value.buffer, position);
+      position += first.value.buffer.length;
     } else {
-      for (const buffer of buffers) {
+      if (!first.done) {
+        await writeFully(this.#ops, fd, first.value.buffer, position);
+        position += first.value.buffer.length;
+      }
+      for (const { buffer } of chunks) {
         await writeFully(this.#ops, fd, buffer, position);
         position += buffer.length;
       }
@@ -197,9 +201,12 @@ export class LogWriter implements WriterState {
     this.#needsNewline = false;
   }
 
-  /** The batch's bytes (a newline first if the log lacks its last one), in ~1 MiB buffers. */
-  #encode(lines: readonly string[]): Buffer[] {
-    const buffers: Buffer[] = [];
+  /**
+   * The batch's bytes (a newline first if the log lacks its last one) in ~1 MiB buffers, each
+   * encoded when the one before it is written: encoding a 100k-record batch at once held the
+   * event loop 20-30 ms. `last` says whether the batch ends with this buffer.
+   */
+  *#encode(lines: readonly string[]): Generator<{ buffer: Buffer; last: boolean }> {
     let prefix = this.#needsNewline ? '\n' : '';
     for (let i = 0; i < lines.length; ) {
       let text = prefix;
@@ -207,9 +214,8 @@ export class LogWriter implements WriterState {
       while (i < lines.length && text.length < WRITE_CHUNK_BYTES) {
         text += `${lines[i++] as string}\n`;
       }
-      buffers.push(Buffer.from(text, 'utf8'));
+      yield { buffer: Buffer.from(text, 'utf8'), last: i >= lines.length };
     }
-    return buffers;
   }
 
   /**
