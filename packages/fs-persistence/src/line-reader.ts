@@ -161,6 +161,36 @@ export async function* readLineBlocks(
   }
 }
 
+/** Bytes read at a time by {@link countLinesIn}. */
+const COUNT_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Newlines in bytes `from` to `to` of the file open at `fd`, and the lines they make (a last one
+ * without its newline counts). Null when `stopped()` says so between reads (the log was replaced
+ * meanwhile). The one line counter of the writer's summary, `refreshLogSummary` and `readFrom`.
+ */
+export async function countLinesIn(
+  ops: FileOperations,
+  fd: number,
+  from: number,
+  to: number,
+  stopped: () => boolean = () => false,
+): Promise<{ newlines: number; lines: number } | null> {
+  const chunk = Buffer.allocUnsafe(Math.min(COUNT_CHUNK_BYTES, Math.max(1, to - from)));
+  let newlines = 0;
+  let last = NEWLINE;
+  for (let position = from; position < to; ) {
+    if (stopped()) return null;
+    const read = await ops.read(fd, chunk, 0, Math.min(chunk.length, to - position), position);
+    if (read === 0) break;
+    const view = chunk.subarray(0, read);
+    newlines += countNewlines(view);
+    last = view[read - 1] as number;
+    position += read;
+  }
+  return { newlines, lines: last === NEWLINE ? newlines : newlines + 1 };
+}
+
 function countNewlines(bytes: Buffer): number {
   let count = 0;
   for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) count++;

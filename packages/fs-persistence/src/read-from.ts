@@ -6,7 +6,7 @@ import {
   RecordsPositionError,
 } from '@agent-records/types';
 import type { FileOperations } from './file-operations.js';
-import { type LineBlock, readLineBlocks, recordsOfBlock } from './line-reader.js';
+import { countLinesIn, type LineBlock, readLineBlocks, recordsOfBlock } from './line-reader.js';
 import {
   asFilePosition,
   checkPosition,
@@ -160,30 +160,11 @@ async function withFileLineNumber(
   error: unknown,
 ): Promise<unknown> {
   if (start === 0 || !(error instanceof RecordsCorruptError)) return error;
-  const before = await countNewlines(ops, fd, start);
+  const before = ((await countLinesIn(ops, fd, 0, start)) as { newlines: number }).newlines;
   try {
     recordsOfBlock({ ...block, firstLine: block.firstLine + before }, file, false);
   } catch (renumbered) {
     return renumbered;
   }
   return error;
-}
-
-/** Newlines in bytes `start` to `end` of the file open at `fd`. */
-export async function countNewlines(
-  ops: FileOperations,
-  fd: number,
-  end: number,
-  start = 0,
-): Promise<number> {
-  const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(1, end - start)));
-  let count = 0;
-  for (let position = start; position < end; ) {
-    const read = await ops.read(fd, chunk, 0, Math.min(chunk.length, end - position), position);
-    if (read === 0) break;
-    const view = chunk.subarray(0, read);
-    for (let at = view.indexOf(NEWLINE); at !== -1; at = view.indexOf(NEWLINE, at + 1)) count++;
-    position += read;
-  }
-  return count;
 }

@@ -1,9 +1,7 @@
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
+import { countLinesIn } from './line-reader.js';
 import { logIdentity } from './position.js';
 import { createdAtInHead, type LogSummary, readLogSummary, writeLogSummary } from './summary.js';
-
-const COUNT_CHUNK_BYTES = 1024 * 1024;
-const NEWLINE = 0x0a;
 
 export interface RefreshLogSummaryOptions {
   /** Mode of the summary file if it is created (default 0o600, as the writer's). */
@@ -35,7 +33,7 @@ export async function refreshLogSummary(
   let summary: LogSummary;
   try {
     const { size, ino } = await ops.fstat(fd);
-    const records = await countLines(ops, fd, size);
+    const records = ((await countLinesIn(ops, fd, 0, size)) as { lines: number }).lines;
     const log = size === 0 ? '' : await logIdentity(ops, fd, size);
     const previous = await readLogSummary(logFile);
     const createdAt =
@@ -61,20 +59,4 @@ export async function refreshLogSummary(
     fileMode: options.fileMode ?? 0o600,
   });
   return summary;
-}
-
-/** Lines in the first `size` bytes: newline bytes, plus a last line without its newline. */
-async function countLines(ops: FileOperations, fd: number, size: number): Promise<number> {
-  const buffer = Buffer.allocUnsafe(Math.min(COUNT_CHUNK_BYTES, Math.max(1, size)));
-  let lines = 0;
-  let last = NEWLINE;
-  for (let position = 0; position < size; ) {
-    const read = await ops.read(fd, buffer, 0, Math.min(buffer.length, size - position), position);
-    if (read === 0) break;
-    const view = buffer.subarray(0, read);
-    for (let at = view.indexOf(NEWLINE); at !== -1; at = view.indexOf(NEWLINE, at + 1)) lines++;
-    last = view[read - 1] as number;
-    position += read;
-  }
-  return last === NEWLINE ? lines : lines + 1;
 }

@@ -1,4 +1,5 @@
 import type { FileOperations } from './file-operations.js';
+import { countLinesIn } from './line-reader.js';
 import { logIdentity } from './position.js';
 import {
   createdAtOfFirstLine,
@@ -7,7 +8,6 @@ import {
   writeLogSummary,
 } from './summary.js';
 
-const COUNT_CHUNK_BYTES = 1024 * 1024;
 /** Routine summary writes are at least this far apart (a title's durable write is not held). */
 const MIN_INTERVAL_MS = 250;
 const NEWLINE = 0x0a;
@@ -225,7 +225,9 @@ export class SummaryKeeper {
         from = stored.bytes;
         records = stored.records;
       }
-      const counted = await this.#countLines(fd, from, size, generation);
+      const counted =
+        (await countLinesIn(this.#ops, fd, from, size, () => generation !== this.#generation))
+          ?.lines ?? null;
       if (counted === null || generation !== this.#generation) return;
       this.#baseRecords = records + counted;
     } finally {
@@ -237,28 +239,5 @@ export class SummaryKeeper {
   async #byteAt(fd: number, offset: number): Promise<number | undefined> {
     const one = Buffer.alloc(1);
     return (await this.#ops.read(fd, one, 0, 1, offset)) === 1 ? one[0] : undefined;
-  }
-
-  /** Lines in bytes `from` to `to` (a last one without its newline counts); null if stopped. */
-  async #countLines(fd: number, from: number, to: number, generation: number) {
-    const chunk = Buffer.allocUnsafe(Math.min(COUNT_CHUNK_BYTES, Math.max(1, to - from)));
-    let lines = 0;
-    let last = NEWLINE;
-    for (let position = from; position < to; ) {
-      if (generation !== this.#generation) return null;
-      const read = await this.#ops.read(
-        fd,
-        chunk,
-        0,
-        Math.min(chunk.length, to - position),
-        position,
-      );
-      if (read === 0) break;
-      const view = chunk.subarray(0, read);
-      for (let at = view.indexOf(NEWLINE); at !== -1; at = view.indexOf(NEWLINE, at + 1)) lines++;
-      last = view[read - 1] as number;
-      position += read;
-    }
-    return last === NEWLINE ? lines : lines + 1;
   }
 }
