@@ -1,6 +1,10 @@
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { ListSessionsOptions, SessionSummary } from '@agent-records/types';
+import {
+  compareByLastActivity,
+  type ListSessionsOptions,
+  type SessionSummary,
+} from '@agent-records/types';
 import { errorCode } from './file-operations.js';
 import { readLockHolder } from './lock.js';
 import { createdAtOfFirstLine, type LogSummary, readLogSummarySync } from './summary.js';
@@ -35,7 +39,8 @@ interface Candidate {
   id: string;
   file: string;
   size: number;
-  mtimeMs: number;
+  /** The log's modification time in whole milliseconds: the session's last activity. */
+  updatedAt: number;
   ino: number;
   birthtimeMs: number;
 }
@@ -64,11 +69,14 @@ export async function listSessions(
   // Which logs have a summary or a lock, from the listing itself: no failed open per session.
   const present = new Set(names);
   const candidates = await statLogs(root, names);
-  candidates.sort(byActivity);
+  candidates.sort(compareByLastActivity);
   let start = 0;
   if (options.after) {
-    const mark = { id: options.after.id, mtimeMs: options.after.updatedAt };
-    while (start < candidates.length && byActivity(candidates[start] as Candidate, mark) <= 0) {
+    const mark = options.after;
+    while (
+      start < candidates.length &&
+      compareByLastActivity(candidates[start] as Candidate, mark) <= 0
+    ) {
       start++;
     }
   }
@@ -103,17 +111,11 @@ export async function describeSession(file: string, id: string): Promise<Session
     size: info.size,
     // Whole milliseconds, as every store gives them: a cursor passed through JSON or rounded by
     // a host still names the same place.
-    mtimeMs: Math.floor(info.mtimeMs),
+    updatedAt: Math.floor(info.mtimeMs),
     ino: info.ino,
     birthtimeMs: Math.floor(info.birthtimeMs),
   };
   return describe(candidate, present, Buffer.allocUnsafe(HEAD_BYTES));
-}
-
-/** Newest `updatedAt` first, then id: the one order of every store's `list()`. */
-function byActivity(a: { id: string; mtimeMs: number }, b: { id: string; mtimeMs: number }) {
-  if (a.mtimeMs !== b.mtimeMs) return b.mtimeMs - a.mtimeMs;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /** Stats every session log (following symlinks); names that are not files are left out. */
@@ -135,7 +137,7 @@ async function statLogs(root: string, names: string[]): Promise<Candidate[]> {
       id: name.slice(0, -LOG_SUFFIX.length),
       file,
       size: info.size,
-      mtimeMs: Math.floor(info.mtimeMs),
+      updatedAt: Math.floor(info.mtimeMs),
       ino: info.ino,
       birthtimeMs: Math.floor(info.birthtimeMs),
     });
@@ -149,7 +151,7 @@ async function describe(
   present: Set<string>,
   buffer: Buffer,
 ): Promise<SessionInfo> {
-  const { id, file, size, mtimeMs } = candidate;
+  const { id, file, size, updatedAt } = candidate;
   const name = path.basename(file);
   const summary = present.has(`${name}.summary.json`) ? readLogSummarySync(file, buffer) : null;
   const records = recordsOf(candidate, summary, buffer);
@@ -157,7 +159,7 @@ async function describe(
   const createdAt =
     (summary && summary.bytes > 0 ? summary.createdAt : undefined) ??
     createdAtInHead(file, buffer) ??
-    (candidate.birthtimeMs > 0 ? candidate.birthtimeMs : mtimeMs);
+    (candidate.birthtimeMs > 0 ? candidate.birthtimeMs : updatedAt);
   let lockedBy: number | undefined;
   if (present.has(`${name}.lock`)) {
     const holder = await readLockHolder(`${file}.lock`).catch(() => null);
@@ -167,13 +169,13 @@ async function describe(
     id,
     file,
     createdAt,
-    updatedAt: mtimeMs,
+    updatedAt,
     ...(records !== undefined && { records }),
     bytes: size,
     ...(summary?.title !== undefined && { title: summary.title }),
     ...(lockedBy !== undefined && { lockedBy }),
     size,
-    modifiedAt: mtimeMs,
+    modifiedAt: updatedAt,
   };
 }
 

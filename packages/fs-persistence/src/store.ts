@@ -4,9 +4,8 @@ import {
   type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordStore,
+  assertSessionId as assertValidSessionId,
   type ListSessionsOptions,
-  RecordsInvalidSessionIdError,
-  sessionIdProblem,
 } from '@agent-records/types';
 import { type BlobGarbageReport, collectBlobGarbage, logFilesIn } from './blobs/gc.js';
 import { errorCode, nodeFileOperations, syncDirectory } from './file-operations.js';
@@ -31,8 +30,7 @@ export type { SessionInfo } from './list.js';
  * 19; the snapshot `<id>.jsonl.snapshot`, 15). Throws `RecordsInvalidSessionIdError` otherwise.
  */
 export function assertSessionId(sessionId: unknown): asserts sessionId is string {
-  const problem = sessionIdProblem(sessionId);
-  if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
+  assertValidSessionId(sessionId);
 }
 
 /**

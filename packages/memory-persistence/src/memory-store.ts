@@ -2,10 +2,10 @@ import {
   type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordStore,
+  assertSessionId,
+  compareByLastActivity,
   type ListSessionsOptions,
-  RecordsInvalidSessionIdError,
   type SessionSummary,
-  sessionIdProblem,
 } from '@agent-records/types';
 import { type MemoryLog, memoryLogOf } from './memory-log.js';
 import {
@@ -39,8 +39,7 @@ export class InMemoryAgentRecordStore
     sessionId: string,
     options: InMemoryAgentRecordPersistenceOptions<R> = {},
   ): InMemoryAgentRecordPersistence<R> {
-    const problem = sessionIdProblem(sessionId);
-    if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
+    assertSessionId(sessionId);
     let log = this.#logs.get(sessionId);
     if (!log) {
       log = memoryLogOf<AgentRecordEnvelope>([], 0);
@@ -71,7 +70,7 @@ export class InMemoryAgentRecordStore
       const summary = summaryOf(id, log);
       if (summary && (!after || comesAfter(summary, after))) sessions.push(summary);
     }
-    sessions.sort(byLastActivity);
+    sessions.sort(compareByLastActivity);
     return sessions.slice(0, limit);
   }
 
@@ -81,8 +80,7 @@ export class InMemoryAgentRecordStore
    * descriptor does; a later `open` starts a new one.
    */
   async delete(sessionId: string): Promise<boolean> {
-    const problem = sessionIdProblem(sessionId);
-    if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
+    assertSessionId(sessionId);
     const log = this.#logs.get(sessionId);
     // Opened but never written: no log yet, and a persistence open on it may still write one.
     if (log?.updatedAt === undefined) return false;
@@ -109,15 +107,9 @@ function summaryOf(id: string, log: MemoryLog<AgentRecordEnvelope>): SessionSumm
   };
 }
 
-/** Newest `updatedAt` first, then `id` ascending (code unit order, as `<` compares). */
-function byLastActivity(a: SessionSummary, b: SessionSummary): number {
-  if (a.updatedAt !== b.updatedAt) return b.updatedAt - a.updatedAt;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
 function comesAfter(
   summary: SessionSummary,
   after: Pick<SessionSummary, 'id' | 'updatedAt'>,
 ): boolean {
-  return byLastActivity(summary, after as SessionSummary) > 0;
+  return compareByLastActivity(summary, after as SessionSummary) > 0;
 }

@@ -10,14 +10,13 @@ import {
   type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
+  assertSessionId,
   type RecordsBatch,
   RecordsClosedError,
   type RecordsErrorHandler,
-  RecordsInvalidSessionIdError,
   type RecordsPosition,
   type SnapshotToWrite,
   type StoredSnapshot,
-  sessionIdProblem,
 } from '@agent-records/types';
 import type pg from 'pg';
 import { poolFrom } from './client.js';
@@ -84,8 +83,7 @@ export class PostgresAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #closing: Promise<void> | null = null;
 
   constructor(sessionId: string, options: PostgresAgentRecordPersistenceOptions = {}) {
-    const problem = sessionIdProblem(sessionId);
-    if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
+    assertSessionId(sessionId);
     this.sessionId = sessionId;
     this.#tables = { schema: options.schema ?? 'public', table: options.table ?? 'agent_records' };
     this.#names = qualified(this.#tables);

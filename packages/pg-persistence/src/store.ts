@@ -2,10 +2,9 @@ import {
   type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordStore,
+  assertSessionId,
   type ListSessionsOptions,
-  RecordsInvalidSessionIdError,
   type SessionSummary,
-  sessionIdProblem,
 } from '@agent-records/types';
 import type pg from 'pg';
 import { inTransaction, poolFrom, withClient } from './client.js';
@@ -125,8 +124,7 @@ export class PostgresAgentRecordStore
    * False when there was none.
    */
   async delete(sessionId: string): Promise<boolean> {
-    const problem = sessionIdProblem(sessionId);
-    if (problem !== null) throw new RecordsInvalidSessionIdError(sessionId, problem);
+    assertSessionId(sessionId);
     await this.ensureSchema();
     const sql = sessionStatements(this.#names);
     return inTransaction(this.#pool, async (client) => {

@@ -48,7 +48,12 @@ export {
   type ToolDefinition,
   type ToolResultPart,
 } from './records.js';
-export { MAX_SESSION_ID_BYTES, sessionIdProblem } from './session-id.js';
-export type { AgentRecordStore, ListSessionsOptions, SessionSummary } from './sessions.js';
+export { assertSessionId, MAX_SESSION_ID_BYTES, sessionIdProblem } from './session-id.js';
+export {
+  type AgentRecordStore,
+  compareByLastActivity,
+  type ListSessionsOptions,
+  type SessionSummary,
+} from './sessions.js';
 export { utf8ByteLength } from './utf8.js';
 export { assertRecord, recordProblem } from './validate.js';

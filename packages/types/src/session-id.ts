@@ -1,3 +1,4 @@
+import { RecordsInvalidSessionIdError } from './errors.js';
 import { utf8ByteLength } from './utf8.js';
 
 /**
@@ -34,4 +35,16 @@ export function sessionIdProblem(id: unknown, options: { maxBytes?: number } = {
     return `it is ${bytes} bytes in UTF-8, over the ${maxBytes} bytes that leave room for the files derived from it`;
   }
   return null;
+}
+
+/**
+ * Throws `RecordsInvalidSessionIdError` (saying why) unless `id` passes {@link sessionIdProblem}:
+ * what every store's `open()` and `delete()` do first.
+ */
+export function assertSessionId(
+  id: unknown,
+  options: { maxBytes?: number } = {},
+): asserts id is string {
+  const problem = sessionIdProblem(id, options);
+  if (problem !== null) throw new RecordsInvalidSessionIdError(id, problem);
 }

@@ -43,3 +43,16 @@ export interface AgentRecordStore<P = unknown, S extends SessionSummary = Sessio
   /** Removes a session's log and everything kept beside it; false when there was none. */
   delete(sessionId: string): Promise<boolean>;
 }
+
+/**
+ * The one order of every store's `list()`: newest `updatedAt` first, then `id` ascending (UTF-16
+ * code unit order, as `<` compares strings). Also decides which sessions come `after` a cursor:
+ * those that compare greater than it.
+ */
+export function compareByLastActivity(
+  a: Pick<SessionSummary, 'id' | 'updatedAt'>,
+  b: Pick<SessionSummary, 'id' | 'updatedAt'>,
+): number {
+  if (a.updatedAt !== b.updatedAt) return b.updatedAt - a.updatedAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
