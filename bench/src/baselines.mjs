@@ -1,4 +1,5 @@
 // Baselines, measured on the same records and disk as our backends.
+import { isAscii } from 'node:buffer';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 
@@ -35,16 +36,31 @@ export function wholeFileRead(file) {
   return count;
 }
 
+/** One UTF-8 decode of the bytes (what every reader here does unless told otherwise). */
+const utf8 = (buffer, end) => buffer.toString('utf8', 0, end);
+
 /**
- * The fastest reader written here: large chunk reads into one reused buffer, one UTF-8 decode of
- * every complete line in the chunk (a newline byte never occurs inside a multi-byte character, so
- * cutting at the last one is exact), split, JSON.parse. Memory is bounded by the chunk (grown only
- * for a longer line). Blocking: it holds the event loop for the whole read.
+ * The same string, faster when every byte is ASCII (most agent logs: JSON.stringify leaves only
+ * non-ASCII text as it is): Node 20's UTF-8 decoder runs at ~330 MB/s here, while `isAscii`
+ * (SIMD) and a latin1 copy, which is the same one-byte string for ASCII, run at gigabytes per
+ * second. Any other chunk is decoded as UTF-8.
  */
-export function fastReadSync(file, chunkBytes = 1 << 20, onRecord = undefined) {
+const asciiFirst = (buffer, end) => {
+  const bytes = buffer.subarray(0, end);
+  return isAscii(bytes) ? bytes.latin1Slice(0, end) : bytes.toString('utf8');
+};
+
+/**
+ * The fastest readers written here: large chunk reads into one reused buffer, one decode of every
+ * complete line in the chunk (a newline byte never occurs inside a multi-byte character, so
+ * cutting at the last one is exact), split, JSON.parse. Memory is bounded by the chunk (grown only
+ * for a longer line). Blocking: it holds the event loop for the whole read. `ascii` takes the
+ * ASCII fast path above.
+ */
+export function fastReadSync(file, chunkBytes = 1 << 20, { ascii = false, onRecord } = {}) {
   const fd = fs.openSync(file, 'r');
   try {
-    return readChunks(chunkBytes, onRecord, (buffer, at) =>
+    return readChunks(chunkBytes, onRecord, ascii ? asciiFirst : utf8, (buffer, at) =>
       fs.readSync(fd, buffer, at, buffer.length - at, null),
     );
   } finally {
@@ -53,10 +69,10 @@ export function fastReadSync(file, chunkBytes = 1 << 20, onRecord = undefined) {
 }
 
 /** The same reader through libuv: one thread-pool round trip per chunk, the loop stays free. */
-export async function fastReadAsync(file, chunkBytes = 1 << 20) {
+export async function fastReadAsync(file, chunkBytes = 1 << 20, { ascii = false } = {}) {
   const fd = await open(file, 'r');
   try {
-    return await readChunksAsync(chunkBytes, undefined, (buffer, at) =>
+    return await readChunksAsync(chunkBytes, undefined, ascii ? asciiFirst : utf8, (buffer, at) =>
       read(fd, buffer, at, buffer.length - at, null),
     );
   } finally {
@@ -76,7 +92,7 @@ function parseLines(text, onRecord) {
 }
 
 /** Shared by both readers: `fill(buffer, at)` reads after the carried partial line. */
-function* chunkSteps(chunkBytes, onRecord) {
+function* chunkSteps(chunkBytes, onRecord, decode) {
   let buffer = Buffer.allocUnsafe(chunkBytes);
   let carried = 0;
   let count = 0;
@@ -84,7 +100,7 @@ function* chunkSteps(chunkBytes, onRecord) {
     const got = yield { buffer, at: carried };
     const filled = carried + got;
     if (got === 0) {
-      if (filled > 0) count += parseLines(buffer.toString('utf8', 0, filled), onRecord);
+      if (filled > 0) count += parseLines(decode(buffer, filled), onRecord);
       return count;
     }
     const cut = buffer.lastIndexOf(10, filled - 1);
@@ -96,21 +112,21 @@ function* chunkSteps(chunkBytes, onRecord) {
       carried = filled;
       continue;
     }
-    count += parseLines(buffer.toString('utf8', 0, cut), onRecord);
+    count += parseLines(decode(buffer, cut), onRecord);
     buffer.copy(buffer, 0, cut + 1, filled);
     carried = filled - cut - 1;
   }
 }
 
-function readChunks(chunkBytes, onRecord, fill) {
-  const steps = chunkSteps(chunkBytes, onRecord);
+function readChunks(chunkBytes, onRecord, decode, fill) {
+  const steps = chunkSteps(chunkBytes, onRecord, decode);
   let step = steps.next();
   while (!step.done) step = steps.next(fill(step.value.buffer, step.value.at));
   return step.value;
 }
 
-async function readChunksAsync(chunkBytes, onRecord, fill) {
-  const steps = chunkSteps(chunkBytes, onRecord);
+async function readChunksAsync(chunkBytes, onRecord, decode, fill) {
+  const steps = chunkSteps(chunkBytes, onRecord, decode);
   let step = steps.next();
   while (!step.done) step = steps.next(await fill(step.value.buffer, step.value.at));
   return step.value;

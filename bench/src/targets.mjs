@@ -1,14 +1,13 @@
 // The targets of issues 17 and 15, each computed from medians of this run. `value(med)` reads
 // med(case, implementation, figure); a target whose figures are missing (case skipped) is n/a.
+import { FILE_READERS, NON_BLOCKING_DURABLE, PG_BULK } from './names.mjs';
+
 const ratio = (a, b) =>
   typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : undefined;
 const fastest = (med, kase, impls, key) => {
   const values = impls.map((impl) => med(kase, impl, key)).filter((v) => typeof v === 'number');
   return values.length > 0 ? Math.min(...values) : undefined;
 };
-const NON_BLOCKING_DURABLE = ['fdatasync-async', 'odsync-async'];
-const READERS = ['readfile-split', 'fast-sync', 'fast-async', 'fast-async-4m', 'reference'];
-const PG_BULK = ['pg-multirow', 'pg-unnest', 'pg-copy'];
 
 export const TARGETS = [
   // Batched append keeps today's figures.
@@ -71,7 +70,7 @@ export const TARGETS = [
   // Replay (issue 17).
   {
     name: 'replay, ours / fastest reader measured (<= 1.0)',
-    value: (med) => ratio(med('replay', 'ours', 'ms'), fastest(med, 'replay', READERS, 'ms')),
+    value: (med) => ratio(med('replay', 'ours', 'ms'), fastest(med, 'replay', FILE_READERS, 'ms')),
     pass: (v) => v <= 1.0,
   },
   {

@@ -2,15 +2,7 @@
 import fs from 'node:fs';
 import { nodeFileOperations } from '@agent-records/fs-persistence';
 import { limitWrite, NaiveAppender, ReferenceAppender } from '../baselines.mjs';
-import {
-  fileBytes,
-  latencies,
-  measure,
-  ours,
-  oursFs,
-  timeEach,
-  yieldNow,
-} from '../lib/measure.mjs';
+import { fileBytes, measure, ours, oursFs, timeColdThenSteady, yieldNow } from '../lib/measure.mjs';
 import { makeRecords } from '../records.mjs';
 
 const callback = (call) =>
@@ -118,17 +110,19 @@ export default {
 
   // 2. Durable append: each record durable before the next; latency per record.
   async durable({ impl, count, file }) {
-    const data = makeRecords(count);
-    let times;
+    const data = makeRecords(2 * count);
+    let figures;
     if (durableBaselines[impl]) {
       // Stringified inside the timed call, as ours does it.
       const appender = durableBaselines[impl](file);
       await appender.append('{"type":"warmup"}\n'); // as ours gets one
-      times = await timeEach(count, (i) => appender.append(`${JSON.stringify(data[i])}\n`));
+      figures = await timeColdThenSteady(count, (i) =>
+        appender.append(`${JSON.stringify(data[i])}\n`),
+      );
       appender.close();
     } else if (impl === 'reference') {
       const appender = new ReferenceAppender(file);
-      times = await timeEach(count, (i) => {
+      figures = await timeColdThenSteady(count, (i) => {
         appender.append(data[i]);
         return appender.flush();
       });
@@ -136,13 +130,13 @@ export default {
       const { records, persistence } = ours(impl, file, `durable-${process.pid}`);
       records.logRecord({ type: 'warmup' });
       await records.flush();
-      times = await timeEach(count, (i) => {
+      figures = await timeColdThenSteady(count, (i) => {
         records.logRecord(data[i]);
         return records.flush();
       });
       await persistence.close();
     }
-    return { records: count, ...latencies(times) };
+    return { records: count, ...figures };
   },
 
   // 3. Eight producers, each awaiting flush() after its record: group commit should batch them.

@@ -77,9 +77,12 @@ async function generate(dir, count) {
 function parseLog(file) {
   let createdAt;
   let lastTime = 0;
-  const records = fastReadSync(file, 1 << 20, (record) => {
-    createdAt ??= record.created_at ?? record.time;
-    if (typeof record.time === 'number') lastTime = record.time;
+  const records = fastReadSync(file, 1 << 20, {
+    ascii: true,
+    onRecord: (record) => {
+      createdAt ??= record.created_at ?? record.time;
+      if (typeof record.time === 'number') lastTime = record.time;
+    },
   });
   return { records, createdAt, lastTime };
 }

@@ -2,7 +2,7 @@
 // into a table shaped like ours (session id + seq key, jsonb record, timestamptz), in the bench's
 // throwaway schema, with the server's default durability (synchronous_commit on).
 import { createRequire } from 'node:module';
-import { latencies, measure, PG_SCHEMA, PG_URL, timeEach } from '../lib/measure.mjs';
+import { measure, PG_SCHEMA, PG_URL, timeColdThenSteady } from '../lib/measure.mjs';
 import { makeRecords } from '../records.mjs';
 
 // `pg` is our PostgreSQL backend's dependency; the bench borrows it rather than pin its own copy.
@@ -128,17 +128,17 @@ export default {
 
   // Durable: one single-row INSERT, autocommit: one round trip per record.
   async durable({ count }) {
-    const data = makeRecords(count);
+    const data = makeRecords(2 * count);
     const client = await connect();
     const session = `durable-${process.pid}`;
     const sql = `INSERT INTO ${TABLE} (session_id, seq, record, time)
       VALUES ($1, $2, $3::jsonb, to_timestamp($4::float8 / 1000))`;
     try {
       await client.query(sql, [session, 0, '{"type":"warmup"}', 0]);
-      const times = await timeEach(count, (i) =>
+      const figures = await timeColdThenSteady(count, (i) =>
         client.query(sql, [session, i + 1, JSON.stringify(data[i]), data[i].time]),
       );
-      return { records: count, ...latencies(times) };
+      return { records: count, ...figures };
     } finally {
       await client.end();
     }

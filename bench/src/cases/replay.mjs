@@ -10,6 +10,7 @@ import {
   wholeFileRead,
 } from '../baselines.mjs';
 import { measure, oursPg } from '../lib/measure.mjs';
+import { FILE_READERS } from '../names.mjs';
 import { makeRecords } from '../records.mjs';
 
 const METADATA = { type: 'metadata', protocol_version: '1.0', created_at: 1 };
@@ -35,13 +36,17 @@ async function replayThrough(persistence) {
 const readers = {
   'readfile-split': (file) => wholeFileRead(file),
   'fast-sync': (file) => fastReadSync(file, 1 << 20),
+  'fast-sync-ascii': (file) => fastReadSync(file, 1 << 20, { ascii: true }),
   'fast-async': (file) => fastReadAsync(file, 1 << 20),
+  'fast-async-ascii': (file) => fastReadAsync(file, 1 << 20, { ascii: true }),
   'fast-async-4m': (file) => fastReadAsync(file, 4 << 20),
   reference: (file) => referenceRead(file),
 };
 
-/** The baseline readers, fastest candidates first (run.mjs builds its plan from it). */
+/** The baseline readers (run.mjs builds its plan from it; names.mjs lists them for comparisons). */
 export const REPLAY_BASELINES = Object.keys(readers);
+const unnamed = REPLAY_BASELINES.filter((r) => !FILE_READERS.includes(r));
+if (unnamed.length > 0) throw new Error(`names.mjs FILE_READERS lacks ${unnamed.join(', ')}`);
 
 const replay = async ({ impl, count, file }) => {
   const bytes = fs.statSync(file).size;

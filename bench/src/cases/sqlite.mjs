@@ -2,7 +2,7 @@
 // the WAL, durable like ours) and 'sqlite-normal' (synchronous = NORMAL: in WAL mode a commit is
 // not synced, so the last transactions can be lost on power failure — NOT the same guarantee,
 // shown for what users often pick). Records are JSON text in a rowid table, one row each.
-import { latencies, measure, timeEach } from '../lib/measure.mjs';
+import { measure, timeColdThenSteady } from '../lib/measure.mjs';
 import { loadSqlite } from '../lib/sqlite-install.mjs';
 import { makeRecords } from '../records.mjs';
 
@@ -22,7 +22,7 @@ export const SQLITE_BASELINES = ['sqlite-full', 'sqlite-normal'];
 export default {
   // Batched: every record in one transaction through one prepared statement.
   async batched({ impl, count, file }) {
-    const data = makeRecords(count);
+    const data = makeRecords(2 * count);
     const db = open(impl, file);
     const insert = db.prepare('INSERT INTO records (record) VALUES (?)');
     const all = db.transaction((rows) => {
@@ -37,15 +37,15 @@ export default {
 
   // Durable: one autocommit INSERT per record (blocking, as better-sqlite3 always is).
   async durable({ impl, count, file }) {
-    const data = makeRecords(count);
+    const data = makeRecords(2 * count);
     const db = open(impl, file);
     const insert = db.prepare('INSERT INTO records (record) VALUES (?)');
     insert.run('{"type":"warmup"}');
-    const times = await timeEach(count, (i) => {
+    const figures = await timeColdThenSteady(count, (i) => {
       insert.run(JSON.stringify(data[i]));
     });
     db.close();
-    return { records: count, ...latencies(times) };
+    return { records: count, ...figures };
   },
 
   // Writes the database the replay case reads (beside the shared log).

@@ -70,6 +70,23 @@ export async function timeEach(count, once) {
   return times;
 }
 
+/**
+ * The durable case's two phases, each of `count` calls of `once(i)` (i from 0 to 2 * count - 1):
+ * first `cold` (a fresh process: each implementation's code is still being optimised by V8, on
+ * the same 2 cores as the write thread), then `steady` (a long-lived agent's life, the figure the
+ * targets use). Returns the steady latencies as p50Ms..., the cold ones as coldP50Ms...
+ */
+export async function timeColdThenSteady(count, once) {
+  const cold = latencies(await timeEach(count, once));
+  const steady = latencies(await timeEach(count, (i) => once(count + i)));
+  return {
+    ...steady,
+    coldP50Ms: cold.p50Ms,
+    coldP99Ms: cold.p99Ms,
+    coldMaxMs: cold.maxMs,
+  };
+}
+
 export const fileBytes = (file) => (fs.existsSync(file) ? fs.statSync(file).size : 0);
 
 export const PG_URL = process.env.AGENT_RECORDS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -1,0 +1,31 @@
+// The baselines each comparison counts, named once: the targets, the findings and the README's
+// table all read these lists (a reader added to the replay case is then compared everywhere).
+
+/** Durable writes that keep the event loop free, as our writer must. */
+export const NON_BLOCKING_DURABLE = ['fdatasync-async', 'odsync-async'];
+
+/** Every durable baseline with our guarantee (SQLite NORMAL is not durable: shown, not compared). */
+export const DURABLE_SAME_GUARANTEE = [
+  'fdatasync-async',
+  'odsync-async',
+  'naive',
+  'open-write-fsync-close',
+  'fdatasync-sync',
+  'odsync-sync',
+  'reference',
+  'sqlite-full',
+];
+
+/** The file readers of the replay case (cases/replay.mjs checks it names each of them). */
+export const FILE_READERS = [
+  'fast-sync',
+  'fast-sync-ascii',
+  'fast-async',
+  'fast-async-ascii',
+  'fast-async-4m',
+  'readfile-split',
+  'reference',
+];
+
+/** One-transaction bulk inserts into PostgreSQL. */
+export const PG_BULK = ['pg-multirow', 'pg-unnest', 'pg-copy'];
