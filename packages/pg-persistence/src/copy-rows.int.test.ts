@@ -102,6 +102,30 @@ describe.skipIf(!available)('large batches by COPY', () => {
     expect(back).toEqual(batch);
   });
 
+  it('a batch of several CopyData messages (strings of 100 KB, one record larger than a message, odd characters) is stored as the INSERT stores it', async () => {
+    // About 4 MB in 1200 records: several messages of about 1 MiB, one record of 3 MB (a message
+    // of its own size), strings of 100 KB made of every character COPY's text format escapes.
+    const odd = 'tab\t nl\n cr\r bs\\ \\N \\. \u2028 \u0000 😀 é ';
+    const batch = records(1200, (n) => Date.UTC(2026, 10, 29) + n).map((record, n) => ({
+      ...record,
+      ...(n % 50 === 3 && { text: odd.repeat(Math.ceil(100_000 / odd.length)) }),
+      ...(n === 700 && { text: `${odd}${'x'.repeat(3_000_000)}${odd}` }),
+    }));
+    const statements = await writeAtOnce('messages', batch);
+    // One COPY, not refused and cut into halves (those would be inserted: no ROLLBACK).
+    expect(statements.filter((s) => /^> (COPY|ROLLBACK)/.test(s))).toEqual([
+      expect.stringMatching(/^> COPY/),
+    ]);
+    await writeInSmallBatches('messages-small', batch);
+    const [copied, inserted] = [await stored('messages'), await stored('messages-small')];
+    expect(copied).toHaveLength(1200);
+    expect(copied).toEqual(inserted);
+    const back: Rec[] = [];
+    const reader = new PostgresAgentRecordPersistence<Rec>('messages', { pool, schema });
+    for await (const record of reader.read()) back.push(record);
+    expect(back).toEqual(batch);
+  });
+
   it('a batch holding a time COPY cannot send as it is (a fraction of a millisecond, a far year) is inserted', async () => {
     for (const [id, odd] of [
       ['fraction', 1.5],
@@ -129,11 +153,14 @@ describe.skipIf(!available)('large batches by COPY', () => {
       onError: (_error, info: RecordsErrorInfo) => reports.push(`${info.kind}:${info.recordType}`),
     });
     try {
+      // 3000 records of 2 KB, in several CopyData messages: the server refuses the row in the
+      // second of them while the rest are still being sent.
       for (let n = 0; n < 3000; n++)
         persistence.append({
-          type: n === 1700 ? 'bad' : 'test',
+          type: n === 700 ? 'bad' : 'test',
           n,
-          ...(n === 1700 && { bad: 'x' }),
+          text: 'p'.repeat(2000),
+          ...(n === 700 && { bad: 'x' }),
         });
       await persistence.close();
     } finally {
@@ -144,7 +171,7 @@ describe.skipIf(!available)('large batches by COPY', () => {
       `SELECT seq, (record->>'n')::int AS n FROM "${schema}".agent_records WHERE session_id = $1 ORDER BY seq`,
       [id],
     );
-    const kept = Array.from({ length: 3000 }, (_, n) => n).filter((n) => n !== 1700);
+    const kept = Array.from({ length: 3000 }, (_, n) => n).filter((n) => n !== 700);
     expect(rows.map((r) => [Number(r.seq), r.n])).toEqual(kept.map((n, i) => [i + 1, n]));
   });
 });

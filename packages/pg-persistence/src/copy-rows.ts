@@ -3,11 +3,11 @@
 // not escaped into an array literal that the server parses again). pg has no COPY API of its
 // own; this is the "submittable" it runs for pg-copy-streams and pg-cursor, without streams.
 import type pg from 'pg';
+import { jsonbSubstitute } from './storable.js';
 
-/** What a row of the records table needs: its JSON text for jsonb, the exact JSON or null, time. */
+/** What a row of the records table is made from: its JSON line and its time (epoch ms). */
 export interface CopyRow {
-  queryable: string;
-  exact: string | null;
+  line: string;
   time: number | null;
 }
 
@@ -26,8 +26,8 @@ const EXACT_SPAN_MS = 2 ** 32 * 1000;
  * whole millisecond within `EXACT_SPAN_MS` of 2000-01-01. A batch holding another (a fraction of
  * a millisecond, a far year) takes the INSERT.
  */
-export function copyable(times: ReadonlyArray<number | null>): boolean {
-  for (const time of times) {
+export function copyable(rows: readonly CopyRow[]): boolean {
+  for (const { time } of rows) {
     if (time === null) continue;
     if (!Number.isInteger(time) || Math.abs(time - POSTGRES_EPOCH_MS) >= EXACT_SPAN_MS)
       return false;
@@ -46,8 +46,81 @@ const field = (text: string) => text.replace(SPECIALS, (c) => ESCAPES[c] as stri
 const jsonField = (json: string) =>
   json.indexOf('\\') === -1 ? json : json.replaceAll('\\', '\\\\');
 
-/** Rows per chunk of COPY data handed to the socket (about a megabyte of typical records). */
-const ROWS_PER_CHUNK = 2000;
+/**
+ * The COPY data goes to the server in messages of about this many bytes, each sent as soon as it
+ * is encoded (the server parses one while the next is encoded), with a turn of the event loop
+ * between them so that a large batch does not hold up the application.
+ */
+const MESSAGE_BYTES = 1 << 20;
+/** A CopyData message: its type byte and its length (which counts itself, not the type). */
+const COPY_DATA = 0x64;
+const HEADER_BYTES = 5;
+/** The most UTF-8 bytes a JavaScript string takes per UTF-16 code unit. */
+const UTF8_PER_UNIT = 3;
+/** A row's bytes besides its JSON: its seq, the tabs, `\N` and the time. */
+const ROW_OVERHEAD = 64;
+
+/**
+ * Encodes rows straight into CopyData messages: each piece of a row is written into the message's
+ * buffer (no text of the whole message is built, then encoded, then copied into a message by
+ * pg's serialiser). Yields each message when it holds `MESSAGE_BYTES` or the rows end.
+ */
+function* copyMessages(
+  sessionId: string,
+  firstSeq: number,
+  rows: readonly CopyRow[],
+): Generator<Buffer> {
+  const session = Buffer.from(`${field(sessionId)}\t`, 'utf8');
+  let message: Buffer | null = null;
+  let end = HEADER_BYTES;
+  for (let i = 0; i < rows.length; i++) {
+    const { line, time } = rows[i] as CopyRow;
+    const nulFree = jsonbSubstitute(line);
+    const queryable = jsonField(nulFree ?? line);
+    const exact = nulFree === null ? null : jsonField(line);
+    const most =
+      session.length +
+      ROW_OVERHEAD +
+      UTF8_PER_UNIT * (queryable.length + (exact === null ? 0 : exact.length));
+    if (message !== null && end + most > message.length) {
+      yield finish(message, end);
+      message = null;
+    }
+    if (message === null) {
+      message = Buffer.allocUnsafe(
+        HEADER_BYTES + Math.max(MESSAGE_BYTES + MESSAGE_BYTES / 2, most),
+      );
+      end = HEADER_BYTES;
+    }
+    end += session.copy(message, end);
+    end += message.write(`${firstSeq + i}\t`, end, 'latin1');
+    end += message.write(queryable, end, 'utf8');
+    if (exact !== null) {
+      end += message.write('\t', end, 'latin1');
+      end += message.write(exact, end, 'utf8');
+      end += message.write('\t', end, 'latin1');
+    } else {
+      end += message.write('\t\\N\t', end, 'latin1');
+    }
+    end += message.write(
+      time === null ? '\\N\n' : `${new Date(time).toISOString()}\n`,
+      end,
+      'latin1',
+    );
+    if (end - HEADER_BYTES >= MESSAGE_BYTES) {
+      yield finish(message, end);
+      message = null;
+    }
+  }
+  if (message !== null) yield finish(message, end);
+}
+
+/** The message's header, and the message cut to its length. */
+function finish(message: Buffer, end: number): Buffer {
+  message[0] = COPY_DATA;
+  message.writeInt32BE(end - 1, 1);
+  return message.subarray(0, end);
+}
 
 /**
  * Copies `rows` into `table` (`session_id, seq, record, record_json, time`) numbered from
@@ -61,29 +134,39 @@ export function copyRows(
   firstSeq: number,
   rows: readonly CopyRow[],
 ): Promise<void> {
-  const session = field(sessionId);
-  const chunks = function* () {
-    for (let i = 0; i < rows.length; i += ROWS_PER_CHUNK) {
-      let text = '';
-      for (let j = i; j < Math.min(rows.length, i + ROWS_PER_CHUNK); j++) {
-        const row = rows[j] as CopyRow;
-        const exact = row.exact === null ? '\\N' : jsonField(row.exact);
-        const time = row.time === null ? '\\N' : new Date(row.time).toISOString();
-        text += `${session}\t${firstSeq + j}\t${jsonField(row.queryable)}\t${exact}\t${time}\n`;
-      }
-      yield Buffer.from(text, 'utf8');
-    }
-  };
   return new Promise<void>((resolve, reject) => {
     let failure: unknown = null;
+    /** Ends a wait for the socket to drain (a failure ends the copy). */
+    let wake = () => {};
+    const send = async (connection: CopyConnection) => {
+      const socket = connection.stream;
+      for (const message of copyMessages(sessionId, firstSeq, rows)) {
+        if (failure !== null) return;
+        if (socket === undefined) {
+          connection.sendCopyFromChunk(message.subarray(HEADER_BYTES));
+        } else if (socket.writable && !socket.write(message)) {
+          // The server reads slower than this encodes: wait, rather than hold the whole batch.
+          await new Promise<void>((drained) => {
+            wake = drained;
+            socket.once('drain', drained);
+          });
+          socket.off('drain', wake);
+          continue;
+        }
+        await new Promise<void>((next) => setImmediate(next));
+      }
+      if (failure === null) connection.endCopyFrom();
+    };
     const copy = {
       text: `COPY ${table} (session_id, seq, record, record_json, time) FROM STDIN`,
       submit(connection: CopyConnection) {
         connection.query(copy.text);
       },
       handleCopyInResponse(connection: CopyConnection) {
-        for (const chunk of chunks()) connection.sendCopyFromChunk(chunk);
-        connection.endCopyFrom();
+        send(connection).catch((error: unknown) => {
+          // Encoding failed (a buffer could not be had): end the COPY; its error settles this.
+          connection.sendCopyFail(`agent-records could not encode the rows: ${String(error)}`);
+        });
       },
       handleCommandComplete() {},
       handleReadyForQuery() {
@@ -93,6 +176,7 @@ export function copyRows(
       handleError(error: unknown) {
         // A server error is followed by ReadyForQuery; a lost connection by nothing more.
         failure = error;
+        wake();
         reject(error);
       },
     };
@@ -102,7 +186,15 @@ export function copyRows(
 
 /** The parts of pg's connection a submittable uses for COPY FROM. */
 interface CopyConnection {
+  /** The socket: whole CopyData messages are written to it (pg would copy each once more). */
+  stream?: {
+    writable: boolean;
+    write(message: Buffer): boolean;
+    once(event: 'drain', listener: () => void): void;
+    off(event: 'drain', listener: () => void): void;
+  };
   query(text: string): void;
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
+  sendCopyFail(message: string): void;
 }

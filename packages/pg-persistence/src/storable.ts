@@ -64,6 +64,17 @@ export function storableRecord(record: unknown): StorableRecord {
   return { line, time };
 }
 
+/** A JSON `\u0000` escape (not an escaped backslash followed by `u0000`). */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * jsonb cannot hold U+0000: a line with one is stored exactly in `record_json`, and in jsonb with
+ * U+FFFD instead. Answers that jsonb text, or null when the line holds no U+0000 (the usual case).
+ */
+export function jsonbSubstitute(line: string): string | null {
+  return line.includes('\\u0000') ? line.replace(NUL_ESCAPE, '$1\\ufffd') : null;
+}
+
 /**
  * True for a server error about the data of a row rather than the server or the connection:
  * SQLSTATE class 22 (data exception: a value out of range, an encoding, invalid JSON) and 54000/

@@ -3,9 +3,9 @@ import type { OperationQueue, QueuedBatch } from '@agent-records/backend-kit';
 import { RecordsConflictError } from '@agent-records/types';
 import type pg from 'pg';
 import { withClient } from './client.js';
-import { type CopyRow, copyable, copyRows } from './copy-rows.js';
+import { copyable, copyRows } from './copy-rows.js';
 import { BEGIN, COMMIT, type QualifiedNames, ROLLBACK, sessionStatements } from './sql.js';
-import { isDataRefusal, metadataCreatedAt, storableRecord } from './storable.js';
+import { isDataRefusal, jsonbSubstitute, metadataCreatedAt, storableRecord } from './storable.js';
 
 /**
  * One queued append: its JSON line, its `time` (epoch ms) for the `time` column, and its size
@@ -298,8 +298,8 @@ export class SessionWriter<R> {
       seq = 0;
     }
     for (const rows of [rewritten, appends]) {
-      if (rows.length >= COPY_FROM_ROWS && copyable(rows.map((row) => row.time))) {
-        await copyRows(client, this.#records, this.#sessionId, seq + 1, storedRows(rows));
+      if (rows.length >= COPY_FROM_ROWS && copyable(rows)) {
+        await copyRows(client, this.#records, this.#sessionId, seq + 1, rows);
         seq += rows.length;
         continue;
       }
@@ -336,17 +336,15 @@ export class SessionWriter<R> {
   }
 }
 
-/** jsonb cannot hold U+0000: such a line is stored exactly in record_json, with U+FFFD in jsonb. */
-function storedRows(rows: readonly RowText[]): CopyRow[] {
-  return rows.map(({ line, time }) =>
-    line.includes('\\u0000')
-      ? { queryable: line.replace(NUL_ESCAPE, '$1\\ufffd'), exact: line, time }
-      : { queryable: line, exact: null, time },
-  );
+/** Each row's jsonb text, and its exact JSON when that differs (see `jsonbSubstitute`). */
+function storedRows(rows: readonly RowText[]) {
+  return rows.map(({ line, time }) => {
+    const queryable = jsonbSubstitute(line);
+    return queryable === null
+      ? { queryable: line, exact: null, time }
+      : { queryable, exact: line, time };
+  });
 }
-
-/** A JSON `\u0000` escape (not an escaped backslash followed by `u0000`). */
-const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
 
 /**
  * After the server refused a batch for a data reason: at most `limit` appends per batch until
