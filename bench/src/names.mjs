@@ -19,9 +19,9 @@ export const DURABLE_SAME_GUARANTEE = [
 /** The file readers of the replay case (cases/replay.mjs checks it names each of them). */
 export const FILE_READERS = [
   'fast-sync',
-  'fast-sync-ascii',
+  'fast-sync-pieces',
   'fast-async',
-  'fast-async-ascii',
+  'fast-async-pieces',
   'fast-async-4m',
   'readfile-split',
   'reference',

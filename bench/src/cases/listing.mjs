@@ -78,7 +78,7 @@ function parseLog(file) {
   let createdAt;
   let lastTime = 0;
   const records = fastReadSync(file, 1 << 20, {
-    ascii: true,
+    way: 'pieces',
     onRecord: (record) => {
       createdAt ??= record.created_at ?? record.time;
       if (typeof record.time === 'number') lastTime = record.time;

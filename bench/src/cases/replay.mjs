@@ -36,9 +36,9 @@ async function replayThrough(persistence) {
 const readers = {
   'readfile-split': (file) => wholeFileRead(file),
   'fast-sync': (file) => fastReadSync(file, 1 << 20),
-  'fast-sync-ascii': (file) => fastReadSync(file, 1 << 20, { ascii: true }),
+  'fast-sync-pieces': (file) => fastReadSync(file, 1 << 20, { way: 'pieces' }),
   'fast-async': (file) => fastReadAsync(file, 1 << 20),
-  'fast-async-ascii': (file) => fastReadAsync(file, 1 << 20, { ascii: true }),
+  'fast-async-pieces': (file) => fastReadAsync(file, 1 << 20, { way: 'pieces' }),
   'fast-async-4m': (file) => fastReadAsync(file, 4 << 20),
   reference: (file) => referenceRead(file),
 };
