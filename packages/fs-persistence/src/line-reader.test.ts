@@ -1,11 +1,14 @@
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useTempDir } from '../test/temp-dir.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { readLineBlocks } from './line-reader.js';
 
 const temp = useTempDir('fs-line-reader-');
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('readLineBlocks', () => {
   // The reader fuzz's shrunk counterexample: [0,0,0,0,10,10], chunks of 2, lines of at most 2.
@@ -62,5 +65,34 @@ describe('readLineBlocks reads ahead', () => {
       closeSync(fd);
     }
     expect([seen, most]).toEqual([['a'], 1]);
+  });
+});
+
+describe('readLineBlocks copies', () => {
+  it('joins no block of short lines (only the start of a cut line is copied, into the other buffer)', async () => {
+    const file = path.join(temp.dir, 'short.jsonl');
+    const line = `{"type":"turn.prompt","text":"${'word '.repeat(50)}"}\n`;
+    writeFileSync(file, line.repeat(4000)); // ~1 MB: several 256 KiB chunks
+    let concatenated = 0;
+    const concat = Buffer.concat;
+    vi.spyOn(Buffer, 'concat').mockImplementation((list, length) => {
+      const joined = concat(list, length);
+      concatenated += joined.length;
+      return joined;
+    });
+    const fd = openSync(file, 'r');
+    let lines = 0;
+    let bytes = 0;
+    try {
+      for await (const block of readLineBlocks(nodeFileOperations, fd)) {
+        lines += block.bytes.toString().split('\n').length;
+        bytes += block.bytes.length + 1;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    expect([lines, bytes]).toEqual([4000, line.length * 4000]);
+    // Joining the cut line onto each block copied the whole file once more.
+    expect(concatenated).toBe(0);
   });
 });

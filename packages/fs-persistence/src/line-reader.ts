@@ -55,11 +55,12 @@ export interface ReadLineBlocksOptions {
 /**
  * The one line splitter of agent-records logs (the backend's `read()` and the CLI use it): reads an
  * open file in chunks and yields its lines in blocks, with line numbers and byte offsets. Linear in
- * the file's size whatever its line lengths: a line that spans chunks is collected as a list of
- * chunks and joined once, when its newline arrives. A block may be a view of a buffer that the
- * next step reuses: use or copy it before asking for the next block. The next chunk is read
- * (into a second buffer) while the caller decodes and parses this one: the disk and the parser
- * work at once, and replay waits for no read but the first.
+ * the file's size whatever its line lengths. A block is a view of a buffer that the next step
+ * reuses: use or copy it before asking for the next block. Two buffers take turns: while the
+ * caller decodes and parses the whole lines of one, the next chunk is read into the other, after
+ * the start of the unfinished line (at most one chunk, copied over), so replay waits for no read
+ * but the first and no block is ever joined. A line that fills a whole buffer is collected as a
+ * list of buffers and joined once, when its newline arrives.
  */
 export async function* readLineBlocks(
   ops: FileOperations,
@@ -67,96 +68,102 @@ export async function* readLineBlocks(
   options: ReadLineBlocksOptions = {},
 ): AsyncGenerator<LineBlock> {
   const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
-  // A line inside one chunk is shorter than the chunk, so only lines that span chunks need the
-  // length check, as long as a chunk is no longer than the limit.
+  // A line inside one buffer is shorter than the buffer, so only lines that span buffers need the
+  // length check, as long as a buffer is no longer than the limit.
   const chunkSize = Math.max(1, Math.min(options.chunkSize ?? CHUNK_SIZE, maxLineBytes));
   const end = options.end ?? (await ops.fstat(fd)).size;
   let chunk = Buffer.allocUnsafe(chunkSize);
   /** The buffer the read ahead goes into while `chunk` is being split. */
   let spare = Buffer.allocUnsafe(chunkSize);
+  /** File offset of the next byte to read. */
   let position = options.start ?? 0;
   /** Lines before the unfinished one, and the byte offset where the unfinished line starts. */
   let lineBase = 0;
   let lineStart = position;
-  // The unfinished line's pieces: never joined until its newline is found.
-  let carry: Buffer[] = [];
-  let carryBytes = 0;
+  /** Bytes of the unfinished line at the start of `chunk`, copied from the buffer before. */
+  let carried = 0;
+  // An unfinished line longer than a buffer: the buffers it filled, never joined until its
+  // newline is found (none kept once it is known to be over-long).
+  let long: Buffer[] = [];
+  let longBytes = 0;
   let oversized = false;
-  const readAhead = (into: Buffer, at: number): Promise<number> | null => {
-    if (at >= end) return null;
-    const reading = ops.read(fd, into, 0, Math.min(chunkSize, end - at), at);
+  const readInto = (into: Buffer, at: number): Promise<number> | null => {
+    if (position >= end) return null;
+    const reading = ops.read(fd, into, at, Math.min(chunkSize - at, end - position), position);
     // Awaited below; until then a failure must not count as unhandled.
     reading.catch(() => {});
     return reading;
   };
-  let pending = readAhead(chunk, position);
+  let pending = readInto(chunk, 0);
 
   try {
     while (pending) {
       const read = await pending;
       pending = null;
       if (read === 0) break;
-      const chunkStart = position;
       position += read;
       options.onProgress?.(position);
-      // Read the next chunk into the other buffer while this one is split and parsed.
-      pending = readAhead(spare, position);
-      [chunk, spare] = [spare, chunk];
-      const current = spare; // the buffer holding this chunk
-      const view = current.subarray(0, read);
-      const firstNewline = view.indexOf(NEWLINE);
-      const found = firstNewline !== -1;
-      const lengthSoFar = carryBytes + (found ? firstNewline : read);
-      if (!oversized && lengthSoFar > maxLineBytes) {
-        oversized = true;
-        carry = [];
-      }
-      if (!found) {
-        carryBytes += read;
-        if (!oversized) {
-          // Hand this buffer over to the line instead of copying it; read into a fresh one.
-          carry.push(view);
-          spare = Buffer.allocUnsafe(chunkSize);
+      const filled = carried + read;
+      const lastNewline = chunk.lastIndexOf(NEWLINE, filled - 1);
+      if (lastNewline === -1) {
+        // The unfinished line fills this buffer: hand it over to the line rather than copy it.
+        longBytes += filled;
+        if (!oversized && longBytes > maxLineBytes) {
+          oversized = true;
+          long = [];
         }
+        if (!oversized) {
+          long.push(chunk.subarray(0, filled));
+          chunk = Buffer.allocUnsafe(chunkSize);
+        }
+        carried = 0;
+        pending = readInto(chunk, 0);
         continue;
       }
+      // Read the next chunk into the other buffer, after the unfinished line's start, while the
+      // whole lines of this one are split and parsed.
+      carried = filled - lastNewline - 1;
+      chunk.copy(spare, 0, lastNewline + 1, filled);
+      pending = readInto(spare, carried);
       let headStart = 0;
-      if (oversized) {
-        yield oversizedLine(lineBase + 1, lineStart, true, lengthSoFar);
-        lineBase++;
-        headStart = firstNewline + 1;
-        lineStart = chunkStart + headStart;
-        carry = [];
-        carryBytes = 0;
-        oversized = false;
-      }
-      const lastNewline = view.lastIndexOf(NEWLINE);
-      // The start of the next line is copied (at most one chunk) before the block is yielded:
-      // this buffer is read into again once the caller asks for the next block.
-      const rest = lastNewline + 1 < read ? [Buffer.from(view.subarray(lastNewline + 1))] : [];
-      const offset = lineStart;
-      const carried = carry;
-      const carriedBytes = carryBytes;
-      lineStart = chunkStart + lastNewline + 1;
-      carry = rest;
-      carryBytes = read - lastNewline - 1;
-      if (headStart <= lastNewline) {
-        const head = current.subarray(headStart, lastNewline);
-        const bytes =
-          carried.length > 0 ? Buffer.concat([...carried, head], carriedBytes + head.length) : head;
+      if (longBytes > 0) {
+        const firstNewline = chunk.indexOf(NEWLINE);
+        const length = longBytes + firstNewline;
         const firstLine = lineBase + 1;
-        lineBase += countNewlines(head) + 1;
-        yield { bytes, firstLine, offset, complete: true };
+        const offset = lineStart;
+        const line = chunk.subarray(0, firstNewline);
+        const joined = oversized || length > maxLineBytes ? null : Buffer.concat([...long, line]);
+        lineBase++;
+        lineStart += length + 1;
+        headStart = firstNewline + 1;
+        long = [];
+        longBytes = 0;
+        oversized = false;
+        yield joined
+          ? { bytes: joined, firstLine, offset, complete: true }
+          : oversizedLine(firstLine, offset, true, length);
       }
+      if (headStart <= lastNewline) {
+        const head = chunk.subarray(headStart, lastNewline);
+        const firstLine = lineBase + 1;
+        const offset = lineStart;
+        lineBase += countNewlines(head) + 1;
+        lineStart += lastNewline + 1 - headStart;
+        yield { bytes: head, firstLine, offset, complete: true };
+      }
+      [chunk, spare] = [spare, chunk];
     }
   } finally {
     // A caller that stops early: the read ahead must end before the descriptor is closed.
     if (pending) await pending.catch(() => {});
   }
-  if (oversized) {
-    yield oversizedLine(lineBase + 1, lineStart, false, carryBytes);
-  } else if (carryBytes > 0) {
-    const bytes = carry.length === 1 ? (carry[0] as Buffer) : Buffer.concat(carry, carryBytes);
+  // The file's last line, without its newline (maybe a torn write).
+  const length = longBytes + carried;
+  if (oversized || length > maxLineBytes) {
+    yield oversizedLine(lineBase + 1, lineStart, false, length);
+  } else if (length > 0) {
+    const rest = chunk.subarray(0, carried);
+    const bytes = long.length === 0 ? rest : Buffer.concat([...long, rest], length);
     yield { bytes, firstLine: lineBase + 1, offset: lineStart, complete: false };
   }
 }
