@@ -5,6 +5,7 @@ import {
   compareProtocolVersions,
   isMetadataRecord,
   isObservabilityRecord,
+  type MetadataRecord,
   parseProtocolVersion,
   RecordsInvalidError,
   RecordsReplayError,
@@ -62,36 +63,59 @@ export class ReplayPass<R extends AgentRecordEnvelope> {
   }
 
   feed(batch: readonly R[]): void {
-    for (const raw of batch) {
+    // One tight loop: it runs once per record of the log, and the fewer calls it makes the sooner
+    // it is optimised (a cold replay of 100k records spent ~25 ms here warming up).
+    const context = this.#context;
+    for (let i = 0; i < batch.length; i++) {
+      const raw = batch[i] as R;
       const position = ++this.records;
-      const record = checkReplayed<R>(raw, position);
-      if (isMetadataRecord(record)) {
-        parseProtocolVersion(record.protocol_version);
-        this.segmentVersion = record.protocol_version;
-        this.segmentCreatedAt = record.created_at;
-        this.fromVersion ??= this.segmentVersion;
-        this.#chain = this.#context.migrations.from(this.segmentVersion);
-        if (compareProtocolVersions(this.segmentVersion, this.#context.protocolVersion) > 0) {
-          this.aheadVersion = this.segmentVersion;
-        }
-        this.#restoreOne(record, position);
+      if (position === 1 || !looksLikeRecord(raw)) checkReplayed<R>(raw, position);
+      if (raw.type === 'metadata' && isMetadataRecord(raw)) {
+        this.#startSegment(raw, position);
         continue;
       }
-      let current = record;
-      for (const migration of this.#chain) {
-        current = migrateOne(migration, current, position, this.#context.file);
-      }
-      if (this.#chain.length > 0) {
-        this.migrated = true;
-        if (this.#fromStart && this.migratedTail === null) {
-          this.migratedTail = [];
-          this.recordsBeforeTail = position - 1;
-        }
-      }
+      const current = this.#chain.length > 0 ? this.#migrated(raw, position) : raw;
       this.migratedTail?.push(current);
       if (isObservabilityRecord(current)) continue;
-      this.#restoreOne(current, position);
+      try {
+        context.restore(current, timeOf(current, this.segmentCreatedAt));
+      } catch (cause) {
+        throw restoreFailed(current, position, context.file, cause);
+      }
+      this.restored++;
     }
+  }
+
+  /** A metadata record: a new segment, at its own version. */
+  #startSegment(record: R & MetadataRecord, position: number): void {
+    parseProtocolVersion(record.protocol_version);
+    this.segmentVersion = record.protocol_version;
+    this.segmentCreatedAt = record.created_at;
+    this.fromVersion ??= this.segmentVersion;
+    this.#chain = this.#context.migrations.from(this.segmentVersion);
+    if (compareProtocolVersions(this.segmentVersion, this.#context.protocolVersion) > 0) {
+      this.aheadVersion = this.segmentVersion;
+    }
+    try {
+      this.#context.restore(record, timeOf(record, this.segmentCreatedAt));
+    } catch (cause) {
+      throw restoreFailed(record, position, this.#context.file, cause);
+    }
+    this.restored++;
+  }
+
+  /** `record` through the segment's chain of migrations; the migrated tail starts at the first. */
+  #migrated(record: R, position: number): R {
+    let current = record;
+    for (const migration of this.#chain) {
+      current = migrateOne(migration, current, position, this.#context.file);
+    }
+    this.migrated = true;
+    if (this.#fromStart && this.migratedTail === null) {
+      this.migratedTail = [];
+      this.recordsBeforeTail = position - 1;
+    }
+    return current;
   }
 
   /** The facts a snapshot taken right after this pass would store. */
@@ -113,17 +137,37 @@ export class ReplayPass<R extends AgentRecordEnvelope> {
       compareProtocolVersions(this.segmentVersion, this.#context.protocolVersion) === 0
     );
   }
+}
 
-  #restoreOne(record: R, position: number): void {
-    try {
-      this.#context.restore(record, timeOf(record, this.segmentCreatedAt));
-    } catch (cause) {
-      throw new RecordsReplayError(
-        { position, recordType: record.type, stage: 'restore', file: this.#context.file },
-        { cause },
-      );
-    }
-    this.restored++;
+function restoreFailed(
+  record: AgentRecordEnvelope,
+  position: number,
+  file: string | undefined,
+  cause: unknown,
+): RecordsReplayError {
+  return new RecordsReplayError(
+    { position, recordType: record.type, stage: 'restore', file },
+    { cause },
+  );
+}
+
+/**
+ * The common case of {@link assertRecord}, without its messages: a plain object with a non-empty
+ * string `type` and no `time` or a finite one. False sends the record to the full check, which
+ * says what is wrong (or finds nothing, for an odd record that is one).
+ */
+function looksLikeRecord(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    const { type, time } = value as { type?: unknown; time?: unknown };
+    return (
+      typeof type === 'string' &&
+      type !== '' &&
+      (time === undefined || (typeof time === 'number' && Number.isFinite(time))) &&
+      !Array.isArray(value)
+    );
+  } catch {
+    return false; // a getter that throws: the full check reports it
   }
 }
 
