@@ -1,4 +1,8 @@
-import type { AgentRecordEnvelope, RecordsErrorInfo } from '@agent-records/types';
+import {
+  type AgentRecordEnvelope,
+  RecordsConflictError,
+  type RecordsErrorInfo,
+} from '@agent-records/types';
 import { afterAll, describe, expect, it } from 'vitest';
 import { available, dropSchema, newPool, schemaName } from '../test/database.js';
 import { recordingPool } from '../test/recording-pool.js';
@@ -42,6 +46,10 @@ function records(count: number, time: (n: number) => number | undefined): Rec[] 
     };
   });
 }
+
+/** A statement sent that copies rows: a COPY, or a batch's transaction holding one. */
+const COPIES = /^> (BEGIN; )?COPY/;
+const copies = (statement: string) => COPIES.test(statement);
 
 /** Every stored column of a session's rows, as the server gives them back. */
 async function stored(sessionId: string) {
@@ -91,7 +99,7 @@ describe.skipIf(!available)('large batches by COPY', () => {
                 FIRST_COPIED + ((n * 2_654_435_761) % (LAST_COPIED - FIRST_COPIED)),
     );
     const statements = await writeAtOnce('copied', batch);
-    expect(statements.some((s) => s.startsWith('> COPY'))).toBe(true);
+    expect(statements.some(copies)).toBe(true);
     await writeInSmallBatches('inserted', batch);
     const [copied, inserted] = [await stored('copied'), await stored('inserted')];
     expect(copied).toHaveLength(1500);
@@ -113,8 +121,8 @@ describe.skipIf(!available)('large batches by COPY', () => {
     }));
     const statements = await writeAtOnce('messages', batch);
     // One COPY, not refused and cut into halves (those would be inserted: no ROLLBACK).
-    expect(statements.filter((s) => /^> (COPY|ROLLBACK)/.test(s))).toEqual([
-      expect.stringMatching(/^> COPY/),
+    expect(statements.filter((s) => copies(s) || s.startsWith('> ROLLBACK'))).toEqual([
+      expect.stringMatching(COPIES),
     ]);
     await writeInSmallBatches('messages-small', batch);
     const [copied, inserted] = [await stored('messages'), await stored('messages-small')];
@@ -133,7 +141,7 @@ describe.skipIf(!available)('large batches by COPY', () => {
     ] as const) {
       const batch = records(1200, (n) => (n === 600 ? odd : Date.UTC(2026, 0, 1) + n));
       const statements = await writeAtOnce(id, batch);
-      expect(statements.some((s) => s.startsWith('> COPY'))).toBe(false);
+      expect(statements.some(copies)).toBe(false);
       await writeInSmallBatches(`${id}-small`, batch);
       expect(await stored(id)).toEqual(await stored(`${id}-small`));
     }
@@ -173,5 +181,66 @@ describe.skipIf(!available)('large batches by COPY', () => {
     );
     const kept = Array.from({ length: 3000 }, (_, n) => n).filter((n) => n !== 700);
     expect(rows.map((r) => [Number(r.seq), r.n])).toEqual(kept.map((n, i) => [i + 1, n]));
+  });
+
+  it('a large batch on a head another writer moved is refused whole (its COPY is failed): nothing of it is written, the connection is reused', async () => {
+    const id = 'copy-fenced';
+    const single = newPool({ max: 1 });
+    try {
+      const first = new PostgresAgentRecordPersistence<Rec>(id, { pool: single, schema });
+      first.append({ type: 'test', n: 0 });
+      await first.flush();
+      // Another writer empties the log: the batch's seqs are free, only the fence can stop it.
+      const second = new PostgresAgentRecordPersistence<Rec>(id, { pool, schema });
+      second.rewrite([{ type: 'test', n: 1 }]);
+      await second.close();
+      for (let n = 100; n < 1600; n++) first.append({ type: 'test', n });
+      await expect(first.flush()).rejects.toBeInstanceOf(RecordsConflictError);
+      expect(first.unwrittenRecords()).toHaveLength(1500);
+      await first.close().catch(() => {});
+      // The one connection was rolled back and kept: it answers, outside any transaction.
+      const { rows } = await single.query('SELECT now() = statement_timestamp() AS outside');
+      expect(rows).toEqual([{ outside: true }]);
+    } finally {
+      await single.end();
+    }
+    const { rows } = await pool.query(
+      `SELECT (record->>'n')::int AS n FROM "${schema}".agent_records WHERE session_id = $1 ORDER BY seq`,
+      [id],
+    );
+    expect(rows.map((r) => r.n)).toEqual([1]);
+  });
+
+  it('a large batch whose fence fails on the server is a write failure (no wait for ever), written by the retry', async () => {
+    const id = 'copy-fence-fails';
+    await new PostgresAgentRecordPersistence<Rec>(id, { pool, schema }).close(); // the tables
+    await pool.query(
+      `CREATE FUNCTION "${schema}".refuse_fence() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'fence refused for the test' USING ERRCODE = 'P0001'; END $$`,
+    );
+    await pool.query(
+      `CREATE TRIGGER refuse_fence BEFORE UPDATE ON "${schema}".agent_records_sessions
+       FOR EACH ROW WHEN (OLD.session_id = '${id}') EXECUTE FUNCTION "${schema}".refuse_fence()`,
+    );
+    const reports: string[] = [];
+    const persistence = new PostgresAgentRecordPersistence<Rec>(id, {
+      pool,
+      schema,
+      onError: (_error, info: RecordsErrorInfo) => reports.push(info.kind),
+    });
+    try {
+      for (let n = 0; n < 1500; n++) persistence.append({ type: 'test', n });
+      await expect(persistence.flush()).rejects.toThrow(/fence refused for the test/);
+    } finally {
+      await pool.query(`DROP TRIGGER refuse_fence ON "${schema}".agent_records_sessions`);
+    }
+    await persistence.close();
+    expect(reports).toEqual(['write-failed', 'write-recovered']);
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS rows, min(seq)::int AS first, max(seq)::int AS last
+       FROM "${schema}".agent_records WHERE session_id = $1`,
+      [id],
+    );
+    expect(rows).toEqual([{ rows: 1500, first: 1, last: 1500 }]);
   });
 });

@@ -122,6 +122,44 @@ function finish(message: Buffer, end: number): Buffer {
   return message.subarray(0, end);
 }
 
+/** Sends the rows' CopyData messages, each when the one before it is handed to the socket. */
+class CopySender {
+  #failed = false;
+  /** Ends a wait for the socket to drain (a failure ends the copy). */
+  #wake = () => {};
+
+  /** The COPY failed (or the connection did): stop sending. */
+  stop(): void {
+    this.#failed = true;
+    this.#wake();
+  }
+
+  /** Sends every message; false when stopped before the last. */
+  async send(connection: CopyConnection, messages: Iterable<Buffer>): Promise<boolean> {
+    const socket = connection.stream;
+    for (const message of messages) {
+      if (this.#failed) return false;
+      if (socket === undefined) {
+        connection.sendCopyFromChunk(message.subarray(HEADER_BYTES));
+      } else if (socket.writable && !socket.write(message)) {
+        // The server reads slower than this encodes: wait, rather than hold the whole batch.
+        await new Promise<void>((drained) => {
+          this.#wake = drained;
+          socket.once('drain', drained);
+        });
+        socket.off('drain', this.#wake);
+        continue;
+      }
+      await new Promise<void>((next) => setImmediate(next));
+    }
+    return !this.#failed;
+  }
+}
+
+/** The text COPY FROM STDIN of the records table's columns. */
+const copyText = (table: string) =>
+  `COPY ${table} (session_id, seq, record, record_json, time) FROM STDIN`;
+
 /**
  * Copies `rows` into `table` (`session_id, seq, record, record_json, time`) numbered from
  * `firstSeq`, on `client`, inside the caller's transaction. Rejects with the server's error
@@ -136,37 +174,22 @@ export function copyRows(
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let failure: unknown = null;
-    /** Ends a wait for the socket to drain (a failure ends the copy). */
-    let wake = () => {};
-    const send = async (connection: CopyConnection) => {
-      const socket = connection.stream;
-      for (const message of copyMessages(sessionId, firstSeq, rows)) {
-        if (failure !== null) return;
-        if (socket === undefined) {
-          connection.sendCopyFromChunk(message.subarray(HEADER_BYTES));
-        } else if (socket.writable && !socket.write(message)) {
-          // The server reads slower than this encodes: wait, rather than hold the whole batch.
-          await new Promise<void>((drained) => {
-            wake = drained;
-            socket.once('drain', drained);
-          });
-          socket.off('drain', wake);
-          continue;
-        }
-        await new Promise<void>((next) => setImmediate(next));
-      }
-      if (failure === null) connection.endCopyFrom();
-    };
+    const sender = new CopySender();
     const copy = {
-      text: `COPY ${table} (session_id, seq, record, record_json, time) FROM STDIN`,
+      text: copyText(table),
       submit(connection: CopyConnection) {
         connection.query(copy.text);
       },
       handleCopyInResponse(connection: CopyConnection) {
-        send(connection).catch((error: unknown) => {
-          // Encoding failed (a buffer could not be had): end the COPY; its error settles this.
-          connection.sendCopyFail(`agent-records could not encode the rows: ${String(error)}`);
-        });
+        sender.send(connection, copyMessages(sessionId, firstSeq, rows)).then(
+          (sent) => {
+            if (sent) connection.endCopyFrom();
+          },
+          (error: unknown) => {
+            // Encoding failed (a buffer could not be had): end the COPY; its error settles this.
+            connection.sendCopyFail(`agent-records could not encode the rows: ${String(error)}`);
+          },
+        );
       },
       handleCommandComplete() {},
       handleReadyForQuery() {
@@ -176,8 +199,100 @@ export function copyRows(
       handleError(error: unknown) {
         // A server error is followed by ReadyForQuery; a lost connection by nothing more.
         failure = error;
-        wake();
+        sender.stop();
         reject(error);
+      },
+    };
+    (client as unknown as { query(submittable: typeof copy): void }).query(copy);
+  });
+}
+
+/** A batch of appends for `copyBatch`: the fence statement and its values, and the rows. */
+export interface CopyBatch {
+  /** The fence (`moveHead`): moves the head, answers one row (the generation) when it did. */
+  fence: string;
+  fenceValues: readonly unknown[];
+  table: string;
+  sessionId: string;
+  firstSeq: number;
+  rows: readonly CopyRow[];
+}
+
+/**
+ * A batch of appends in one transaction sent in one go, with no wait for the server between its
+ * statements (the server is not left idle for a round trip each): BEGIN, the fence, COPY, the
+ * rows, COMMIT, in the extended protocol with one Sync at the end. The rows follow once the
+ * server asks for them and the fence has answered: when it moved nothing (another writer moved
+ * the session) the COPY is failed, so nothing is written. Answers the generation, or null when
+ * the fence refused the batch; the transaction is then aborted and the caller rolls it back, as
+ * it does when this rejects with the server's error. Rejects with the connection's error too.
+ */
+export function copyBatch(client: pg.PoolClient, batch: CopyBatch): Promise<number | null> {
+  return new Promise<number | null>((resolve, reject) => {
+    let generation: number | null = null;
+    let refused = false;
+    let synced = false;
+    let failure: unknown = null;
+    const sender = new CopySender();
+    const statement = (connection: CopyConnection, text: string, values: unknown[] = []) => {
+      connection.parse({ text });
+      connection.bind({ values: values.map((value) => (value === null ? null : String(value))) });
+      connection.execute({});
+    };
+    const sync = (connection: CopyConnection) => {
+      if (synced) return;
+      synced = true;
+      connection.sync();
+    };
+    const copy = {
+      text: `BEGIN; ${copyText(batch.table)}; COMMIT`,
+      submit(connection: CopyConnection) {
+        statement(connection, 'BEGIN');
+        statement(connection, batch.fence, [...batch.fenceValues]);
+        statement(connection, copyText(batch.table));
+      },
+      handleDataRow(row: { fields: Array<string | null> }) {
+        generation = Number(row.fields[0]);
+      },
+      handleCopyInResponse(connection: CopyConnection) {
+        if (generation === null) {
+          // The fence moved nothing: fail the COPY, and with it the transaction.
+          refused = true;
+          connection.sendCopyFail('agent-records: the session was moved by another writer');
+          sync(connection);
+          return;
+        }
+        const { sessionId, firstSeq, rows } = batch;
+        sender.send(connection, copyMessages(sessionId, firstSeq, rows)).then(
+          (sent) => {
+            if (!sent) return;
+            connection.endCopyFrom();
+            statement(connection, 'COMMIT');
+            sync(connection);
+          },
+          (error: unknown) => {
+            connection.sendCopyFail(`agent-records could not encode the rows: ${String(error)}`);
+            sync(connection);
+          },
+        );
+      },
+      handleRowDescription() {},
+      handleCommandComplete() {},
+      handleEmptyQuery() {},
+      handleReadyForQuery() {
+        if (failure === null) resolve(generation);
+        else reject(failure);
+      },
+      handleError(error: unknown, connection?: CopyConnection) {
+        sender.stop();
+        // The server skips what follows an error up to the Sync; it answers that with
+        // ReadyForQuery (which pg no longer hands here). A lost connection answers nothing.
+        if (connection !== undefined) sync(connection);
+        if (refused) resolve(null);
+        else {
+          failure = error;
+          reject(error);
+        }
       },
     };
     (client as unknown as { query(submittable: typeof copy): void }).query(copy);
@@ -194,6 +309,10 @@ interface CopyConnection {
     off(event: 'drain', listener: () => void): void;
   };
   query(text: string): void;
+  parse(statement: { text: string }): void;
+  bind(portal: { values: Array<string | null> }): void;
+  execute(portal: Record<string, never>): void;
+  sync(): void;
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
   sendCopyFail(message: string): void;

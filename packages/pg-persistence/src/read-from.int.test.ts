@@ -85,9 +85,7 @@ describe.skipIf(!available)('readFrom', () => {
     const generation = (await generationOf(pool, schema, 'pending')) as number;
     // The next batch is held before it is sent (its transaction's BEGIN, or its one statement):
     // its records are in flight, not committed.
-    const { paused, release } = pauseNext(
-      (text) => text === 'BEGIN' || text.startsWith('WITH fence'),
-    );
+    const { paused, release } = pauseNext((text) => /^(BEGIN$|BEGIN; COPY|WITH fence)/.test(text));
     for (const record of range(2, 1500)) persistence.append(record);
     await paused;
     const batches = await batchesFrom(persistence, { seq: 1, generation });

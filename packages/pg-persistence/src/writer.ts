@@ -3,7 +3,7 @@ import type { OperationQueue, QueuedBatch } from '@agent-records/backend-kit';
 import { RecordsConflictError } from '@agent-records/types';
 import type pg from 'pg';
 import { withClient } from './client.js';
-import { copyable, copyRows } from './copy-rows.js';
+import { copyable, copyBatch, copyRows } from './copy-rows.js';
 import { BEGIN, COMMIT, type QualifiedNames, ROLLBACK, sessionStatements } from './sql.js';
 import { isDataRefusal, jsonbSubstitute, metadataCreatedAt, storableRecord } from './storable.js';
 
@@ -56,8 +56,9 @@ export function preparedName(kind: string, text: string): string {
 }
 
 /**
- * From this many rows a batch goes in a transaction by COPY (fence, COPY, COMMIT: four round
- * trips, paid back by COPY's lower cost per row); below it, in one statement.
+ * From this many rows a batch goes in a transaction by COPY (BEGIN, fence, COPY, COMMIT sent in
+ * one go, but the rows wait for the server to ask for them: two round trips, paid back by COPY's
+ * lower cost per row); below it, in one statement.
  */
 const COPY_FROM_ROWS = 1000;
 
@@ -241,10 +242,13 @@ export class SessionWriter<R> {
     ];
     // From here until the server answers, the outcome is unknown if the connection drops.
     this.#uncertain = attempt;
-    const generation =
-      !rewrite && batch.appends.length < COPY_FROM_ROWS
+    const generation = rewrite
+      ? await this.#writeInTransaction(client, fence, rewritten, batch.appends)
+      : batch.appends.length < COPY_FROM_ROWS
         ? await this.#appendAtOnce(client, fence, batch.appends)
-        : await this.#writeInTransaction(client, fence, rewritten, batch.appends);
+        : copyable(batch.appends)
+          ? await this.#copyAtOnce(client, fence, batch.appends)
+          : await this.#writeInTransaction(client, fence, rewritten, batch.appends);
     this.#uncertain = null;
     if (generation === null) throw this.conflictError();
     this.#head = newHead;
@@ -270,6 +274,27 @@ export class SessionWriter<R> {
       values: [...fence, ...rows],
     });
     return answer[0]?.moved === 1 ? this.#generation : null;
+  }
+
+  /**
+   * A large batch of appends by COPY, its transaction sent in one go (see `copyBatch`). Answers the
+   * generation (unchanged), or null when the fence refused it (rolled back: nothing was written).
+   */
+  async #copyAtOnce(
+    client: pg.PoolClient,
+    fence: unknown[],
+    appends: readonly RowText[],
+  ): Promise<number | null> {
+    const generation = await copyBatch(client, {
+      fence: this.#sql.moveHead,
+      fenceValues: fence,
+      table: this.#records,
+      sessionId: this.#sessionId,
+      firstSeq: (fence[3] as number) + 1,
+      rows: appends,
+    });
+    if (generation === null) await client.query(ROLLBACK);
+    return generation;
   }
 
   /**
