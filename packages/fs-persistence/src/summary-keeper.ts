@@ -150,9 +150,12 @@ export class SummaryKeeper {
   }
 
   async #write(durable: boolean): Promise<void> {
+    // The count and the size of one moment, taken before any await: a batch landing during the
+    // lookups below would otherwise be counted in `records` but not in `bytes`, and a listing
+    // (which adds the lines after `bytes`) would count it twice.
     const bytes = this.#bytes;
-    const identity = await this.#identityOf(bytes);
     const records = this.#baseRecords === null ? undefined : this.#baseRecords + this.#linesSince;
+    const identity = await this.#identityOf(bytes);
     let createdAt = this.#createdAt;
     if (createdAt === undefined && bytes > 0) {
       createdAt = this.#createdAt = (await this.#createdAtInLog()) ?? Date.now();
