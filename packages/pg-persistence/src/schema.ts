@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { inTransaction } from './client.js';
+import { inTransaction, withClient } from './client.js';
 import { qualified, schemaStatements, type TableNames } from './sql.js';
 
 export type { TableNames } from './sql.js';
@@ -19,6 +19,10 @@ export const SCHEMA_VERSION = 3;
 export async function ensureSchema(pool: Pool, names: TableNames): Promise<void> {
   const q = qualified(names);
   const sql = schemaStatements(q);
+  // The usual case, tables at this version: one read, not a locked transaction of six
+  // statements (each a round trip the first write waits for). The version is set in the
+  // transaction that makes the tables, so a version read means they are all there.
+  if ((await storedVersion(pool, sql.selectVersion)) === SCHEMA_VERSION) return;
   await inTransaction(pool, async (client) => {
     await client.query(sql.lock, [q.lockKey]);
     await client.query(sql.createSchema);
@@ -42,4 +46,17 @@ export async function ensureSchema(pool: Pool, names: TableNames): Promise<void>
     }
     if (version < SCHEMA_VERSION) await client.query(sql.setVersion, [String(SCHEMA_VERSION)]);
   });
+}
+
+/** The tables' version, or null when it cannot be read (no tables yet: the locked path says). */
+async function storedVersion(pool: Pool, selectVersion: string): Promise<number | null> {
+  return withClient(
+    pool,
+    async (client) => {
+      const { rows } = await client.query<{ value: string }>(selectVersion);
+      return rows[0] ? Number(rows[0].value) : null;
+    },
+    // A missing table or schema leaves the connection as it was.
+    (error) => ['42P01', '3F000'].includes((error as { code?: string }).code ?? ''),
+  ).catch(() => null);
 }

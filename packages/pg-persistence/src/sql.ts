@@ -158,9 +158,21 @@ export function sessionStatements(q: QualifiedNames) {
              title = COALESCE($8::text, title),
              created_at = COALESCE(date_trunc('milliseconds', to_timestamp($9::float8 / 1000)), created_at)`;
   return {
-    ensureSession: `INSERT INTO ${q.sessions} (session_id) VALUES ($1) ON CONFLICT (session_id) DO NOTHING`,
     selectHead: `SELECT head_seq, generation FROM ${q.sessions} WHERE session_id = $1`,
     selectHeadAndBatch: `SELECT head_seq, generation, last_batch FROM ${q.sessions} WHERE session_id = $1`,
+    /**
+     * Makes the sessions row if there is none and answers it, in one round trip. No row when
+     * another transaction made it after this statement began (this one's snapshot does not
+     * see it): then `selectHeadAndBatch` reads it.
+     */
+    ensureAndSelectHead: `WITH made AS (
+         INSERT INTO ${q.sessions} (session_id) VALUES ($1) ON CONFLICT (session_id) DO NOTHING
+         RETURNING head_seq, generation, last_batch
+       )
+       SELECT head_seq, generation, last_batch FROM made
+       UNION ALL
+       SELECT head_seq, generation, last_batch FROM ${q.sessions}
+         WHERE session_id = $1 AND NOT EXISTS (SELECT FROM made)`,
     /**
      * The fence, which also keeps the summary (no round trip of its own; `updated_at` is the last
      * write to the log, so a batch holding only a title leaves it): $2 new head, $3 batch

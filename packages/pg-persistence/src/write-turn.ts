@@ -1,4 +1,4 @@
-import type { PendingSnapshots, WriterLoop } from '@agent-records/backend-kit';
+import type { PendingSnapshots, QueuedBatch, WriterLoop } from '@agent-records/backend-kit';
 import {
   RecordsConflictError,
   RecordsInvalidError,
@@ -8,13 +8,7 @@ import {
 import type pg from 'pg';
 import { isDataRefusal } from './storable.js';
 import type { PendingTitle } from './title.js';
-import {
-  RefusedRowSearch,
-  type Row,
-  type RowBatch,
-  type RowQueue,
-  type SessionWriter,
-} from './writer.js';
+import type { Row, RowBatch, RowQueue, SessionWriter } from './writer.js';
 
 /** What the writer's turn works with: the persistence's parts. */
 export interface WriteParts<R> {
@@ -196,5 +190,42 @@ export class WriteTurn<R> {
         { cause: error },
       ),
     );
+  }
+}
+
+/**
+ * After the server refused a batch for a data reason: at most `limit` appends per batch until
+ * the refused row is found, or the `remaining` appends of the refused batch are written.
+ */
+class RefusedRowSearch {
+  #isolation: { limit: number; remaining: number } | null = null;
+
+  /**
+   * The most appends the next batch may take (undefined: no limit). The queue's `take` makes
+   * that at least one append when the batch holds no rewrite.
+   */
+  maxAppends(): number | undefined {
+    return this.#isolation?.limit;
+  }
+
+  /** These rows were not the refused one: once all of the refused batch is written, stop cutting. */
+  written(appends: number): void {
+    if (!this.#isolation) return;
+    this.#isolation.remaining -= appends;
+    if (this.#isolation.remaining <= 0) this.#isolation = null;
+  }
+
+  /** Found (a lone append or a lone rewrite), or replaced by a rewrite: stop cutting. */
+  reset(): void {
+    this.#isolation = null;
+  }
+
+  /** Halve the batch (a rewrite with one append: the rewrite alone) and write on from its start. */
+  halve(batch: QueuedBatch<unknown, unknown>): void {
+    const appends = batch.appends.length;
+    this.#isolation = {
+      limit: batch.rewrite ? Math.floor(appends / 2) : Math.ceil(appends / 2),
+      remaining: this.#isolation?.remaining ?? appends,
+    };
   }
 }

@@ -149,13 +149,11 @@ export class SessionWriter<R> {
   }
 
   async #reconcile(client: pg.PoolClient): Promise<number | null> {
-    await client.query(this.#sql.ensureSession, [this.#sessionId]);
-    const { rows } = await client.query<{
-      head_seq: string;
-      generation: string;
-      last_batch: string | null;
-    }>(this.#sql.selectHeadAndBatch, [this.#sessionId]);
-    const row = rows[0] as { head_seq: string; generation: string; last_batch: string | null };
+    type HeadRow = { head_seq: string; generation: string; last_batch: string | null };
+    let { rows } = await client.query<HeadRow>(this.#sql.ensureAndSelectHead, [this.#sessionId]);
+    if (rows.length === 0)
+      ({ rows } = await client.query<HeadRow>(this.#sql.selectHeadAndBatch, [this.#sessionId]));
+    const row = rows[0] as HeadRow;
     const dbHead = Number(row.head_seq);
     const dbGeneration = Number(row.generation);
     if (this.#head === null) {
@@ -369,41 +367,4 @@ function storedRows(rows: readonly RowText[]) {
       ? { queryable: line, exact: null, time }
       : { queryable, exact: line, time };
   });
-}
-
-/**
- * After the server refused a batch for a data reason: at most `limit` appends per batch until
- * the refused row is found, or the `remaining` appends of the refused batch are written.
- */
-export class RefusedRowSearch {
-  #isolation: { limit: number; remaining: number } | null = null;
-
-  /**
-   * The most appends the next batch may take (undefined: no limit). The queue's `take` makes
-   * that at least one append when the batch holds no rewrite.
-   */
-  maxAppends(): number | undefined {
-    return this.#isolation?.limit;
-  }
-
-  /** These rows were not the refused one: once all of the refused batch is written, stop cutting. */
-  written(appends: number): void {
-    if (!this.#isolation) return;
-    this.#isolation.remaining -= appends;
-    if (this.#isolation.remaining <= 0) this.#isolation = null;
-  }
-
-  /** Found (a lone append or a lone rewrite), or replaced by a rewrite: stop cutting. */
-  reset(): void {
-    this.#isolation = null;
-  }
-
-  /** Halve the batch (a rewrite with one append: the rewrite alone) and write on from its start. */
-  halve(batch: QueuedBatch<unknown, unknown>): void {
-    const appends = batch.appends.length;
-    this.#isolation = {
-      limit: batch.rewrite ? Math.floor(appends / 2) : Math.ceil(appends / 2),
-      remaining: this.#isolation?.remaining ?? appends,
-    };
-  }
 }
