@@ -87,12 +87,58 @@ export class GuardedWriter<R extends AgentRecordEnvelope> {
    * Resolves when every record handed over so far is durable. Rejects with `RecordsWriteError`
    * (its `cause` the underlying error) while writes fail; each call retries the queued work.
    */
-  async flush(): Promise<void> {
-    const persistence = this.#persistence;
+  flush(): Promise<void> {
+    // Not an async function: one `then` on the persistence's promise costs less than an async
+    // frame and its awaits, and this runs for every durable append.
+    let flushed: Promise<void>;
+    try {
+      if (this.#retry.length > 0) this.#handOverRetries();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    try {
+      flushed = Promise.resolve(this.#persistence.flush());
+    } catch (error) {
+      return Promise.reject(this.#flushError(error));
+    }
+    return flushed.then(this.#flushed, this.#flushFailed);
+  }
+
+  /** After the persistence's flush: what this side still owes the host, then an episode's end. */
+  readonly #flushed = (): void => {
+    const unreported = this.#unreported.shift();
+    if (unreported) throw unreported;
+    const overflow = this.#dropped.takeOverflow();
+    if (overflow) throw overflow;
+    if (this.#episode) {
+      const { error } = this.#episode;
+      this.#episode = null;
+      this.#report(asError(error), { kind: 'write-recovered' });
+    }
+  };
+
+  readonly #flushFailed = (error: unknown): never => {
+    throw this.#flushError(error);
+  };
+
+  #flushError(error: unknown): Error {
+    // The persistence's own once-per-burst report covers the drops counted here.
+    if (error instanceof RecordsOverflowError) this.#dropped.takeOverflow();
+    return error instanceof AgentRecordsError
+      ? error
+      : new RecordsWriteError(`Flushing records failed (${messageOf(error)}).`, { cause: error });
+  }
+
+  /**
+   * Hands the records kept since a failed append over again, in order (out of `flush()`, which
+   * runs per durable append: its compiled code stays small). Throws `RecordsWriteError` when the
+   * persistence still fails; the rest stay kept.
+   */
+  #handOverRetries(): void {
     while (this.#retry.length > 0) {
       const record = this.#retry[0] as R;
       try {
-        persistence.append(record);
+        this.#persistence.append(record);
       } catch (error) {
         if (isRefusal(error)) {
           this.#retry.shift();
@@ -106,24 +152,6 @@ export class GuardedWriter<R extends AgentRecordEnvelope> {
         );
       }
       this.#retry.shift();
-    }
-    try {
-      await persistence.flush();
-    } catch (error) {
-      // The persistence's own once-per-burst report covers the drops counted here.
-      if (error instanceof RecordsOverflowError) this.#dropped.takeOverflow();
-      throw error instanceof AgentRecordsError
-        ? error
-        : new RecordsWriteError(`Flushing records failed (${messageOf(error)}).`, { cause: error });
-    }
-    const unreported = this.#unreported.shift();
-    if (unreported) throw unreported;
-    const overflow = this.#dropped.takeOverflow();
-    if (overflow) throw overflow;
-    if (this.#episode) {
-      const { error } = this.#episode;
-      this.#episode = null;
-      this.#report(asError(error), { kind: 'write-recovered' });
     }
   }
 

@@ -160,11 +160,12 @@ describe('group commit', () => {
     // Encoding a 100k-record batch at once held the event loop 20-30 ms (bench: batched stall).
     const encoded: number[] = [];
     let bigEncodes = 0;
-    const from = Buffer.from.bind(Buffer) as (...args: unknown[]) => Buffer;
-    const spy = vi.spyOn(Buffer, 'from').mockImplementation(((...args: unknown[]) => {
-      if (typeof args[0] === 'string' && args[0].length >= 512 * 1024) bigEncodes++;
-      return from(...args);
-    }) as typeof Buffer.from);
+    // The writer encodes each write buffer into a buffer of its exact size (allocUnsafe).
+    const allocUnsafe = Buffer.allocUnsafe.bind(Buffer);
+    const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+      if (size >= 512 * 1024) bigEncodes++;
+      return allocUnsafe(size);
+    });
     try {
       const persistence = new FileSystemAgentRecordPersistence<Rec>(
         path.join(temp.dir, 'e.jsonl'),

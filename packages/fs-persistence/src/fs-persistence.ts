@@ -24,7 +24,7 @@ import {
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { WriterLock } from './lock.js';
-import { linesOf, type QueuedEntry, type SplitBatch, splitBatch } from './queue-entries.js';
+import { linesOf, type QueuedEntry, splitBatch } from './queue-entries.js';
 import { readFromPosition } from './read-from.js';
 import { type ReadSource, readQueuedAndDurable } from './reader.js';
 import { removeAbandonedRewrites } from './recovery.js';
@@ -32,6 +32,9 @@ import { isRefusedRecord, type RefusedRecordError, refusalIn } from './refused-r
 import { SnapshotFiles } from './snapshots.js';
 import { SummaryKeeper } from './summary-keeper.js';
 import { LogWriter } from './writer.js';
+
+/** What the writer takes from the queue each turn (one object, not one per batch). */
+const REWRITE_ALONE = { rewriteAlone: true } as const;
 
 export interface FileSystemAgentRecordPersistenceOptions {
   /**
@@ -207,9 +210,16 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     this.#errors.setErrorHandler(handler);
   }
 
-  async flush(): Promise<void> {
-    const snapshots = this.#snapshots.pending.settled(); // those asked for before this flush
+  flush(): Promise<void> {
     // A flush during a failure episode is the retry; a refused rewrite rejects one flush.
+    const pending = this.#snapshots.pending;
+    // No snapshot asked for: the loop's own promise (a durable append's flush is a handful of
+    // promise hops, and `settled()` of nothing cost two more and a `Promise.all`).
+    if (pending.pending === 0) return this.#loop.waitForAll();
+    return this.#flushWithSnapshots(pending.settled()); // those asked for before this flush
+  }
+
+  async #flushWithSnapshots(snapshots: Promise<void>): Promise<void> {
     await this.#loop.waitForAll();
     await snapshots;
   }
@@ -292,14 +302,27 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           this.#summary?.opened(this.#writer.durableEnd ?? 0);
         }
         // Before anything more is written: the snapshots whose records are all durable end here.
-        if (this.#writer.isOpen) {
-          pending.reached(this.#queue.reachedMark, () => this.#writer.position());
+        if (pending.pending > 0 && this.#writer.isOpen) {
+          pending.reached(this.#queue.reachedMark, this.#writerPosition);
         }
         // The newest rewrite alone first (appends after it are the next batch), else the appends.
-        const batch = this.#queue.take({ rewriteAlone: true });
+        const batch = this.#queue.take(REWRITE_ALONE);
         if (batch === null) return;
-        if (batch.rewrite) await this.#rewrite(batch.rewrite);
-        else await this.#append(splitBatch(batch.appends));
+        // A batch's operations end in the same turn as the next take (no await between them):
+        // a flush begun after they end waits for the next batch, its own attempt, which it
+        // answers with that batch's failure (see `WriterLoop.fail`).
+        if (batch.rewrite) {
+          if (await this.#rewrite(batch.rewrite)) this.#loop.complete(this.#queue.written());
+          else this.#loop.discard(this.#queue.requeue({ dropRewrite: true }));
+        } else {
+          // A title first (durably, in the summary file: if that fails, the whole batch is
+          // retried, so no line is written twice), then the lines (inline, not in a method: one
+          // promise hop fewer on every durable append's flush).
+          const { lines, title } = splitBatch(batch.appends);
+          if (title !== undefined) await this.#summary?.writeTitle(title);
+          if (lines.length > 0) await this.#writer.append(lines, this.#flushBlobs);
+          this.#appended(lines.length);
+        }
       } catch (error) {
         if (error instanceof RecordsLockedError) {
           this.#queue.clear(); // refused for good: nothing of this writer is written
@@ -328,29 +351,19 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     }
   }
 
-  /**
-   * Writes a batch of appends: a title first (durably, in the summary file: if that fails, the
-   * whole batch is retried, so no line is written twice), then the lines with one fdatasync.
-   * The summary update that follows is not waited for.
-   */
-  async #append(batch: SplitBatch): Promise<void> {
-    if (batch.title !== undefined) await this.#summary?.writeTitle(batch.title);
-    if (batch.lines.length > 0) {
-      await this.#writer.append(batch.lines, async () => this.#blobs?.flushPending());
-    }
+  /** A batch of `lines` lines (and titles) is durable; the summary update is not waited for. */
+  #appended(lines: number): void {
     const done = this.#queue.written();
-    if (batch.lines.length > 0) {
-      this.#summary?.appended(batch.lines.length, this.#writer.durableEnd ?? 0);
-    }
+    if (lines > 0) this.#summary?.appended(lines, this.#writer.durableEnd ?? 0);
     this.#loop.complete(done);
   }
 
   /**
    * Writes the newest queued rewrite (in flight); only once it lands is everything queued before
    * it dropped. A refused rewrite is dropped alone: the appends around it are written as if it
-   * had never been called.
+   * had never been called. Returns whether it landed (the caller ends its operations).
    */
-  async #rewrite(records: readonly R[]): Promise<void> {
+  async #rewrite(records: readonly R[]): Promise<boolean> {
     try {
       await this.#writer.replace(
         records,
@@ -367,8 +380,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       this.#reportRefusedRewrite(error);
       // Snapshots asked for after it stood for a log that will not be: their place is lost.
       this.#snapshots.pending.invalidate('the rewrite before it was refused');
-      this.#loop.discard(this.#queue.requeue({ dropRewrite: true }));
-      return;
+      return false;
     }
     // Superseded unwritten, but a rewrite the writer would have refused is still reported.
     for (const earlier of this.#queue.unwritten()) {
@@ -377,8 +389,13 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       if (refusal) this.#reportRefusedRewrite(refusal);
     }
     this.#summary?.rewritten(records.length, this.#writer.durableEnd ?? 0);
-    this.#loop.complete(this.#queue.written());
+    return true;
   }
+
+  // Made once, not per batch: the durable path runs these for every record.
+  readonly #writerPosition = () => this.#writer.position();
+  /** Blobs the batch's lines point at, made durable before the lines; undefined: none kept. */
+  readonly #flushBlobs = () => (this.#blobs === null ? undefined : this.#blobs.flushPending());
 
   #reportRefusedRewrite(error: RefusedRecordError): void {
     this.#errors.report(error, { kind: 'record-refused', recordType: error.recordType });

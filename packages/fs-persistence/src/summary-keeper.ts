@@ -46,9 +46,8 @@ export class SummaryKeeper {
   #chain: Promise<void> = Promise.resolve();
   #dirty = false;
   #queued = false;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  /** When the last routine write was queued (epoch ms). */
-  #lastWrite = 0;
+  /** Writes what changed every MIN_INTERVAL_MS while the log changes; stops when it does not. */
+  #ticker: ReturnType<typeof setInterval> | null = null;
 
   constructor(file: string, ops: FileOperations, fileMode: number) {
     this.#file = file;
@@ -71,7 +70,10 @@ export class SummaryKeeper {
   appended(lines: number, size: number): void {
     this.#linesSince += lines;
     this.#bytes = size;
-    this.#schedule();
+    this.#dirty = true;
+    // Kept this short (it runs after every durable append): while appends go on the ticker
+    // writes; starting it is the rare path, once per burst.
+    if (this.#ticker === null) this.#schedule();
   }
 
   /** A rewrite of `records` records landed; the log is now `size` bytes, another file. */
@@ -103,41 +105,44 @@ export class SummaryKeeper {
   async close(): Promise<void> {
     await this.#loaded;
     await this.#counting;
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
-    }
-    this.#enqueueWrite(); // the update a timer was holding back, now
+    this.#stopTicking();
+    this.#enqueueWrite(); // the update the ticker was holding back, now
     this.#open = false;
     this.#generation++;
     await this.#chain;
   }
 
   /**
-   * A write of the summary soon: at once when none was written for {@link MIN_INTERVAL_MS}, else
-   * when that much time has passed (a summary a fraction of a second old is as good to a
-   * listing, and frequent small writes beside the log slowed durable appends by half: see the
-   * README's figures). `close()` writes a pending one at once.
+   * A write of the summary soon: at once when the ticker is not going (no change for at least
+   * {@link MIN_INTERVAL_MS}), else at its next tick, so at most one per interval (a summary a
+   * fraction of a second old is as good to a listing, and frequent small writes beside the log
+   * slowed durable appends by half: see the README's figures). `close()` writes a pending one
+   * at once. A ticker rather than a timer armed per write: the per-batch path is one check,
+   * with no clock read and no timer armed or cleared in it.
    */
   #schedule(): void {
     this.#dirty = true;
-    if (this.#queued || this.#timer || !this.#open) return;
-    const wait = this.#lastWrite + MIN_INTERVAL_MS - Date.now();
-    if (wait > 0) {
-      this.#timer = setTimeout(() => {
-        this.#timer = null;
-        this.#enqueueWrite();
-      }, wait);
-      this.#timer.unref?.(); // a cache: never what keeps a process alive
-      return;
-    }
+    if (this.#ticker !== null || !this.#open) return;
     this.#enqueueWrite();
+    this.#ticker = setInterval(() => this.#tick(), MIN_INTERVAL_MS);
+    this.#ticker.unref?.(); // a cache: never what keeps a process alive
+  }
+
+  /** Writes what changed since the last tick; a tick with nothing to write stops the ticker. */
+  #tick(): void {
+    if (this.#dirty || this.#queued) this.#enqueueWrite();
+    else this.#stopTicking();
+  }
+
+  #stopTicking(): void {
+    if (this.#ticker === null) return;
+    clearInterval(this.#ticker);
+    this.#ticker = null;
   }
 
   #enqueueWrite(): void {
     if (this.#queued || !this.#dirty) return;
     this.#queued = true;
-    this.#lastWrite = Date.now();
     this.#chain = this.#chain.then(async () => {
       this.#queued = false;
       if (!this.#dirty) return;

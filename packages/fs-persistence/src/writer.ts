@@ -25,6 +25,41 @@ const lineTail = (line: string) =>
 /** Absent where the platform has no O_DSYNC (Windows): every batch then writes and fdatasyncs. */
 const O_DSYNC: number | undefined = constants.O_DSYNC;
 
+const NEWLINE = 0x0a;
+
+/**
+ * Where a write buffer that starts at line `from` ends: lines are added while it holds fewer
+ * than WRITE_CHUNK_BYTES UTF-16 units (`used` of them already), so the last may go past it.
+ */
+function chunkEnd(lines: readonly string[], from: number, used: number): number {
+  let next = from;
+  while (next < lines.length && used < WRITE_CHUNK_BYTES)
+    used += (lines[next++] as string).length + 1;
+  return next;
+}
+
+/**
+ * Lines `from` to `to` (excluded) as UTF-8, each with its newline, after one when
+ * `newlineFirst`: written into one buffer, with no joined string built and copied first.
+ */
+function encodeLines(
+  lines: readonly string[],
+  from: number,
+  to: number,
+  newlineFirst: boolean,
+): Buffer {
+  let size = newlineFirst ? 1 : 0;
+  for (let i = from; i < to; i++) size += Buffer.byteLength(lines[i] as string, 'utf8') + 1;
+  const buffer = Buffer.allocUnsafe(size);
+  let at = 0;
+  if (newlineFirst) buffer[at++] = NEWLINE;
+  for (let i = from; i < to; i++) {
+    at += buffer.write(lines[i] as string, at, 'utf8');
+    buffer[at++] = NEWLINE;
+  }
+  return buffer;
+}
+
 /** The writer's state as a reader must see it, at one instant (see `reader.ts`). */
 export interface WriterState {
   /** Bumped by each rewrite that lands, so a reader can tell the file it opened is current. */
@@ -161,35 +196,46 @@ export class LogWriter implements WriterState {
   /**
    * Writes one batch at the durable end, durably: one buffer by one write on the O_DSYNC
    * descriptor (see `O_DSYNC` above), several by plain writes and one fdatasync.
-   * `beforeWrite` runs once the file is back at its durable end (blobs the lines point at must
-   * be durable before the lines are). Until the batch is durable the file is dirty: whatever a
-   * failed write or sync left past the durable end is cut before the next write.
+   * `beforeWrite` runs once the file is back at its durable end, and returns a promise only when
+   * there is something to wait for (blobs the lines point at must be durable before the lines
+   * are). Until the batch is durable the file is dirty: whatever a failed write or sync left past
+   * the durable end is cut before the next write.
    */
-  async append(lines: readonly string[], beforeWrite: () => Promise<void>): Promise<void> {
+  async append(
+    lines: readonly string[],
+    beforeWrite: () => Promise<void> | undefined,
+  ): Promise<void> {
     const fd = this.#fd as number;
     if (this.#dirty) {
       await this.#ops.ftruncate(fd, this.#durableSize);
       this.#dirty = false;
     }
-    await beforeWrite();
-    let position = this.#durableSize;
+    const before = beforeWrite();
+    if (before !== undefined) await before;
+    const start = this.#durableSize;
     this.#dirty = true;
-    const chunks = this.#encode(lines);
-    const first = chunks.next();
-    if (this.#syncFd !== null && !first.done && first.value.last) {
-      // A short write's bytes are durable too: writeFully goes on from where it stopped.
-      await writeFully(this.#ops, this.#syncFd, first.value.buffer, position);
-      position += first.value.buffer.length;
+    // The first buffer is encoded here, without a generator: a one-record batch (a durable
+    // append) is one Buffer and one write.
+    const newlineFirst = this.#needsNewline;
+    const next = chunkEnd(lines, 0, newlineFirst ? 1 : 0);
+    const first = encodeLines(lines, 0, next, newlineFirst);
+    let end: number;
+    const syncFd = this.#syncFd;
+    if (syncFd !== null && next === lines.length && lines.length > 0) {
+      // One call (awaited here, not in a helper: one promise hop fewer per durable append); a
+      // short write's bytes are durable too, and writeFully goes on from where it stopped.
+      let written = 0;
+      try {
+        written = await this.#ops.write(syncFd, first, 0, first.length, start);
+      } catch (error) {
+        if (errorCode(error) !== 'EAGAIN') throw error; // writeFully retries EAGAIN
+      }
+      if (written < first.length) {
+        await writeFully(this.#ops, syncFd, first.subarray(written), start + written);
+      }
+      end = start + first.length;
     } else {
-      if (!first.done) {
-        await writeFully(this.#ops, fd, first.value.buffer, position);
-        position += first.value.buffer.length;
-      }
-      for (const { buffer } of chunks) {
-        await writeFully(this.#ops, fd, buffer, position);
-        position += buffer.length;
-      }
-      await this.#ops.fdatasync(fd);
+      end = await this.#writeAndSync(fd, lines, first, next, start);
     }
     this.#dirty = false;
     if (lines.length > 0) {
@@ -197,25 +243,36 @@ export class LogWriter implements WriterState {
       if (this.#durableSize === 0) this.#identity = identityOf(this.#ino, head(lines[0] as string));
       this.#lastLine = lines[lines.length - 1] as string;
     }
-    this.#durableSize = position;
+    this.#durableSize = end;
     this.#needsNewline = false;
   }
 
   /**
-   * The batch's bytes (a newline first if the log lacks its last one) in ~1 MiB buffers, each
-   * encoded when the one before it is written: encoding a 100k-record batch at once held the
-   * event loop 20-30 ms. `last` says whether the batch ends with this buffer.
+   * A batch of several buffers (or no O_DSYNC descriptor): `first`, then the lines from `next`
+   * in ~1 MiB buffers, each encoded when the one before it is written (encoding a 100k-record
+   * batch at once held the event loop 20-30 ms), then one fdatasync. Returns the end.
    */
-  *#encode(lines: readonly string[]): Generator<{ buffer: Buffer; last: boolean }> {
-    let prefix = this.#needsNewline ? '\n' : '';
-    for (let i = 0; i < lines.length; ) {
-      let text = prefix;
-      prefix = '';
-      while (i < lines.length && text.length < WRITE_CHUNK_BYTES) {
-        text += `${lines[i++] as string}\n`;
-      }
-      yield { buffer: Buffer.from(text, 'utf8'), last: i >= lines.length };
+  async #writeAndSync(
+    fd: number,
+    lines: readonly string[],
+    first: Buffer,
+    next: number,
+    start: number,
+  ): Promise<number> {
+    let position = start;
+    if (lines.length > 0) {
+      await writeFully(this.#ops, fd, first, position);
+      position += first.length;
     }
+    for (let from = next; from < lines.length; ) {
+      const to = chunkEnd(lines, from, 0);
+      const buffer = encodeLines(lines, from, to, false);
+      await writeFully(this.#ops, fd, buffer, position);
+      position += buffer.length;
+      from = to;
+    }
+    await this.#ops.fdatasync(fd);
+    return position;
   }
 
   /**
