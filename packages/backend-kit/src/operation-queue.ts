@@ -301,7 +301,8 @@ export class OperationQueue<R, A = string> {
 
   /** How many appends at the head of `segment` come before its next mark not reached. */
   #appendsBeforeMark(segment: Segment<R, A>): number {
-    for (const mark of this.#marks) {
+    for (let i = 0; i < this.#marks.length; i++) {
+      const mark = this.#marks[i] as Mark<R, A>;
       if (mark.segment !== segment) continue;
       let before = 0;
       while (before < segment.appends.length) {

@@ -75,12 +75,21 @@ export function operationsOf(segment: Segment<unknown, unknown>): number {
   return (segment.rewrite === null ? 0 : 1) + segment.appends.length + segment.settled;
 }
 
+// Index loops in these helpers, not for-of: they run per batch, and until they are optimised
+// each for-of allocates an iterator and a result object per step.
 export function sumBytes(entries: readonly Entry<unknown>[]): number {
   let bytes = 0;
-  for (const entry of entries) bytes += entry.bytes;
+  for (let i = 0; i < entries.length; i++) bytes += (entries[i] as Entry<unknown>).bytes;
   return bytes;
 }
 
+/**
+ * The values of `entries`, in a new array. A loop, not `map`: once optimised, `map` hands out
+ * arrays of another elements kind than the interpreter's, and the writer's code compiled for the
+ * one deoptimised on the other ("wrong map") in the middle of a burst of durable appends.
+ */
 export function valuesOf<A>(entries: readonly Entry<A>[]): A[] {
-  return entries.map((entry) => entry.value);
+  const values = new Array<A>(entries.length);
+  for (let i = 0; i < entries.length; i++) values[i] = (entries[i] as Entry<A>).value;
+  return values;
 }

@@ -1,16 +1,18 @@
 import {
   type RecordsErrorHandler,
   type RecordsErrorInfo,
+  type RecordsOverflowError,
   RecordsWriteError,
 } from '@agent-records/types';
 import { asError, ErrorReporter } from './error-reporter.js';
-import { OneTimeRejection } from './one-time-rejection.js';
 import { PendingBytes } from './pending-bytes.js';
 
 interface Waiter {
   target: number;
   /** The write attempt current when the wait began (see WriterLoop.#attempt). */
   attempt: number;
+  /** The overflow report this wait delivers once its target is written (see waitForAll). */
+  overflow: RecordsOverflowError | null;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -61,7 +63,8 @@ export class WriterLoop {
   #attempt = 0;
   /** Waits kept through the failure of an attempt begun before them: the loop retries for them. */
   #retryOwed = false;
-  readonly #refusedRewrite = new OneTimeRejection();
+  /** A rewrite the store refused: the next wait that gets that far rejects with it, once. */
+  #refusedRewrite: Error | null = null;
   readonly #bytes = new PendingBytes();
   /** The bytes of each outstanding operation, oldest first, from #bytesHead on. */
   #operationBytes: number[] = [];
@@ -209,17 +212,18 @@ export class WriterLoop {
   waitForAll(): Promise<void> {
     if (this.#refusal) return Promise.reject(this.#refusal);
     const overflow = this.#bytes.takeOverflow();
-    return this.#waitForAll().then(
-      () => {
-        if (overflow) throw overflow;
-        this.#refusedRewrite.throwIfLatched();
-      },
-      (error: unknown) => {
-        // Not delivered: the next wait still owes the host this report.
-        if (overflow) this.#bytes.restoreOverflow(overflow);
-        throw error;
-      },
-    );
+    const target = this.#enqueued;
+    if (this.#completed >= target && !this.#failure) {
+      const owed = overflow ?? this.#takeRefusedRewrite();
+      return owed === null ? Promise.resolve() : Promise.reject(owed);
+    }
+    this.#failure = null;
+    // One promise per wait, settled by #settle or a rejection directly (no `.then` layer: a
+    // durable append's flush is a handful of promise hops, each one measurable).
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ target, attempt: this.#attempt, overflow, resolve, reject });
+      this.#start();
+    });
   }
 
   /**
@@ -227,17 +231,7 @@ export class WriterLoop {
    * written rejects with `error`, once. Report it yourself (`record-refused`).
    */
   latchRefusal(error: Error): void {
-    this.#refusedRewrite.latch(error);
-  }
-
-  #waitForAll(): Promise<void> {
-    const target = this.#enqueued;
-    if (this.#completed >= target && !this.#failure) return Promise.resolve();
-    this.#failure = null;
-    return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ target, attempt: this.#attempt, resolve, reject });
-      this.#start();
-    });
+    this.#refusedRewrite = error;
   }
 
   #start(): void {
@@ -250,39 +244,47 @@ export class WriterLoop {
     this.#again = false;
     this.#woken = false; // this run is the one asked for
     this.#attempt++;
-    const before = this.#enqueued + this.#completed;
-    this.#running = Promise.resolve()
-      .then(() => this.#write())
-      .catch((error: unknown) => {
-        // A writer should catch its own failures; one that escapes still becomes an episode.
-        this.fail(error, (cause) => `The writer failed unexpectedly: ${cause.message}`);
-      })
-      .finally(() => {
-        this.#running = null;
-        // A wait can be met with no operation completed by this run: a failure latched while
-        // nothing was outstanding, retried by a wait whose target was already written. Nothing
-        // else would answer it.
-        this.#settle();
-        if (this.#retryOwed) {
-          this.#retryOwed = false;
-          this.#retryForWaiters();
-          if (!this.#running && this.#woken) this.wake();
-          return;
-        }
-        // Work or a flush that arrived while this run was ending: run again whenever something
-        // is left to write (background writes always drain, flush or not). A run that changed
-        // nothing is not repeated (it would only spin).
-        const again = this.#again || this.#enqueued + this.#completed !== before;
-        const woken = this.#woken;
-        this.#again = false;
-        this.#woken = false;
-        if (
-          this.writable &&
-          (woken || (again && (this.#waiters.length > 0 || this.outstanding > 0)))
-        ) {
-          this.#start();
-        }
-      });
+    this.#running = this.#run(this.#enqueued + this.#completed);
+  }
+
+  /**
+   * One writer run, on a later microtask (one async frame: a chain of `then`/`catch`/`finally`
+   * cost three more promises and closures per batch on the durable path).
+   */
+  async #run(before: number): Promise<void> {
+    await Promise.resolve(); // a burst of appends becomes one batch; no I/O on the caller's stack
+    try {
+      await this.#write();
+    } catch (error) {
+      // A writer should catch its own failures; one that escapes still becomes an episode.
+      this.fail(error, (cause) => `The writer failed unexpectedly: ${cause.message}`);
+    }
+    this.#running = null;
+    this.#afterRun(before);
+  }
+
+  /** What follows a run: answer the waits it met, retry for those owed one, or run again. */
+  #afterRun(before: number): void {
+    // A wait can be met with no operation completed by this run: a failure latched while
+    // nothing was outstanding, retried by a wait whose target was already written. Nothing
+    // else would answer it.
+    this.#settle();
+    if (this.#retryOwed) {
+      this.#retryOwed = false;
+      this.#retryForWaiters();
+      if (!this.#running && this.#woken) this.wake();
+      return;
+    }
+    // Work or a flush that arrived while this run was ending: run again whenever something
+    // is left to write (background writes always drain, flush or not). A run that changed
+    // nothing is not repeated (it would only spin).
+    const again = this.#again || this.#enqueued + this.#completed !== before;
+    const woken = this.#woken;
+    this.#again = false;
+    this.#woken = false;
+    if (this.writable && (woken || (again && (this.#waiters.length > 0 || this.outstanding > 0)))) {
+      this.#start();
+    }
   }
 
   /**
@@ -302,7 +304,7 @@ export class WriterLoop {
     // retry fails. Every other wait rejects now.
     const begunAfterIt = this.#waiters.filter((waiter) => waiter.attempt < this.#attempt);
     this.#waiters = this.#waiters.filter((waiter) => waiter.attempt >= this.#attempt);
-    for (const waiter of begunAfterIt) waiter.reject(failed);
+    for (const waiter of begunAfterIt) this.#failWaiter(waiter, failed);
     if (this.#waiters.length === 0) return;
     if (this.#running) this.#retryOwed = true;
     else queueMicrotask(() => this.#retryForWaiters());
@@ -328,7 +330,7 @@ export class WriterLoop {
 
   /** Rejects the current waiters only (a refused record or rewrite, which is not an episode). */
   rejectWaiters(error: Error): void {
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    for (const waiter of this.#waiters.splice(0)) this.#failWaiter(waiter, error);
   }
 
   /** Reports through {@link errors}; a handler that throws never stops the writer. */
@@ -342,7 +344,9 @@ export class WriterLoop {
     const end = Math.min(this.#bytesHead + operations, this.#operationBytes.length);
     for (let i = this.#bytesHead; i < end; i++) released += this.#operationBytes[i] as number;
     this.#bytesHead = end;
-    if (this.#bytesHead === this.#operationBytes.length) {
+    // Emptied only once it holds a few thousand: an array emptied per batch allocated its
+    // storage again on the next push, on every durable append.
+    if (this.#bytesHead === this.#operationBytes.length && this.#bytesHead >= 4096) {
       this.#operationBytes = [];
       this.#bytesHead = 0;
     } else if (this.#bytesHead > 4096 && this.#bytesHead * 2 > this.#operationBytes.length) {
@@ -353,13 +357,38 @@ export class WriterLoop {
     else this.#bytes.release(released);
   }
 
+  /** Answers the waits whose target is written (in place: no array per batch). */
   #settle(): void {
-    if (this.#waiters.length === 0) return;
-    const waiting: Waiter[] = [];
-    for (const waiter of this.#waiters) {
-      if (waiter.target <= this.#completed) waiter.resolve();
-      else waiting.push(waiter);
+    const waiters = this.#waiters;
+    if (waiters.length === 0) return;
+    let kept = 0;
+    for (let i = 0; i < waiters.length; i++) {
+      const waiter = waiters[i] as Waiter;
+      if (waiter.target <= this.#completed) this.#meet(waiter);
+      else waiters[kept++] = waiter;
     }
-    this.#waiters = waiting;
+    waiters.length = kept;
+  }
+
+  /**
+   * A wait whose target is written: it resolves, unless it owes the host a report: the records
+   * the bound dropped before it began, else a rewrite the store refused (each delivered once).
+   */
+  #meet(waiter: Waiter): void {
+    const owed = waiter.overflow ?? this.#takeRefusedRewrite();
+    if (owed === null) waiter.resolve();
+    else waiter.reject(owed);
+  }
+
+  /** A wait that fails: the overflow report it held is not delivered, so the next wait owes it. */
+  #failWaiter(waiter: Waiter, error: Error): void {
+    if (waiter.overflow) this.#bytes.restoreOverflow(waiter.overflow);
+    waiter.reject(error);
+  }
+
+  #takeRefusedRewrite(): Error | null {
+    const error = this.#refusedRewrite;
+    this.#refusedRewrite = null;
+    return error;
   }
 }
