@@ -152,4 +152,17 @@ describe('decoding', () => {
     expect(longest).toBeGreaterThan(0);
     expect(longest).toBeLessThanOrEqual(64 * 1024);
   });
+
+  it('yields a log of short lines in batches of one 64 KiB piece, each parsed when it is asked for', async () => {
+    const lines = Array.from({ length: 4000 }, (_, i) => line(i));
+    const perPiece = Math.ceil((64 * 1024) / (Buffer.byteLength(lines[0] as string) + 1));
+    const persistence = new FileSystemAgentRecordPersistence(logOf(lines, 'batches.jsonl'), {
+      lock: false,
+    });
+    const sizes: number[] = [];
+    for await (const batch of persistence.readBatches()) sizes.push(batch.length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(4000);
+    // A batch of a whole 256 KiB chunk kept ~900 parsed records alive through every scavenge.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(perPiece);
+  });
 });

@@ -5,8 +5,9 @@ import {
   type RecordsPosition,
   RecordsPositionError,
 } from '@agent-records/types';
+import { recordsOfBlock } from './block-records.js';
 import type { FileOperations } from './file-operations.js';
-import { countLinesIn, type LineBlock, readLineBlocks, recordsOfBlock } from './line-reader.js';
+import { countLinesIn, type LineBlock, readLineBlocks } from './line-reader.js';
 import {
   asFilePosition,
   checkPosition,

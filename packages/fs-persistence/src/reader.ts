@@ -1,8 +1,9 @@
 import type { QueuedBatch } from '@agent-records/backend-kit';
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import type { BlobStore } from './blobs/blob-store.js';
+import { readRecordBatchesFrom } from './block-records.js';
 import { errorCode, type FileOperations } from './file-operations.js';
-import { MAX_LINE_BYTES, readRecordBatchesFrom } from './line-reader.js';
+import { MAX_LINE_BYTES } from './line-reader.js';
 import { inspectTail } from './tail.js';
 import type { WriterState } from './writer.js';
 
