@@ -134,6 +134,29 @@ describe.skipIf(!available)('large batches by COPY', () => {
     expect(back).toEqual(batch);
   });
 
+  it('seqs past 2^32 are copied exactly (64-bit integers in the binary format)', async () => {
+    const id = 'copy-high-seq';
+    const first = new PostgresAgentRecordPersistence<Rec>(id, { pool, schema });
+    first.append({ type: 'test', n: 0 });
+    await first.close();
+    const head = 2 ** 32 + 2 ** 20 + 7;
+    await pool.query(
+      `UPDATE "${schema}".agent_records_sessions SET head_seq = $2 WHERE session_id = $1`,
+      [id, head],
+    );
+    await writeAtOnce(
+      id,
+      records(1200, (n) => Date.UTC(2000, 0, 1) - 1000 + n),
+    );
+    const { rows } = await pool.query(
+      `SELECT seq::text AS seq, (record->>'n')::int AS n FROM "${schema}".agent_records
+       WHERE session_id = $1 AND seq > 1 ORDER BY seq`,
+      [id],
+    );
+    expect(rows).toHaveLength(1200);
+    expect(rows.every((row, i) => row.seq === String(head + 1 + i) && row.n === i)).toBe(true);
+  });
+
   it('a batch holding a time COPY cannot send as it is (a fraction of a millisecond, a far year) is inserted', async () => {
     for (const [id, odd] of [
       ['fraction', 1.5],
