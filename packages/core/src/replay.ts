@@ -207,15 +207,19 @@ export async function readMigratedLog<R extends AgentRecordEnvelope>(
   return { records, createdAt };
 }
 
-/** Batches when the persistence offers them (one await per batch), else one-record batches. */
-export async function* batchesOf<R extends AgentRecordEnvelope>(
+/**
+ * Batches when the persistence offers them (one await per batch: its own iterable, not wrapped
+ * in another generator level), else one-record batches.
+ */
+export function batchesOf<R extends AgentRecordEnvelope>(
   persistence: AgentRecordPersistence<R>,
 ): AsyncIterable<readonly R[]> {
-  if (typeof persistence.readBatches === 'function') {
-    yield* persistence.readBatches();
-    return;
-  }
-  for await (const record of persistence.read()) yield [record];
+  if (typeof persistence.readBatches === 'function') return persistence.readBatches();
+  return singleRecordBatches(persistence.read());
+}
+
+async function* singleRecordBatches<R>(records: AsyncIterable<R>): AsyncIterable<readonly R[]> {
+  for await (const record of records) yield [record];
 }
 
 function migrateOne<R extends AgentRecordEnvelope>(

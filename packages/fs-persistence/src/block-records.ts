@@ -1,14 +1,10 @@
+// The records of the line reader's blocks (line-reader.ts): decoded in pieces, parsed, checked,
+// and a bad line reported with its exact line and byte offset.
 import { type AgentRecordEnvelope, RecordsCorruptError, recordProblem } from '@agent-records/types';
-import { errorCode, type FileOperations } from './file-operations.js';
-import { type LineBlock, MAX_LINE_BYTES, readLineBlocks } from './line-reader.js';
+import { type LineBlock, MAX_LINE_BYTES } from './line-reader.js';
 
 const NEWLINE = 0x0a;
 const OPEN_BRACE = 0x7b;
-
-export interface ReadRecordsOptions {
-  /** Stop at this byte offset (the writer's durable size); default: the file's end. */
-  end?: number;
-}
 
 /**
  * The records of one block of lines (see {@link readLineBlocks}), blank lines skipped. A line
@@ -83,46 +79,6 @@ function pieceEnd(bytes: Buffer, start: number): number {
   if (before >= start) return before;
   const after = bytes.indexOf(NEWLINE, start + DECODE_PIECE_BYTES);
   return after === -1 ? bytes.length : after;
-}
-
-/**
- * Streams the records of a JSON Lines file in batches, one chunk of the file in memory at a
- * time: each block of whole lines is decoded in pieces and split, no buffer copied per line.
- * Blank lines are skipped. A line that is not a record (see `recordProblem`) is a
- * `RecordsCorruptError` with file, line and byte offset, except a last line without a newline
- * that is not valid JSON: a torn write, skipped. A file that does not exist reads as empty.
- */
-export async function* readRecordBatches(
-  ops: FileOperations,
-  file: string,
-  options: ReadRecordsOptions = {},
-): AsyncGenerator<AgentRecordEnvelope[]> {
-  let fd: number;
-  try {
-    fd = await ops.open(file, 'r');
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return;
-    throw error;
-  }
-  try {
-    yield* readRecordBatchesFrom(ops, fd, file, options);
-  } finally {
-    await ops.close(fd).catch(() => {});
-  }
-}
-
-/** {@link readRecordBatches} on a descriptor the caller opened (and closes). */
-export async function* readRecordBatchesFrom(
-  ops: FileOperations,
-  fd: number,
-  file: string,
-  options: ReadRecordsOptions = {},
-): AsyncGenerator<AgentRecordEnvelope[]> {
-  for await (const block of readLineBlocks(ops, fd, { end: options.end })) {
-    for (const batch of recordBatchesOfBlock(block, file, true)) {
-      if (batch.length > 0) yield batch;
-    }
-  }
 }
 
 function placeOf(block: LineBlock, file: string, atFileStart: boolean): Place {
