@@ -28,4 +28,4 @@ export const FILE_READERS = [
 ];
 
 /** One-transaction bulk inserts into PostgreSQL. */
-export const PG_BULK = ['pg-multirow', 'pg-unnest', 'pg-copy'];
+export const PG_BULK = ['pg-multirow', 'pg-unnest', 'pg-copy', 'pg-copy-binary'];

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentRecords } from '@agent-records/core';
 import { FileSystemAgentRecordPersistence } from '@agent-records/fs-persistence';
 import { expect, it } from 'vitest';
-import { FILE_READERS } from '../src/names.mjs';
+import { FILE_READERS, PG_BULK } from '../src/names.mjs';
 
 // Whether the issue-15 pieces are built: until they are, their cases must say 'skipped'.
 const snapshotsBuilt =
@@ -121,7 +121,7 @@ it('runs every case in quick mode and writes results.json', async () => {
       // CI has the local PostgreSQL: its rows and baselines must be in the table.
       expect(results.machine.postgres).toBeTruthy();
       expect(median(batched, 'pg', 'recordsPerSec')).toBeGreaterThan(0);
-      for (const impl of ['pg-multirow', 'pg-unnest', 'pg-copy'])
+      for (const impl of PG_BULK)
         expect(median(batched, impl, 'recordsPerSec')).toBeGreaterThan(0);
       expect(median(durable, 'pg-insert-autocommit', 'p50Ms')).toBeGreaterThan(0);
       expect(median(replay, 'pg', 'restored')).toBe(replay.records + 1);
