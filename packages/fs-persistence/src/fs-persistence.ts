@@ -211,17 +211,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   }
 
   flush(): Promise<void> {
-    // A flush during a failure episode is the retry; a refused rewrite rejects one flush.
+    // A flush during a failure episode is the retry; a refused rewrite rejects one flush. With no
+    // snapshot asked for, the loop's own promise (`settled()` of none: a Promise.all, two hops).
     const pending = this.#snapshots.pending;
-    // No snapshot asked for: the loop's own promise (a durable append's flush is a handful of
-    // promise hops, and `settled()` of nothing cost two more and a `Promise.all`).
     if (pending.pending === 0) return this.#loop.waitForAll();
-    return this.#flushWithSnapshots(pending.settled()); // those asked for before this flush
-  }
-
-  async #flushWithSnapshots(snapshots: Promise<void>): Promise<void> {
-    await this.#loop.waitForAll();
-    await snapshots;
+    const snapshots = pending.settled(); // those asked for before this flush
+    return this.#loop.waitForAll().then(() => snapshots);
   }
 
   /**
@@ -308,20 +303,20 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
         // The newest rewrite alone first (appends after it are the next batch), else the appends.
         const batch = this.#queue.take(REWRITE_ALONE);
         if (batch === null) return;
-        // A batch's operations end in the same turn as the next take (no await between them):
-        // a flush begun after they end waits for the next batch, its own attempt, which it
-        // answers with that batch's failure (see `WriterLoop.fail`).
+        // A batch's operations end in the same turn as the next take: a flush begun after them
+        // is answered by the next batch, its own attempt (see `WriterLoop.fail`).
         if (batch.rewrite) {
           if (await this.#rewrite(batch.rewrite)) this.#loop.complete(this.#queue.written());
           else this.#loop.discard(this.#queue.requeue({ dropRewrite: true }));
         } else {
           // A title first (durably, in the summary file: if that fails, the whole batch is
-          // retried, so no line is written twice), then the lines (inline, not in a method: one
-          // promise hop fewer on every durable append's flush).
+          // retried, so no line is written twice), then the lines; inline: one hop fewer.
           const { lines, title } = splitBatch(batch.appends);
           if (title !== undefined) await this.#summary?.writeTitle(title);
           if (lines.length > 0) await this.#writer.append(lines, this.#flushBlobs);
-          this.#appended(lines.length);
+          const done = this.#queue.written(); // the summary update is not waited for
+          if (lines.length > 0) this.#summary?.appended(lines.length, this.#writer.durableEnd ?? 0);
+          this.#loop.complete(done);
         }
       } catch (error) {
         if (error instanceof RecordsLockedError) {
@@ -349,13 +344,6 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
         return;
       }
     }
-  }
-
-  /** A batch of `lines` lines (and titles) is durable; the summary update is not waited for. */
-  #appended(lines: number): void {
-    const done = this.#queue.written();
-    if (lines > 0) this.#summary?.appended(lines, this.#writer.durableEnd ?? 0);
-    this.#loop.complete(done);
   }
 
   /**
@@ -392,9 +380,8 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     return true;
   }
 
-  // Made once, not per batch: the durable path runs these for every record.
+  // Made once, not per batch. Blobs the lines point at are durable before them (none: undefined).
   readonly #writerPosition = () => this.#writer.position();
-  /** Blobs the batch's lines point at, made durable before the lines; undefined: none kept. */
   readonly #flushBlobs = () => (this.#blobs === null ? undefined : this.#blobs.flushPending());
 
   #reportRefusedRewrite(error: RefusedRecordError): void {
