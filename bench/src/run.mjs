@@ -225,36 +225,46 @@ try {
       results.cases[kase].data = prepared;
     }
     const perImplLog = kase === 'blobs';
+    const fileOf = (impl) =>
+      perImplLog ? path.join(workDir, `${kase}-${impl}.jsonl`) : sharedFile;
+    const samples = {};
+    const ended = {}; // impl -> { error } or { skipped }
     for (const impl of names) {
-      if (prepareFailed[impl]) {
-        results.cases[kase].implementations[impl] = { error: prepareFailed[impl] };
-        continue;
-      }
-      const samples = [];
-      let file = sharedFile;
-      if (perImplLog) file = path.join(workDir, `${kase}-${impl}.jsonl`);
-      try {
-        if (perImplLog) worker('prepare-blobs', impl, count, file);
-        for (let run = 0; run < (options.runs ?? runs); run++) {
-          const sample = worker(kase, impl, count, file);
-          samples.push(sample);
-          if (sample.skipped) break;
+      samples[impl] = [];
+      if (prepareFailed[impl]) ended[impl] = { error: prepareFailed[impl] };
+      else if (perImplLog) {
+        try {
+          worker('prepare-blobs', impl, count, fileOf(impl));
+        } catch (error) {
+          ended[impl] = { error: String(error.message).split('\n')[0] };
+          failures++;
+          log(`  ${kase}/${impl} preparation FAILED: ${error.message}\n`);
         }
-      } catch (error) {
-        // One failing case must not lose the others' figures: record it and go on.
-        results.cases[kase].implementations[impl] = { error: String(error.message).split('\n')[0] };
-        failures++;
-        log(`  ${kase}/${impl} FAILED: ${error.message}\n`);
-        continue;
       }
-      if (samples[0].skipped) {
-        results.cases[kase].implementations[impl] = { skipped: samples[0].skipped };
-        log(`  ${kase}/${impl} skipped: ${samples[0].skipped}\n`);
-        continue;
-      }
-      results.cases[kase].implementations[impl] = summarise(samples);
-      log(`  ${kase}/${impl} done\n`);
     }
+    // Runs alternate between implementations (A B C A B C ...), so a change of load on the
+    // machine during the case moves every implementation's figures alike, not one of them.
+    for (let run = 0; run < (options.runs ?? runs); run++) {
+      for (const impl of names) {
+        if (ended[impl]) continue;
+        try {
+          const sample = worker(kase, impl, count, fileOf(impl));
+          if (sample.skipped) {
+            ended[impl] = { skipped: sample.skipped };
+            log(`  ${kase}/${impl} skipped: ${sample.skipped}\n`);
+          } else samples[impl].push(sample);
+        } catch (error) {
+          // One failing case must not lose the others' figures: record it and go on.
+          ended[impl] = { error: String(error.message).split('\n')[0] };
+          failures++;
+          log(`  ${kase}/${impl} FAILED: ${error.message}\n`);
+        }
+      }
+    }
+    for (const impl of names) {
+      results.cases[kase].implementations[impl] = ended[impl] ?? summarise(samples[impl]);
+    }
+    log(`  ${kase} done\n`);
   }
 } finally {
   fs.rmSync(workDir, { recursive: true, force: true });
