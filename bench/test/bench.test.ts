@@ -121,8 +121,7 @@ it('runs every case in quick mode and writes results.json', async () => {
       // CI has the local PostgreSQL: its rows and baselines must be in the table.
       expect(results.machine.postgres).toBeTruthy();
       expect(median(batched, 'pg', 'recordsPerSec')).toBeGreaterThan(0);
-      for (const impl of PG_BULK)
-        expect(median(batched, impl, 'recordsPerSec')).toBeGreaterThan(0);
+      for (const impl of PG_BULK) expect(median(batched, impl, 'recordsPerSec')).toBeGreaterThan(0);
       expect(median(durable, 'pg-insert-autocommit', 'p50Ms')).toBeGreaterThan(0);
       expect(median(replay, 'pg', 'restored')).toBe(replay.records + 1);
       expect(median(replay, 'pg-select', 'restored')).toBe(replay.records + 1);
