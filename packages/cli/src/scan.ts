@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import {
+  classifyLogLine,
   type FileOperations,
   MAX_LINE_BYTES,
   nodeFileOperations,
   readLineBlocks,
 } from '@agent-records/fs-persistence';
-import { type AgentRecordEnvelope, recordProblem } from '@agent-records/types';
+import type { AgentRecordEnvelope } from '@agent-records/types';
 
 /** Lines longer than this are reported, not held in memory: the backend's own limit. */
 export { MAX_LINE_BYTES };
@@ -37,10 +38,11 @@ export interface ScanOptions {
 const NEWLINE = 0x0a;
 
 /**
- * Reads a JSON Lines log line by line through the backend's line reader (`readLineBlocks`), so
- * the CLI and `read()` agree on lines, offsets and the longest line, and on what a record is
- * (`recordProblem`). Constant memory: one chunk plus the line that crosses it. Never throws for
- * bad content: a line that is not a record carries a `problem` instead.
+ * Reads a JSON Lines log line by line through the backend's line reader (`readLineBlocks`) and
+ * judges each line by the backend's own rule (`classifyLogLine`), so the CLI and `read()` agree
+ * on lines, offsets and the longest line, and on which lines are blank, records or corrupt.
+ * Constant memory: one chunk plus the line that crosses it. Never throws for bad content: a line
+ * that is not a record carries a `problem` instead.
  */
 export async function* scanLines(
   file: string,
@@ -127,24 +129,29 @@ function streamOperations(stream: Readable): FileOperations {
   };
 }
 
+/**
+ * Sets the line's record or problem by the backend's rule: validate and repair must never call a
+ * line fine that `replay()` refuses (a line of U+00A0 once was), nor the other way round.
+ */
 function classify(scanned: ScannedLine): void {
-  const text = scanned.raw.toString('utf8');
-  if (text.trim().length === 0) return;
-  let value: unknown;
-  try {
-    value = JSON.parse(scanned.line === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (error) {
-    scanned.problem = scanned.complete
-      ? `not valid JSON (${(error as Error).message})`
-      : `torn last line: ${scanned.bytes} bytes without a newline that are not valid JSON (an interrupted write)`;
-    return;
+  const judged = classifyLogLine(scanned.raw, {
+    fileStart: scanned.line === 1,
+    complete: scanned.complete,
+  });
+  switch (judged.kind) {
+    case 'blank':
+      return;
+    case 'record':
+      scanned.record = judged.record;
+      return;
+    case 'torn':
+      scanned.problem = `torn last line: ${scanned.bytes} bytes without a newline that are not valid JSON (an interrupted write)`;
+      return;
+    case 'corrupt':
+      scanned.problem = judged.notRecord
+        ? describe(judged.notRecord.value, judged.notRecord.problem)
+        : judged.reason;
   }
-  const problem = recordProblem(value);
-  if (problem === null) {
-    scanned.record = value as AgentRecordEnvelope;
-    return;
-  }
-  scanned.problem = describe(value, problem);
 }
 
 /**

@@ -1,10 +1,12 @@
 // The records of the line reader's blocks (line-reader.ts): decoded in pieces, parsed, checked,
 // and a bad line reported with its exact line and byte offset.
+import { isAscii, isUtf8 } from 'node:buffer';
 import { type AgentRecordEnvelope, RecordsCorruptError, recordProblem } from '@agent-records/types';
 import { type LineBlock, MAX_LINE_BYTES } from './line-reader.js';
 
 const NEWLINE = 0x0a;
 const OPEN_BRACE = 0x7b;
+const BYTE_ORDER_MARK = 0xfeff;
 
 /**
  * The records of one block of lines (see {@link readLineBlocks}), blank lines skipped. A line
@@ -60,9 +62,15 @@ function* recordPiecesOf(
   const bytes = block.bytes;
   for (let start = 0, index = 0; start <= bytes.length; ) {
     const end = pieceEnd(bytes, start);
-    const texts = bytes.toString('utf8', start, end).split('\n');
+    // Bytes that are not UTF-8 would decode to U+FFFD and change the data in silence; the
+    // backend never writes them, so a line holding them is damage. Checked a piece at a time
+    // (SIMD, only for pieces with a non-ASCII byte); the lines at fault are found only then.
+    const piece = bytes.subarray(start, end);
+    const ascii = isAscii(piece);
+    const notUtf8 = ascii || isUtf8(piece) ? null : linesNotUtf8(piece);
+    const texts = bytes.toString(ascii ? 'latin1' : 'utf8', start, end).split('\n');
     const records: AgentRecordEnvelope[] = [];
-    parseLines(texts, index, block.complete, place, records, lines);
+    parseLines(texts, index, block.complete, place, records, notUtf8, lines);
     index += texts.length;
     start = end + 1;
     yield records;
@@ -100,10 +108,22 @@ interface Place {
   bom: boolean;
 }
 
+/** Indexes (in the piece) of the lines of `piece` that are not valid UTF-8. */
+function linesNotUtf8(piece: Buffer): Set<number> {
+  const found = new Set<number>();
+  for (let start = 0, index = 0; start <= piece.length; index++) {
+    const newline = piece.indexOf(NEWLINE, start);
+    const end = newline === -1 ? piece.length : newline;
+    if (!isUtf8(piece.subarray(start, end))) found.add(index);
+    start = end + 1;
+  }
+  return found;
+}
+
 /**
  * Parses `lines`, the block's lines from index `first` on, onto `records`. `complete` is false for
- * a last line without its newline, which may be a torn write. The loop runs once per line of the
- * log: a line that starts with `{` (every record written by JSON.stringify) takes the short way.
+ * a last line without its newline, which may be a torn write; `notUtf8` holds the indexes in
+ * `lines` of those whose bytes were not UTF-8 (null: none). Runs once per line of the log.
  */
 function parseLines(
   lines: string[],
@@ -111,67 +131,143 @@ function parseLines(
   complete: boolean,
   place: Place,
   records: AgentRecordEnvelope[],
+  notUtf8: ReadonlySet<number> | null,
   lineIndexes?: number[],
 ): void {
-  for (let i = 0; i < lines.length; i++) {
-    const text = lines[i] as string;
-    const value =
-      text.charCodeAt(0) === OPEN_BRACE
-        ? parseLine(text, first + i, complete, place)
-        : parseOddLine(text, first + i, complete, place);
-    if (value === undefined) continue;
-    records.push(value);
-    lineIndexes?.push(first + i);
+  let i = 0;
+  try {
+    for (; i < lines.length; i++) {
+      const utf8 = notUtf8 === null || !notUtf8.has(i);
+      const value = recordOfLine(lines[i] as string, place.bom && first + i === 0, complete, utf8);
+      if (value === BLANK || value === TORN) continue;
+      records.push(value);
+      lineIndexes?.push(first + i);
+    }
+  } catch (error) {
+    if (!(error instanceof LineFault)) throw error;
+    throw corrupt(place, first + i, error.reason, error.cause);
   }
 }
 
-/** The record on a line, or undefined for a torn last line; anything else not a record throws. */
+/** A blank line (see {@link recordOfLine}): skipped. */
+const BLANK: unique symbol = Symbol('blank line');
+/** A last line without newline that is not valid JSON: a torn write, skipped by `read()`. */
+const TORN: unique symbol = Symbol('torn last line');
+
+/** Why a line is not a record; thrown by {@link recordOfLine}, turned into a report by its caller. */
+class LineFault {
+  constructor(
+    readonly reason: string,
+    readonly cause?: unknown,
+    /** For JSON that is not a record: the value and what `recordProblem` said of it. */
+    readonly notRecord?: { value: unknown; problem: string },
+  ) {}
+}
+
+const NOT_UTF8 = 'not valid UTF-8';
+
+/**
+ * THE rule for one line of a log, applied by `read()`/`replay()` and (through
+ * {@link classifyLogLine}) by the CLI's validate, repair, inspect, cat and stats, so they never
+ * disagree on a line. `text` is the line decoded, newline excluded; `utf8`: its bytes were valid
+ * UTF-8.
+ * In order:
+ * 1. On the file's first line a byte order mark is dropped, before anything else looks at it.
+ * 2. A line of nothing but space, tab and CR is blank. Only those: they are what editors, CRLF
+ *    files and `echo >>` leave. Any other character (U+00A0, U+FEFF past the file start, U+2028,
+ *    U+3000, form feed, ...) is not written by any JSON Lines writer, so such a line is damage:
+ *    reported by `validate` and moved aside by `repair` like any bad line, rather than skipped by
+ *    one tool and refused by another.
+ * 3. A last line without newline that is not valid JSON is torn (a write cut short).
+ * 4. Bytes that are not UTF-8, text that is not JSON, JSON that is not a record: corrupt.
+ * Returns the record, BLANK or TORN; throws a LineFault for a corrupt line.
+ */
+function recordOfLine(
+  text: string,
+  fileStart: boolean,
+  complete: boolean,
+  utf8: boolean,
+): AgentRecordEnvelope | typeof BLANK | typeof TORN {
+  // Every record written by JSON.stringify starts with `{`: it takes the short way.
+  if (text.charCodeAt(0) !== OPEN_BRACE) {
+    const unmarked = fileStart && text.charCodeAt(0) === BYTE_ORDER_MARK ? text.slice(1) : text;
+    if (isBlank(unmarked)) return BLANK;
+    return parseLine(unmarked, complete, utf8);
+  }
+  return parseLine(text, complete, utf8);
+}
+
 function parseLine(
   text: string,
-  index: number,
   complete: boolean,
-  place: Place,
-): AgentRecordEnvelope | undefined {
-  let value: { type?: unknown; time?: unknown };
+  utf8: boolean,
+): AgentRecordEnvelope | typeof TORN {
+  let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    if (!complete) return undefined;
-    throw corrupt(place, index, `not valid JSON (${(error as Error).message})`, error);
+    // Only text that does not parse can be a torn write (cut inside a character, too).
+    if (!complete) return TORN;
+    if (!utf8) throw new LineFault(NOT_UTF8);
+    // Say what an invisible line holds, rather than "Unexpected token ' '".
+    if (text.trim() === '') throw new LineFault(`not valid JSON: ${spaceNamed(text)}`, error);
+    throw new LineFault(`not valid JSON (${(error as Error).message})`, error);
   }
-  // Parsed from text that starts with `{`: a plain object, its properties plain data. The usual
-  // record is told at once; anything else gets the full check and its message.
-  const { type, time } = value;
-  if (typeof type === 'string' && type !== '' && (time === undefined || isFiniteNumber(time))) {
-    return value as AgentRecordEnvelope;
+  if (!utf8) throw new LineFault(NOT_UTF8);
+  // The usual record is told at once; anything else gets the full check and its message. Valid
+  // JSON that is not a record was written that way, and skipping it would drop it silently.
+  // Text that starts with `{` and parses is a plain object, its properties plain data.
+  if (text.charCodeAt(0) === OPEN_BRACE) {
+    const { type, time } = value as { type?: unknown; time?: unknown };
+    if (typeof type === 'string' && type !== '' && (time === undefined || isFiniteNumber(time))) {
+      return value as AgentRecordEnvelope;
+    }
   }
-  // Only text that does not parse can be a torn write; valid JSON that is not a record was
-  // written that way, and skipping it would drop it silently.
   const problem = recordProblem(value);
-  if (problem) throw corrupt(place, index, `not a record: ${problem}`);
+  if (problem) throw new LineFault(`not a record: ${problem}`, undefined, { value, problem });
   return value as AgentRecordEnvelope;
 }
 
-/** A line that does not start with `{`: blank (skipped), a byte order mark first, or not a record. */
-function parseOddLine(
-  text: string,
-  index: number,
-  complete: boolean,
-  place: Place,
-): AgentRecordEnvelope | undefined {
-  if (isBlank(text)) return undefined;
-  const unmarked = place.bom && index === 0 ? stripBom(text) : text;
-  if (unmarked.charCodeAt(0) === OPEN_BRACE) return parseLine(unmarked, index, complete, place);
-  let value: unknown;
+/** What a line of a log is, by the rule `read()` applies (see {@link classifyLogLine}). */
+export type LogLine =
+  | { kind: 'blank' }
+  | { kind: 'record'; record: AgentRecordEnvelope }
+  /** A last line without newline that is not valid JSON: `read()` skips it, the writer cuts it off. */
+  | { kind: 'torn' }
+  | {
+      kind: 'corrupt';
+      /** As in the `RecordsCorruptError` that `read()` throws for it. */
+      reason: string;
+      /** For valid JSON that is not a record: the value and what `recordProblem` says of it. */
+      notRecord?: { value: unknown; problem: string };
+    };
+
+/**
+ * What one line of a log is, decided exactly as `read()` and `replay()` decide it (blank, a
+ * record, a torn last line, or corrupt: not UTF-8, not JSON, not a record), so a tool that checks
+ * or repairs logs never calls a line fine that a replay refuses, or the other way round. `raw`:
+ * the line's bytes without its newline; `fileStart`: it is the file's first line (a byte order
+ * mark is allowed there); `complete`: it ended with a newline.
+ */
+export function classifyLogLine(
+  raw: Uint8Array,
+  options: { fileStart: boolean; complete: boolean },
+): LogLine {
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const ascii = isAscii(bytes);
+  const utf8 = ascii || isUtf8(bytes);
+  const text = bytes.toString(ascii ? 'latin1' : 'utf8');
   try {
-    value = JSON.parse(unmarked);
+    const value = recordOfLine(text, options.fileStart, options.complete, utf8);
+    if (value === BLANK) return { kind: 'blank' };
+    if (value === TORN) return { kind: 'torn' };
+    return { kind: 'record', record: value };
   } catch (error) {
-    if (!complete) return undefined;
-    throw corrupt(place, index, `not valid JSON (${(error as Error).message})`, error);
+    if (!(error instanceof LineFault)) throw error;
+    return error.notRecord
+      ? { kind: 'corrupt', reason: error.reason, notRecord: error.notRecord }
+      : { kind: 'corrupt', reason: error.reason };
   }
-  const problem = recordProblem(value);
-  if (problem) throw corrupt(place, index, `not a record: ${problem}`);
-  return value as AgentRecordEnvelope;
 }
 
 function isFiniteNumber(value: unknown): boolean {
@@ -193,14 +289,19 @@ function corrupt(
   );
 }
 
+/** Names the characters that keep a line of white space from being blank, for a report. */
+function spaceNamed(text: string): string {
+  const odd = Array.from(new Set(text))
+    .filter((c) => c !== ' ' && c !== '\t' && c !== '\r')
+    .map((c) => `U+${(c.codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`);
+  return `a line of white space holding ${odd.join(', ')} (only space, tab and CR make a blank line)`;
+}
+
+/** Space, tab and CR only (see {@link recordOfLine}, rule 2); an empty line too. */
 function isBlank(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
   }
   return true;
-}
-
-function stripBom(text: string): string {
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }

@@ -8,6 +8,7 @@ export {
   logFilesIn,
   referencedBlobs,
 } from './blobs/gc.js';
+export { classifyLogLine, type LogLine } from './block-records.js';
 export { type FileOperations, nodeFileOperations } from './file-operations.js';
 export {
   FileSystemAgentRecordPersistence,
