@@ -1,9 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bin, MESSAGE, META, PROMPT, runCli, tempDir, USAGE, VALID, writeLog } from './helpers.js';
+import { tailLog } from '../src/commands/tail.js';
+import {
+  bin,
+  captureIo,
+  MESSAGE,
+  META,
+  PROMPT,
+  runCli,
+  tempDir,
+  USAGE,
+  VALID,
+  writeLog,
+} from './helpers.js';
 
 const dir = tempDir('cli-tail-');
 const reportBytesRead = fileURLToPath(new URL('fixtures/report-bytes-read.mjs', import.meta.url));
@@ -70,3 +82,71 @@ describe('agent-records tail', () => {
     expect(none.stdout).toBe('');
   });
 });
+
+describe('agent-records tail judges lines by the log line rule (classifyLogLine)', () => {
+  // The same lines read()/replay() and validate refuse: a line of U+00A0 only, and a line with a
+  // byte that is not UTF-8 (it must not be printed with U+FFFD in its place).
+  const nbspLine = Buffer.from('\u00a0\n');
+  const badUtf8Line = Buffer.concat([
+    Buffer.from('{"type":"a","s":"'),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from('"}\n'),
+  ]);
+  const log = () =>
+    Buffer.concat([
+      Buffer.from(`${META}\n${PROMPT}\n`),
+      nbspLine,
+      badUtf8Line,
+      Buffer.from(`${MESSAGE}\n`),
+    ]);
+
+  it('reports both lines as not records, with their byte offsets, and prints the rest', async () => {
+    const file = writeLog(dir.path, 'rule.jsonl', log());
+    const result = await runCli(['tail', '-n', '10', '--json', file]);
+    expect(result.stdout).toBe(`${META}\n${PROMPT}\n${MESSAGE}\n`);
+    const nbspAt = META.length + 1 + PROMPT.length + 1;
+    const badAt = nbspAt + nbspLine.length;
+    expect(result.stderr).toContain(`at byte ${nbspAt} that is not a record`);
+    expect(result.stderr).toContain(`at byte ${badAt} that is not a record`);
+    expect(result.stderr).toContain('not valid UTF-8');
+  });
+
+  it('-f reports them too when they arrive after it started following', async () => {
+    const file = writeLog(dir.path, 'rule-follow.jsonl', `${META}\n`);
+    const captured = captureIo();
+    const { io } = captured;
+    const controller = new AbortController();
+    const following = tailLog(
+      file,
+      { lines: 1, follow: true, pollMs: 10, signal: controller.signal, json: true },
+      io,
+    );
+    await waitFor(
+      () => captured.stdout === `${META}\n`,
+      () => JSON.stringify([captured.stdout, captured.stderr]),
+    );
+    appendFileSync(file, log().subarray(META.length + 1));
+    await waitFor(
+      () => captured.stdout.endsWith(`${MESSAGE}\n`),
+      () => JSON.stringify([captured.stdout, captured.stderr]),
+    );
+    controller.abort();
+    await following;
+    expect(captured.stdout).toBe(`${META}\n${PROMPT}\n${MESSAGE}\n`);
+    expect(captured.stderr.match(/that is not a record/g)).toHaveLength(2);
+    expect(captured.stderr).toContain('not valid UTF-8');
+  });
+});
+
+/** Polls until `done()` holds, failing after a deadline (the follower polls every 10 ms). */
+async function waitFor(
+  done: () => boolean,
+  describe: () => string,
+  deadlineMs = 10_000,
+): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error(`waited too long: ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

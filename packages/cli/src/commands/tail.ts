@@ -1,6 +1,5 @@
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { MAX_LINE_BYTES } from '@agent-records/fs-persistence';
-import { type AgentRecordEnvelope, recordProblem } from '@agent-records/types';
+import { classifyLogLine, MAX_LINE_BYTES } from '@agent-records/fs-persistence';
 import { fileError } from '../errors.js';
 import { painter } from '../format.js';
 import { type CliIo, LineWriter, processIo, runGuarded } from '../io.js';
@@ -83,15 +82,6 @@ async function* linesBackwards(
   }
 }
 
-function parseRecord(raw: Buffer): AgentRecordEnvelope | null {
-  try {
-    const value = JSON.parse(raw.toString('utf8')) as unknown;
-    return recordProblem(value) === null ? (value as AgentRecordEnvelope) : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * `tail`: prints the last `lines` matching records, read from the end of the file, then with
  * `follow` every new one. A last line without a newline is printed when it is a whole record
@@ -122,17 +112,22 @@ export async function tailLog(
           );
           continue;
         }
-        if (line.raw.toString('utf8').trim().length === 0) continue;
-        const record = parseRecord(line.raw);
-        if (!record) {
+        // The log line rule read()/replay() and validate use, so tail never shows a line they refuse.
+        const judged = classifyLogLine(line.raw, {
+          fileStart: line.offset === 0,
+          complete: line.complete,
+        });
+        if (judged.kind === 'blank') continue;
+        if (judged.kind !== 'record') {
           // A torn last line: not printed; following starts at it and reads it once it is whole.
-          if (!line.complete) position = line.offset;
-          else
-            io.err.write(`${file}: skipped a line at byte ${line.offset} that is not a record\n`);
+          if (judged.kind === 'torn') position = line.offset;
+          else notARecord(io, file, line.offset, judged.reason);
           continue;
         }
-        if (last.length < options.lines && matches(record, options)) {
-          last.unshift(formatRecord(record, line.raw.toString('utf8'), !!options.json, paint));
+        if (last.length < options.lines && matches(judged.record, options)) {
+          last.unshift(
+            formatRecord(judged.record, line.raw.toString('utf8'), !!options.json, paint),
+          );
         }
       }
     } finally {
@@ -182,21 +177,31 @@ async function follow(
         continue;
       }
       const whole = Buffer.concat([...pieces, fresh.subarray(0, lastNewline)]);
+      const wholeStart = position - bytesRead - (whole.length - lastNewline);
       pieces = lastNewline + 1 < fresh.length ? [fresh.subarray(lastNewline + 1)] : [];
-      for (const raw of whole.toString('utf8').split('\n')) {
-        if (raw.trim().length === 0) continue;
-        const record = parseRecord(Buffer.from(raw));
-        if (!record) {
-          io.err.write(`${file}: skipped a line that is not a record\n`);
+      for (let start = 0; start <= whole.length; ) {
+        const end = whole.indexOf(NEWLINE, start);
+        const stop = end === -1 ? whole.length : end;
+        const raw = whole.subarray(start, stop);
+        const offset = wholeStart + start;
+        start = stop + 1;
+        const judged = classifyLogLine(raw, { fileStart: offset === 0, complete: true });
+        if (judged.kind === 'blank') continue;
+        if (judged.kind !== 'record') {
+          notARecord(io, file, offset, judged.kind === 'corrupt' ? judged.reason : 'torn');
           continue;
         }
-        if (matches(record, options))
-          await out.line(formatRecord(record, raw, !!options.json, paint));
+        if (matches(judged.record, options))
+          await out.line(formatRecord(judged.record, raw.toString('utf8'), !!options.json, paint));
       }
     } finally {
       await handle.close();
     }
   }
+}
+
+function notARecord(io: CliIo, file: string, offset: number, reason: string): void {
+  io.err.write(`${file}: skipped a line at byte ${offset} that is not a record (${reason})\n`);
 }
 
 async function fileIdentity(file: string) {
