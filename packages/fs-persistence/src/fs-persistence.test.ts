@@ -92,6 +92,23 @@ describe('file format', () => {
     expect(readFileSync(file, 'utf8')).toBe('{"type":"a"}\n{"type":"b"}\n{"type":"c"}\n');
   });
 
+  it('judges the last line by the one log line rule: blanks without newline are blank, not torn', async () => {
+    // read() skips such a line as blank (classifyLogLine); the writer must not call it a torn
+    // write, cut it and warn.
+    const file = path.join(temp.dir, 'blank-tail.jsonl');
+    writeFileSync(file, '{"type":"a"}\n \t ');
+    const { seen, onError } = reports();
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, { onError });
+    expect((await readAll(persistence)).map((r) => r.type)).toEqual(['a']);
+    persistence.append({ type: 'c' });
+    await persistence.close();
+    expect(readFileSync(file, 'utf8')).toBe('{"type":"a"}\n \t \n{"type":"c"}\n');
+    expect(seen).toEqual([]);
+    expect(
+      readdirSync(temp.dir).filter((name) => name.startsWith('blank-tail.jsonl.torn-')),
+    ).toEqual([]);
+  });
+
   it('skips a torn last line, cuts it before appending and keeps its bytes in a side file', async () => {
     const file = path.join(temp.dir, 'torn.jsonl');
     writeFileSync(file, '{"type":"a"}\n{"type":"b","te');

@@ -1,3 +1,4 @@
+import { classifyLogLine } from './block-records.js';
 import { type FileOperations, readFully } from './file-operations.js';
 
 const STEP = 64 * 1024;
@@ -10,9 +11,10 @@ export interface TailState {
   /** The bytes after the last newline: empty when the file ends with `\n`. */
   tail: Buffer;
   /**
-   * The tail is a complete line that merely lacks its newline (another writer's style): valid
-   * JSON, so not a torn write. Whether it is a record is the reader's call (it reports a
-   * non-record as corrupt, like any other bad line); only text that does not parse is torn.
+   * The tail is a complete line that merely lacks its newline (another writer's style): not torn
+   * by the log line rule (`classifyLogLine`), which the reader applies to it too. Whether it is a
+   * record is the reader's call (it reports a non-record as corrupt, like any other bad line);
+   * only text that does not parse is torn.
    */
   tailIsComplete: boolean;
   /** Set when the tail is longer than `maxTailBytes`: it was not read (`tail` is empty). */
@@ -60,17 +62,8 @@ export async function inspectTail(
     size,
     lastLineStart,
     tail,
-    tailIsComplete: tail.length > 0 && isCompleteJson(tail, lastLineStart === 0),
+    tailIsComplete:
+      tail.length > 0 &&
+      classifyLogLine(tail, { fileStart: lastLineStart === 0, complete: false }).kind !== 'torn',
   };
-}
-
-function isCompleteJson(bytes: Buffer, firstLine: boolean): boolean {
-  const text = bytes.toString('utf8');
-  try {
-    // The reader accepts a byte order mark before the first line; so must this.
-    JSON.parse(firstLine && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    return true;
-  } catch {
-    return false;
-  }
 }
