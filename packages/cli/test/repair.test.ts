@@ -40,7 +40,7 @@ describe('agent-records repair', () => {
     expect(readFileSync(file, 'utf8')).toBe(`${META}\n${PROMPT}\n`);
     const again = captureIo();
     expect(await runRepair({ log: file }, again.io)).toBe(0);
-    expect(again.stdout).toBe(`${file}: nothing to repair (2 records)\n`);
+    expect(again.stdout).toBe(`${file}: nothing to repair (2 lines)\n`);
   });
 });
 
@@ -211,5 +211,14 @@ describe('agent-records repair: a snapshot the core took', () => {
     expect(replay.records).toBe(5);
     expect(after.state.total).toBe(16);
     await after.records.close();
+  });
+});
+
+describe('repair of a log with blank lines', () => {
+  it('counts the lines it keeps as lines, not records (a blank line is no record)', async () => {
+    const file = writeLog(dir.path, 'blank.jsonl', `${META}\n\n${PROMPT}\n`);
+    const captured = captureIo();
+    expect(await runRepair({ log: file }, captured.io)).toBe(0);
+    expect(captured.stdout).toBe(`${file}: nothing to repair (3 lines)\n`);
   });
 });

@@ -214,7 +214,7 @@ export async function runRepair(
     }
     let code: number = EXIT.ok;
     if (result.moved.length === 0 && !result.addedFinalNewline) {
-      out.push(`${log}: nothing to repair (${count(result.kept, 'record')})`);
+      out.push(`${log}: nothing to repair (${count(result.kept, 'line')})`);
     } else if (result.dryRun) {
       out.push(`dry run: ${count(result.kept, 'line')} would stay; nothing was changed`);
       code = EXIT.problems;
