@@ -136,3 +136,24 @@ export async function syncDirectory(ops: FileOperations, dir: string): Promise<v
     await ops.close(fd);
   }
 }
+
+/**
+ * A whole small file (a lock, a /proc entry) as UTF-8 text, through `ops`: every step goes
+ * through the seam, so fault injection and the crash tests' accounting of file time see it.
+ */
+export async function readTextFile(ops: FileOperations, file: string): Promise<string> {
+  const fd = await ops.open(file, 'r');
+  try {
+    const pieces: Buffer[] = [];
+    for (let position = 0; ; ) {
+      const buffer = Buffer.allocUnsafe(4096);
+      const got = await ops.read(fd, buffer, 0, buffer.length, position);
+      if (got === 0) break;
+      pieces.push(buffer.subarray(0, got));
+      position += got;
+    }
+    return Buffer.concat(pieces).toString('utf8');
+  } finally {
+    await ops.close(fd).catch(() => {});
+  }
+}

@@ -285,3 +285,25 @@ describe('locks that cannot be judged', () => {
     },
   );
 });
+
+describe('the lock reads through the file operations seam', () => {
+  it('reads the lock file and /proc through fileOperations (fault injection and crash accounting see them)', async () => {
+    const file = path.join(temp.dir, 'seam.jsonl');
+    // Our own pid with a start time that is not ours: a reused pid, so the lock is stale and
+    // judging it reads /proc/<pid>/stat.
+    writeLock(file, staleLock(process.pid, { started: 'not-this-process' }));
+    const opened: string[] = [];
+    const fileOperations: FileOperations = {
+      ...nodeFileOperations,
+      open: (target, flags, mode) => {
+        opened.push(target);
+        return nodeFileOperations.open(target, flags, mode);
+      },
+    };
+    const writer = await openAndWrite(file, 'through-the-seam', { fileOperations });
+    await writer.close();
+    expect(writer.result.ok).toBe(true);
+    expect(opened).toContain(`${file}.lock`);
+    expect(opened).toContain(`/proc/${process.pid}/stat`);
+  });
+});

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { ErrorReporter } from '@agent-records/backend-kit';
 import { RecordsLockedError } from '@agent-records/types';
@@ -7,6 +6,7 @@ import {
   errorCode,
   type FileOperations,
   nodeFileOperations,
+  readTextFile,
   writeFully,
 } from './file-operations.js';
 
@@ -50,10 +50,13 @@ const TOKEN = /^[A-Za-z0-9-]{1,64}$/;
  * saying how to clear it: locks are linked into place fully written, so such a file was not
  * written by a writer of this library, and nothing tells whether its owner still writes.
  */
-export async function readLockHolder(lockFile: string): Promise<LockHolder | null> {
+export async function readLockHolder(
+  lockFile: string,
+  ops: FileOperations = nodeFileOperations,
+): Promise<LockHolder | null> {
   let text: string;
   try {
-    text = await readFile(lockFile, 'utf8');
+    text = await readTextFile(ops, lockFile);
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return null;
     throw error;
@@ -67,7 +70,7 @@ export async function readLockHolder(lockFile: string): Promise<LockHolder | nul
         `\`agent-records unlock --force ${log}\` to remove it.`,
     );
   }
-  const state = await judge(content);
+  const state = await judge(content, ops);
   return { ...content, alive: state === 'alive' || state === 'other-host', state };
 }
 
@@ -93,8 +96,8 @@ function parseLock(text: string): LockContent | string {
 }
 
 let bootId: Promise<string | undefined> | undefined;
-function thisBootId(): Promise<string | undefined> {
-  bootId ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then(
+function thisBootId(ops: FileOperations): Promise<string | undefined> {
+  bootId ??= readTextFile(ops, '/proc/sys/kernel/random/boot_id').then(
     (text) => text.trim() || undefined,
     () => undefined,
   );
@@ -102,9 +105,9 @@ function thisBootId(): Promise<string | undefined> {
 }
 
 /** Field 22 of `/proc/<pid>/stat` (start time in ticks since boot); undefined off Linux. */
-async function processStart(pid: number): Promise<string | undefined> {
+async function processStart(pid: number, ops: FileOperations): Promise<string | undefined> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const stat = await readTextFile(ops, `/proc/${pid}/stat`);
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
@@ -121,9 +124,9 @@ function pidRuns(pid: number): boolean {
   }
 }
 
-async function judge(content: LockContent): Promise<LockHolderState> {
+async function judge(content: LockContent, ops: FileOperations): Promise<LockHolderState> {
   if (content.host !== hostname()) return 'other-host';
-  const boot = await thisBootId();
+  const boot = await thisBootId(ops);
   if (content.boot_id !== undefined && boot !== undefined && content.boot_id !== boot) {
     return 'previous-boot';
   }
@@ -132,7 +135,7 @@ async function judge(content: LockContent): Promise<LockHolderState> {
   // tells the process that wrote the lock from a newer one under the same pid. Locks without
   // it (older writers, no /proc) keep the conservative answer: alive.
   if (content.started !== undefined) {
-    const started = await processStart(content.pid);
+    const started = await processStart(content.pid, ops);
     if (started !== undefined && started !== content.started) return 'dead';
   }
   return 'alive';
@@ -198,8 +201,8 @@ class LockIdentity {
         pid: process.pid,
         token: this.token,
         host: hostname(),
-        boot_id: await thisBootId(),
-        started: await processStart(process.pid),
+        boot_id: await thisBootId(this.ops),
+        started: await processStart(process.pid, this.ops),
         acquired_at: Date.now(),
       };
       await writeFully(this.ops, fd, Buffer.from(`${JSON.stringify(content)}\n`), 0);
@@ -235,12 +238,12 @@ class LockIdentity {
   async takeOver(target: string, staleToken: string, remove = false, depth = 0): Promise<boolean> {
     const claim = `${this.lockFile}.break-${staleToken}`;
     if (!(await this.create(claim))) {
-      const claimer = await readLockHolder(claim).catch(() => null);
+      const claimer = await readLockHolder(claim, this.ops).catch(() => null);
       if (!claimer || claimer.alive || depth >= 3) return false; // someone else is at it
       if (!(await this.takeOver(claim, claimer.token, false, depth + 1))) return false;
     }
     try {
-      const current = await readLockHolder(target).catch(() => null);
+      const current = await readLockHolder(target, this.ops).catch(() => null);
       if (current?.token !== staleToken) return false; // taken over (or removed) already
       if (remove) {
         await this.ops.unlink(target);
@@ -293,7 +296,7 @@ export class WriterLock {
     for (let attempt = 0; attempt < 10; attempt++) {
       let tookOverFrom: LockHolder | undefined;
       if (!(await this.#identity.create(this.lockFile))) {
-        const holder = await readLockHolder(this.lockFile);
+        const holder = await readLockHolder(this.lockFile, this.#identity.ops);
         if (!holder) continue; // released between our attempts
         if (holder.token === this.token) return this.#taken({});
         if (holder.alive) throw lockedError(holder, this.lockFile, this.logFile);
@@ -326,7 +329,7 @@ export class WriterLock {
   async release(): Promise<void> {
     if (!this.#held) return;
     this.#held = false;
-    const holder = await readLockHolder(this.lockFile).catch(() => null);
+    const holder = await readLockHolder(this.lockFile, this.#identity.ops).catch(() => null);
     if (holder?.token === this.token) {
       await this.#identity.ops.unlink(this.lockFile).catch(() => {});
     }
@@ -359,7 +362,7 @@ export async function unlockLog(
   const ops = options.fileOperations ?? nodeFileOperations;
   let holder: LockHolder | null;
   try {
-    holder = await readLockHolder(lockFile);
+    holder = await readLockHolder(lockFile, ops);
   } catch (error) {
     if (!(error instanceof RecordsLockedError)) throw error;
     const notALock = error.message;
