@@ -3,7 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DURABLE_SAME_GUARANTEE, FILE_READERS, NON_BLOCKING_DURABLE, PG_BULK } from './names.mjs';
+import {
+  DURABLE_PROBES,
+  DURABLE_SAME_GUARANTEE,
+  FILE_READERS,
+  NON_BLOCKING_DURABLE,
+  PG_BULK,
+} from './names.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const file = process.argv[2] ?? path.join(here, '..', 'results.json');
@@ -56,6 +62,12 @@ row(
   `${ms('durable', 'ours', 'coldP50Ms', 3)} / ${ms('durable', 'ours', 'coldP99Ms', 3)}`,
   shownDurable.map(coldRow).join('; '),
   durableVersus('coldP50Ms', 'coldP99Ms'),
+);
+row(
+  'durable p50 / p99, probes: O_DSYNC into a file grown beforehand (not a log format; see above)',
+  '-',
+  DURABLE_PROBES.map(durableRow).join('; '),
+  `odsync-async ${x(med('durable', 'odsync-async', 'p50Ms'), med('durable', DURABLE_PROBES[0], 'p50Ms'))} its in-place probe, naive ${x(med('durable', 'naive', 'p50Ms'), med('durable', DURABLE_PROBES[1], 'p50Ms'))} the blocking one (p50)`,
 );
 row(
   '8 concurrent producers',

@@ -16,6 +16,13 @@ export const DURABLE_SAME_GUARANTEE = [
   'sqlite-full',
 ];
 
+/**
+ * Probes of the durable case, compared to nothing: O_DSYNC writes into a file grown beforehand and
+ * overwritten in place (not JSON Lines while written). They measure what growing the log costs
+ * each durable append, the cost SQLite's reused WAL does not pay (bench/README.md).
+ */
+export const DURABLE_PROBES = ['probe-odsync-async-in-place', 'probe-odsync-sync-in-place'];
+
 /** The file readers of the replay case (cases/replay.mjs checks it names each of them). */
 export const FILE_READERS = [
   'fast-sync',

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentRecords } from '@agent-records/core';
 import { FileSystemAgentRecordPersistence } from '@agent-records/fs-persistence';
 import { expect, it } from 'vitest';
-import { FILE_READERS, PG_BULK } from '../src/names.mjs';
+import { DURABLE_PROBES, FILE_READERS, PG_BULK } from '../src/names.mjs';
 
 // Whether the issue-15 pieces are built: until they are, their cases must say 'skipped'.
 const snapshotsBuilt =
@@ -82,6 +82,7 @@ it('runs every case in quick mode and writes results.json', async () => {
       'odsync-async',
       'naive',
       'open-write-fsync-close',
+      ...DURABLE_PROBES,
     ]) {
       expect(median(durable, impl, 'p50Ms')).toBeGreaterThan(0);
       expect(median(durable, impl, 'p99Ms')).toBeGreaterThanOrEqual(median(durable, impl, 'p50Ms'));
