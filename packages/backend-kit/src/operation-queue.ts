@@ -60,6 +60,8 @@ export class OperationQueue<R, A = string> {
   #marks: Mark<R, A>[] = [];
   #markIds = 0;
   #reachedMark = 0;
+  /** An empty array with storage, kept from the last batch written (see {@link written}). */
+  #spare: Entry<A>[] | null = null;
 
   /** Queues one append; `bytes` is its size for {@link pendingBytes} (UTF-8, say). */
   append(value: A, bytes = 0): void {
@@ -132,7 +134,7 @@ export class OperationQueue<R, A = string> {
     }
     // Never past a mark: the batch ends where the next one not reached is.
     count = Math.min(count, this.#appendsBeforeMark(segment));
-    const appends = segment.appends.splice(0, count);
+    const appends = this.#takeAppends(segment, count);
     // Refused rewrites among these appends are done with the last of them.
     const settled = segment.appends.length === 0 ? segment.settled : 0;
     segment.settled -= settled;
@@ -155,7 +157,14 @@ export class OperationQueue<R, A = string> {
    * everything queued before it (now superseded), for `WriterLoop.complete`.
    */
   written(): number {
-    return this.#land(this.#settle());
+    const batch = this.#settle();
+    const done = this.#land(batch);
+    // Nothing else holds a written batch's entries (take hands out a copy of their values):
+    // its array is emptied (popped: its storage is kept) and becomes the next whole take's.
+    const entries = batch.appends;
+    while (entries.length > 0) entries.pop();
+    this.#spare = entries;
+    return done;
   }
 
   /**
@@ -279,6 +288,19 @@ export class OperationQueue<R, A = string> {
   /** The bytes of the appends queued or in flight, as given to {@link append}. */
   get pendingBytes(): number {
     return this.#pendingBytes;
+  }
+
+  /**
+   * The first `count` appends of `segment`, taken out of it. All of them (every durable append's
+   * batch): the segment's array itself, replaced by the spare one, since `splice` allocated the
+   * result and left the segment's array without storage for the next push (~200 bytes a batch).
+   */
+  #takeAppends(segment: Segment<R, A>, count: number): Entry<A>[] {
+    if (count === 0 || count < segment.appends.length) return segment.appends.splice(0, count);
+    const appends = segment.appends;
+    segment.appends = this.#spare ?? [];
+    this.#spare = null;
+    return appends;
   }
 
   #settle(): Inflight<R, A> {
