@@ -1,6 +1,7 @@
-import { RecordsSerializeError } from '@agent-records/types';
+import { RecordsSerializeError, recordProblem } from '@agent-records/types';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { serializeRecord } from './serialize.js';
+import { readsAsRecord, serializeRecord } from './serialize.js';
 
 describe('serializeRecord', () => {
   it('writes one line of JSON that parses back to the same record', () => {
@@ -72,5 +73,68 @@ describe('serializeRecord refuses what would not read back as a record', () => {
       get: () => 5,
     });
     expect(JSON.parse(serializeRecord(record))).toEqual({ type: 'x', time: 5 });
+  });
+});
+
+describe('readsAsRecord (the check on the line itself)', () => {
+  it('vouches for the lines a plain record gives, with time first, last or absent', () => {
+    for (const record of [
+      { type: 'x' },
+      { type: 'x', time: 5 },
+      { type: 'x', time: -1.5e-7, text: 'the "time":5}' },
+      { type: 'x', a: { time: 'nested' }, time: 1_700_000_000_000 },
+      { type: 'a"b\\', time: 0 },
+      { type: 'x', a: { b: [1, 2] } },
+    ]) {
+      expect(readsAsRecord(JSON.stringify(record)), JSON.stringify(record)).toBe(true);
+    }
+  });
+
+  it('looks closer at every line it cannot vouch for', () => {
+    for (const json of [
+      '{}',
+      '{"type":""}',
+      '{"type":5}',
+      '{"time":5,"type":"x"}',
+      '{"type":"x","time":"now"}',
+      '{"type":"x","time":null}',
+      '{"type":"x","a":{"time":5}}',
+      '{"type":"x","time":5,"a":1}'.replace('"time":5,', '"a":{"time":5},"b":"time"'),
+      '{"type":"x","a":"time","b":true}',
+      '{"type":"x\\"}',
+      '{"type":"x',
+    ]) {
+      expect(readsAsRecord(json), json).toBe(false);
+    }
+  });
+
+  it('agrees with the full check on every line it vouches for', () => {
+    const lines = [
+      '{"type":"x","time":5}',
+      '{"type":"x","n":1,"time":5}',
+      '{"type":"x","n":"time","time":5e+21}',
+    ];
+    for (const json of lines) {
+      expect(readsAsRecord(json)).toBe(true);
+      expect(recordProblem(JSON.parse(json))).toBeNull();
+    }
+  });
+});
+
+describe('readsAsRecord never vouches for a line the full check refuses (property)', () => {
+  it('holds for random JSON objects', () => {
+    const key = fc.constantFrom('type', 'time', 'a', '"time"', 'time"', 'b\\');
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constantFrom('time', '"time":5}', ',"time":', '', 'x'),
+      fc.double(),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, value), { maxLength: 6 }), (entries) => {
+        const json = JSON.stringify(Object.fromEntries(entries));
+        if (readsAsRecord(json)) expect(recordProblem(JSON.parse(json))).toBeNull();
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
