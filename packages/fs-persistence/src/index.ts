@@ -21,6 +21,8 @@ export {
   readLineBlocks,
 } from './line-reader.js';
 export {
+  acquireWriterLock,
+  type HeldWriterLock,
   type LockHolder,
   type LockHolderState,
   readLockHolder,

@@ -13,7 +13,7 @@ import { startChild } from '../test/child.js';
 import { useTempDir } from '../test/temp-dir.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
-import { readLockHolder } from './lock.js';
+import { acquireWriterLock, readLockHolder } from './lock.js';
 import { FileSystemAgentRecordStore } from './store.js';
 
 const temp = useTempDir('lock-');
@@ -305,5 +305,57 @@ describe('the lock reads through the file operations seam', () => {
     expect(writer.result.ok).toBe(true);
     expect(opened).toContain(`${file}.lock`);
     expect(opened).toContain(`/proc/${process.pid}/stat`);
+  });
+});
+
+describe("acquireWriterLock (a lock held outside a backend, as the CLI's repair does)", () => {
+  it('refuses every writer while held, is refused by a live writer, and frees the log on release', async () => {
+    const file = path.join(temp.dir, 'held.jsonl');
+    writeFileSync(file, '{"type":"a"}\n');
+    const held = await acquireWriterLock(path.relative(process.cwd(), file));
+    expect(held.lockFile).toBe(`${file}.lock`);
+    expect(held.tookOverFrom).toBeUndefined();
+    expect((await readLockHolder(held.lockFile))?.pid).toBe(process.pid);
+
+    const refused = await write(file, 'during');
+    expect(refused.ok).toBe(false);
+    expect((refused as { error: Error }).error).toBeInstanceOf(RecordsLockedError);
+    // A second holder is refused too, as a second writer is.
+    await expect(acquireWriterLock(file)).rejects.toBeInstanceOf(RecordsLockedError);
+
+    await held.release();
+    await held.release(); // twice is harmless
+    expect(readdirSync(temp.dir).filter((name) => name.includes('.lock'))).toEqual([]);
+    const writer = await openAndWrite(file, 'after');
+    expect(writer.result.ok).toBe(true);
+    // Now a writer holds it: acquiring is refused, naming it, and leaves its lock alone.
+    const failure = await acquireWriterLock(file).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(RecordsLockedError);
+    expect((failure as Error).message).toContain('another instance in this process');
+    await writer.close();
+    expect(recordTypes(file)).toEqual(['a', 'after']);
+  });
+
+  it('takes over a stale lock as a writer does and says whose it was', async () => {
+    const file = path.join(temp.dir, 'stale.jsonl');
+    writeFileSync(file, '{"type":"a"}\n');
+    const pid = deadPid();
+    writeLock(file, staleLock(pid));
+    const held = await acquireWriterLock(file);
+    expect(held.tookOverFrom?.pid).toBe(pid);
+    expect(held.tookOverFrom?.state).toBe('dead');
+    expect((await readLockHolder(`${file}.lock`))?.pid).toBe(process.pid);
+    await held.release();
+    expect(await readLockHolder(`${file}.lock`)).toBeNull();
+  });
+
+  it("refuses another host's lock and a file that is not a lock, leaving them in place", async () => {
+    const file = path.join(temp.dir, 'other.jsonl');
+    writeFileSync(file, '{"type":"a"}\n');
+    const lockFile = writeLock(file, staleLock(4242, { host: 'build-box-7' }));
+    await expect(acquireWriterLock(file)).rejects.toThrow(/build-box-7/);
+    writeFileSync(lockFile, 'garbage');
+    await expect(acquireWriterLock(file)).rejects.toBeInstanceOf(RecordsLockedError);
+    expect(readFileSync(lockFile, 'utf8')).toBe('garbage');
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import type { ErrorReporter } from '@agent-records/backend-kit';
 import { RecordsLockedError } from '@agent-records/types';
 import {
@@ -334,6 +335,44 @@ export class WriterLock {
       await this.#identity.ops.unlink(this.lockFile).catch(() => {});
     }
   }
+}
+
+/** A writer lock held outside a backend instance (by `acquireWriterLock`). */
+export interface HeldWriterLock {
+  /** The lock file: `<log>.lock`, beside the log (its path resolved, as the backend does). */
+  readonly lockFile: string;
+  /** The stale lock this one replaced (its holder dead on this host, or of an earlier boot). */
+  readonly tookOverFrom?: LockHolder;
+  /** Removes the lock if it is still ours. Safe to call twice. */
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the writer lock of `logFile`: the same lock file, content and take-over rules as the
+ * backend's writer, so while it is held every writer of this library refuses to write the log
+ * (`RecordsLockedError`), and a writer that holds it makes this throw `RecordsLockedError`.
+ * For tools that replace or rewrite a log outside a backend (the CLI's `repair`): hold it from
+ * before the first read of the log until the replaced log is durable, then `release()` it.
+ * A stale lock is taken over atomically and returned as `tookOverFrom`; another host's lock
+ * and a file that is not a lock are refused, as for a writer.
+ */
+export async function acquireWriterLock(
+  logFile: string,
+  options: { fileMode?: number; fileOperations?: FileOperations } = {},
+): Promise<HeldWriterLock> {
+  const file = path.resolve(logFile);
+  const lock = new WriterLock(
+    options.fileOperations ?? nodeFileOperations,
+    `${file}.lock`,
+    file,
+    options.fileMode ?? 0o600,
+  );
+  const { tookOverFrom } = await lock.acquire();
+  return {
+    lockFile: lock.lockFile,
+    ...(tookOverFrom ? { tookOverFrom } : {}),
+    release: () => lock.release(),
+  };
 }
 
 /** What `unlockLog` found and did. */
