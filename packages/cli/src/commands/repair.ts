@@ -3,10 +3,14 @@ import { constants } from 'node:fs';
 import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  acquireWriterLock,
+  type HeldWriterLock,
+  type LockHolder,
   readLockHolder,
   refreshLogSummary,
   removeSnapshotFile,
 } from '@agent-records/fs-persistence';
+import { RecordsLockedError } from '@agent-records/types';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
 import { type CliIo, runGuarded } from '../io.js';
@@ -27,6 +31,8 @@ export interface RepairResult {
   quarantineFile?: string;
   /** The snapshot beside the log was deleted (before the log was replaced). */
   removedSnapshot?: boolean;
+  /** The stale writer lock (its process gone) that repair took over while it worked. */
+  tookOverStaleLock?: { pid: number; host: string };
 }
 
 /** Buffered writes to a file that is fsynced before it is closed. */
@@ -90,11 +96,22 @@ class SyncedWriter {
 
 const NEWLINE = Buffer.from('\n');
 
+/** Test seam (not exported from the package): runs after the copy, before the rename. */
+export const repairTestHooks: { beforeReplace?: () => Promise<void> } = {};
+
 /**
  * Repairs a log without deleting a byte: lines that are not records (a torn tail included) move
  * to `<log>.quarantine-<stamp>`, the original is kept as `<log>.backup-<stamp>`, and the repaired
  * log replaces it atomically (temp file, fsync, rename, directory fsync). The log's snapshot is
- * deleted before the rename. Refuses a log whose lock is held by a live writer.
+ * deleted before the rename.
+ *
+ * A repair holds the log's writer lock (the backend's own lock file, `acquireWriterLock`) from
+ * before it reads the log for the copy until the repaired log and its directory are durable: a
+ * writer that resumed the log earlier and writes meanwhile is refused with `RecordsLockedError`
+ * instead of appending to the file the rename is about to replace (where its records would
+ * vanish with a resolved `flush()`). A live writer's lock refuses the repair (exit 4); a stale
+ * one is taken over, as a writer does. A dry run, and a look that finds nothing to repair, read
+ * without the lock (readers need none), so they never refuse an agent's write.
  */
 export async function repairLog(
   file: string,
@@ -103,13 +120,44 @@ export async function repairLog(
   const dryRun = options.dryRun ?? false;
   await assertLogFile(file);
   const holder = await readLockHolder(`${file}.lock`).catch(() => null);
-  if (holder?.alive) {
-    throw new CliError(
-      `${file}: locked by a live writer (pid ${holder.pid} on ${holder.host}). Stop that agent ` +
-        'before repairing its log.',
-      EXIT.locked,
-    );
+  if (holder?.alive) throw lockedByWriter(file, holder);
+  const planned = await planRepair(file, dryRun);
+  if (dryRun || !needsRepair(planned)) return planned;
+
+  let lock: HeldWriterLock;
+  try {
+    lock = await acquireWriterLock(file);
+  } catch (error) {
+    if (!(error instanceof RecordsLockedError)) throw fileError(file, error);
+    const now = await readLockHolder(`${file}.lock`).catch(() => null);
+    if (now?.alive && now.state === 'alive') throw lockedByWriter(file, now);
+    throw new CliError(`${file}: not repaired: ${error.message}`, EXIT.locked);
   }
+  try {
+    // Planned again under the lock: a writer may have changed the log since the first look.
+    const result = await planRepair(file, false);
+    if (lock.tookOverFrom) {
+      result.tookOverStaleLock = { pid: lock.tookOverFrom.pid, host: lock.tookOverFrom.host };
+    }
+    if (needsRepair(result)) await replaceLog(file, result);
+    return result;
+  } finally {
+    await lock.release();
+  }
+}
+
+function lockedByWriter(file: string, holder: LockHolder): CliError {
+  return new CliError(
+    `${file}: locked by a live writer (pid ${holder.pid} on ${holder.host}). Stop that agent ` +
+      'before repairing its log.',
+    EXIT.locked,
+  );
+}
+
+const needsRepair = (result: RepairResult) => result.moved.length > 0 || result.addedFinalNewline;
+
+/** Scans the log: which lines would move, how many stay. */
+async function planRepair(file: string, dryRun: boolean): Promise<RepairResult> {
   const result: RepairResult = { file, dryRun, kept: 0, moved: [], addedFinalNewline: false };
   try {
     for await (const line of scanLines(file)) {
@@ -123,8 +171,11 @@ export async function repairLog(
   } catch (error) {
     throw fileError(file, error);
   }
-  if (dryRun || (result.moved.length === 0 && !result.addedFinalNewline)) return result;
+  return result;
+}
 
+/** Copies the log without its bad lines and renames the copy over it (the caller holds the lock). */
+async function replaceLog(file: string, result: RepairResult): Promise<void> {
   const stamp = backupStamp();
   const dir = path.dirname(path.resolve(file));
   result.backupFile = `${file}.backup-${stamp}`;
@@ -151,6 +202,7 @@ export async function repairLog(
     source = undefined;
     await output.close();
     await quarantine?.close();
+    await repairTestHooks.beforeReplace?.();
     // The snapshot goes first, durably: a crash between the two then leaves the old log without
     // a snapshot (a full replay), never the repaired log beside a snapshot of the old one.
     result.removedSnapshot = await removeSnapshotFile(file).catch((error) => {
@@ -172,7 +224,6 @@ export async function repairLog(
     if (error instanceof CliError) throw error;
     throw fileError(file, error);
   }
-  return result;
 }
 
 /** The time stamp of backup and quarantine file names (`2026-11-29T00-54-51-123Z`). */
@@ -225,6 +276,12 @@ export async function runRepair(
       if (result.removedSnapshot) {
         out.push('deleted its snapshot (it described the old log; the next one is taken anew)');
       }
+    }
+    if (result.tookOverStaleLock) {
+      const { pid, host } = result.tookOverStaleLock;
+      out.push(
+        `took over the stale lock of process ${pid} on ${host} (no longer running); released it`,
+      );
     }
     io.out.write(`${out.join('\n')}\n`);
     return code;

@@ -1,0 +1,143 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { repairLog, repairTestHooks } from '../src/commands/repair.js';
+import { META, PROMPT, runCli, tempDir, writeLog } from './helpers.js';
+
+const dir = tempDir('cli-repair-lock-');
+const agentScript = fileURLToPath(new URL('./fixtures/resumed-agent.mjs', import.meta.url));
+
+interface Outcome {
+  id?: string;
+  flushed?: boolean;
+  code?: string;
+  replayed?: number;
+  closed?: string;
+}
+
+/** A real agent process that resumed `file`; `say(line)` writes a record and returns the outcome. */
+function startAgent(file: string) {
+  const child = spawn(process.execPath, [agentScript, file], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const outcomes: Outcome[] = [];
+  const waiting: Array<() => void> = [];
+  let partial = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    const parts = (partial + text).split('\n');
+    partial = parts.pop() ?? '';
+    for (const part of parts) outcomes.push(JSON.parse(part));
+    for (const wake of waiting.splice(0)) wake();
+  });
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    stderr += text;
+  });
+  let read = 0;
+  async function next(): Promise<Outcome> {
+    const deadline = Date.now() + 20_000;
+    while (outcomes.length <= read) {
+      if (Date.now() > deadline || child.exitCode !== null) {
+        throw new Error(`agent said nothing (exit ${child.exitCode}); stderr: ${stderr}`);
+      }
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return outcomes[read++] as Outcome;
+  }
+  return {
+    next,
+    say: (line: string) => {
+      child.stdin.write(`${line}\n`);
+      return next();
+    },
+    kill: () => child.exitCode === null && child.kill('SIGKILL'),
+  };
+}
+
+afterEach(() => {
+  repairTestHooks.beforeReplace = undefined;
+});
+
+describe('agent-records repair holds the writer lock', () => {
+  it('an agent that resumed the log and writes while repair runs is refused (RecordsLockedError), never lost', async () => {
+    // A crash left a torn tail; the agent resumes anyway (replay skips it), then the user repairs.
+    const file = writeLog(dir.path, 'live.jsonl', `${META}\n${PROMPT}\n{"type":"item","to`);
+    const agent = startAgent(file);
+    try {
+      expect((await agent.next()).replayed).toBe(2);
+      const outcomes: Outcome[] = [];
+      let lockedDuring = false;
+      repairTestHooks.beforeReplace = async () => {
+        lockedDuring = existsSync(`${file}.lock`);
+        outcomes.push(await agent.say('during-repair'));
+      };
+      const result = await repairLog(file);
+      expect(result.moved.map((p) => p.problem)).toEqual([expect.stringMatching(/torn/)]);
+      outcomes.push(await agent.say('after-repair'));
+      const closed = await agent.say('close');
+
+      const log = readFileSync(file, 'utf8');
+      for (const outcome of outcomes) {
+        // A flush that resolved means the record is in the log; otherwise it was refused loudly.
+        if (outcome.flushed) expect(log).toContain(`"id":"${outcome.id}"`);
+        else expect(outcome.code).toBe('RECORDS_LOCKED');
+      }
+      // Repair held the lock while the agent tried: its first write was refused.
+      expect(lockedDuring).toBe(true);
+      expect(outcomes[0]).toMatchObject({ flushed: false, code: 'RECORDS_LOCKED' });
+      expect(closed.closed).toBe('RECORDS_LOCKED');
+      // Repair released its lock; the log is the repaired one.
+      expect(existsSync(`${file}.lock`)).toBe(false);
+      expect(log).toBe(`${META}\n${PROMPT}\n`);
+    } finally {
+      agent.kill();
+    }
+  });
+
+  it('takes over a stale lock (its process gone) as a writer does, says so, and removes it after', async () => {
+    const file = writeLog(dir.path, 'stale.jsonl', `${META}\nnot json\n${PROMPT}\n`);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    writeFileSync(
+      `${file}.lock`,
+      JSON.stringify({ pid: dead, token: 'stale-token', host: hostname(), acquired_at: 1 }),
+    );
+    let lockedBy: number | undefined;
+    repairTestHooks.beforeReplace = async () => {
+      lockedBy = JSON.parse(readFileSync(`${file}.lock`, 'utf8')).pid;
+    };
+    const result = await runCli(['repair', file]);
+    expect(result.code).toBe(0);
+    expect(lockedBy).toBe(process.pid);
+    expect(result.stdout).toContain(`took over the stale lock of process ${dead}`);
+    expect(existsSync(`${file}.lock`)).toBe(false);
+    expect(readFileSync(file, 'utf8')).toBe(`${META}\n${PROMPT}\n`);
+  });
+
+  it('refuses a lock file that is not a lock (exit 4, says how to clear it) and leaves the log', async () => {
+    const original = `${META}\nnot json\n`;
+    const file = writeLog(dir.path, 'odd.jsonl', original);
+    writeFileSync(`${file}.lock`, 'garbage');
+    const result = await runCli(['repair', file]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('agent-records unlock --force');
+    expect(readFileSync(file, 'utf8')).toBe(original);
+  });
+
+  it('takes no lock for a dry run or a log with nothing to repair', async () => {
+    const file = writeLog(dir.path, 'fine.jsonl', `${META}\n${PROMPT}\n`);
+    const agent = startAgent(file);
+    try {
+      await agent.next();
+      expect((await runCli(['repair', file])).code).toBe(0);
+      expect((await runCli(['repair', '--dry-run', file])).code).toBe(0);
+      expect(await agent.say('after')).toMatchObject({ flushed: true });
+    } finally {
+      agent.kill();
+    }
+  });
+});
