@@ -21,7 +21,7 @@ export function recordsOfBlock(
   atFileStart: boolean,
   lines?: number[],
 ): AgentRecordEnvelope[] {
-  const place = placeOf(block, file, atFileStart);
+  const place = placeOf(block, block.firstLine, file, atFileStart);
   const records: AgentRecordEnvelope[] = [];
   for (const batch of recordPiecesOf(block, place, lines)) for (const r of batch) records.push(r);
   return records;
@@ -37,8 +37,18 @@ export function* recordBatchesOfBlock(
   block: LineBlock,
   file: string,
   atFileStart: boolean,
+  count?: LineCount,
 ): Generator<AgentRecordEnvelope[]> {
-  yield* recordPiecesOf(block, placeOf(block, file, atFileStart));
+  const firstLine = count ? count.next : block.firstLine;
+  yield* recordPiecesOf(block, placeOf(block, firstLine, file, atFileStart), undefined, count);
+}
+
+/**
+ * The line count of a caller that reads blocks without line numbers (see `lineBlocks`): the
+ * 1-based number of the next block's first line, moved on as each piece is split.
+ */
+export interface LineCount {
+  next: number;
 }
 
 /**
@@ -51,6 +61,7 @@ function* recordPiecesOf(
   block: LineBlock,
   place: Place,
   lines?: number[],
+  count?: LineCount,
 ): Generator<AgentRecordEnvelope[]> {
   if (block.oversized !== undefined) {
     throw corrupt(
@@ -72,6 +83,7 @@ function* recordPiecesOf(
     const records: AgentRecordEnvelope[] = [];
     parseLines(texts, index, block.complete, place, records, notUtf8, lines);
     index += texts.length;
+    if (count) count.next += texts.length;
     start = end + 1;
     yield records;
   }
@@ -89,13 +101,13 @@ function pieceEnd(bytes: Buffer, start: number): number {
   return after === -1 ? bytes.length : after;
 }
 
-function placeOf(block: LineBlock, file: string, atFileStart: boolean): Place {
+function placeOf(block: LineBlock, firstLine: number, file: string, atFileStart: boolean): Place {
   return {
     file,
-    lineBase: block.firstLine - 1,
+    lineBase: firstLine - 1,
     textOffset: block.offset,
     bytes: block.bytes,
-    bom: atFileStart && block.firstLine === 1,
+    bom: atFileStart && firstLine === 1,
   };
 }
 
@@ -134,14 +146,47 @@ function parseLines(
   notUtf8: ReadonlySet<number> | null,
   lineIndexes?: number[],
 ): void {
+  // The usual line, a record as JSON.stringify writes it, is told here with no call but
+  // JSON.parse: this loop runs unoptimised for the first thousands of lines of a cold replay,
+  // where each call and property lookup costs. It takes exactly the lines that recordOfLine
+  // takes as they are (UTF-8, starts with `{`, parses, a non-empty string `type`, no `time` or
+  // a finite one); every other line (blank, BOM, torn, corrupt, odd record) goes to the rule.
+  const utf8 = notUtf8 === null;
+  const indexes = lineIndexes !== undefined;
   let i = 0;
   try {
     for (; i < lines.length; i++) {
-      const utf8 = notUtf8 === null || !notUtf8.has(i);
-      const value = recordOfLine(lines[i] as string, place.bom && first + i === 0, complete, utf8);
+      const text = lines[i] as string;
+      if (utf8 && text.charCodeAt(0) === OPEN_BRACE) {
+        let value: { type?: unknown; time?: unknown } | undefined;
+        try {
+          value = JSON.parse(text);
+        } catch {
+          value = undefined; // the rule says why
+        }
+        if (value !== undefined) {
+          const type = value.type;
+          const time = value.time;
+          if (
+            typeof type === 'string' &&
+            type !== '' &&
+            (time === undefined || (typeof time === 'number' && time - time === 0))
+          ) {
+            records.push(value as AgentRecordEnvelope);
+            if (indexes) lineIndexes.push(first + i);
+            continue;
+          }
+        }
+      }
+      const value = recordOfLine(
+        text,
+        place.bom && first + i === 0,
+        complete,
+        utf8 || !notUtf8.has(i),
+      );
       if (value === BLANK || value === TORN) continue;
       records.push(value);
-      lineIndexes?.push(first + i);
+      if (indexes) lineIndexes.push(first + i);
     }
   } catch (error) {
     if (!(error instanceof LineFault)) throw error;

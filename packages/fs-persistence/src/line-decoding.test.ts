@@ -80,6 +80,17 @@ describe('a bad line is RecordsCorruptError with its exact line and byte offset'
     expect(failure).toMatchObject(placeOf(lines, 11));
   });
 
+  // replay() counts lines as it splits pieces, not in the line reader: every kind of block (a line
+  // joined across chunks, blank lines, chunks of many pieces) must move the count on exactly.
+  it('chunks after a line spanning three chunks and blank lines, deep in the log', async () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => line(i, i % 7 ? 'ascii' : 'ü 編集'));
+    lines[10] = JSON.stringify({ type: 'tool.result', output: 'x'.repeat(600 * 1024) });
+    for (const blank of [11, 12, 500, 1700]) lines[blank] = blank % 2 ? ' \t\r' : '';
+    lines[2800] = '{"type":"x",';
+    const failure = await failureOf(logOf(lines));
+    expect(failure).toMatchObject({ ...placeOf(lines, 2800), name: 'RecordsCorruptError' });
+  });
+
   it('that is itself longer than a chunk', async () => {
     const lines = Array.from({ length: 50 }, (_, i) => line(i));
     lines[20] = `{"type":"big","output":"${'x'.repeat(300 * 1024)}"`;

@@ -3,7 +3,7 @@ import type { AgentRecordEnvelope } from '@agent-records/types';
 import type { BlobStore } from './blobs/blob-store.js';
 import { recordBatchesOfBlock } from './block-records.js';
 import { errorCode, type FileOperations } from './file-operations.js';
-import { MAX_LINE_BYTES, readLineBlocks } from './line-reader.js';
+import { lineBlocks, MAX_LINE_BYTES } from './line-reader.js';
 import { inspectTail } from './tail.js';
 import type { WriterState } from './writer.js';
 
@@ -137,8 +137,10 @@ async function* rawBatches<R extends AgentRecordEnvelope>(
   view: ReadView<R>,
 ): AsyncGenerator<R[]> {
   if (fd !== null) {
-    for await (const block of readLineBlocks(source.ops, fd, { end: view.durableEnd })) {
-      for (const batch of recordBatchesOfBlock(block, source.file, true)) {
+    // Lines are counted here, as the pieces are split, not by the line reader as well.
+    const count = { next: 1 };
+    for await (const block of lineBlocks(source.ops, fd, { end: view.durableEnd }, false)) {
+      for (const batch of recordBatchesOfBlock(block, source.file, true, count)) {
         if (batch.length > 0) yield batch as R[];
       }
     }
