@@ -7,6 +7,9 @@ import {
 import { asError, ErrorReporter } from './error-reporter.js';
 import { PendingBytes } from './pending-bytes.js';
 
+/** What a writer run awaits first (see WriterLoop.#run). */
+const SETTLED: Promise<void> = Promise.resolve();
+
 interface Waiter {
   target: number;
   /** The write attempt current when the wait began (see WriterLoop.#attempt). */
@@ -252,7 +255,9 @@ export class WriterLoop {
    * cost three more promises and closures per batch on the durable path).
    */
   async #run(before: number): Promise<void> {
-    await Promise.resolve(); // a burst of appends becomes one batch; no I/O on the caller's stack
+    // A burst of appends becomes one batch; no I/O on the caller's stack. One settled promise for
+    // every run: `await Promise.resolve()` made one per durable append.
+    await SETTLED;
     try {
       await this.#write();
     } catch (error) {
