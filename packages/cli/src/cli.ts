@@ -74,13 +74,25 @@ export function buildProgram(
 
   program
     .command('cat')
-    .description('print records: time, type and a summary, or the raw JSON lines with --json')
+    .description(
+      'print records: time, type and a summary, or their JSON lines with --json. Text from the ' +
+        'log never drives the terminal: control and bidi characters show as U+FFFD, or ' +
+        '\\u-escaped with --json (the same JSON value for jq); only --raw prints the bytes as stored',
+    )
     .argument('<log>', 'a JSON Lines log, or - for standard input')
     .option('--type <type>', 'only records of this type (repeatable)', collect)
     .option('--since <time>', 'only records at or after: ISO time, epoch ms, or 15m/2h/3d ago')
     .option('--until <time>', 'only records at or before: ISO time, epoch ms, or 15m/2h/3d ago')
     .option('--limit <count>', 'print at most this many records')
-    .option('--json', 'print each record as its original JSON line (pipe into jq)')
+    .option(
+      '--json',
+      'print each record as its JSON line (pipe into jq); control and bidi characters \\u-escaped',
+    )
+    .option(
+      '--raw',
+      'print each record line byte for byte as the log holds it, escape sequences included: ' +
+        'for pipes, not for a terminal',
+    )
     .action(async (log: string, options: Parameters<typeof runCat>[0]) =>
       set(await runCat({ ...options, log }, io)),
     );
@@ -94,7 +106,11 @@ export function buildProgram(
     .option('-f, --follow', 'follow the log as it grows (Ctrl-C to stop)')
     .addOption(new Option('-n, --lines <count>', 'how many records to print first').default('10'))
     .option('--type <type>', 'only records of this type (repeatable)', collect)
-    .option('--json', 'print each record as its original JSON line')
+    .option('--json', 'print each record as its JSON line, control and bidi characters \\u-escaped')
+    .option(
+      '--raw',
+      'print each record line byte for byte as the log holds it: for pipes, not for a terminal',
+    )
     .action(async (log: string, options: Omit<Parameters<typeof runTail>[0], 'log'>) =>
       set(await runTail({ ...options, log }, io)),
     );

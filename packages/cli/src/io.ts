@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { CliError, EXIT } from './errors.js';
+import { terminalText } from './terminal-text.js';
 
 /**
  * Where a command reads and writes: the process's streams in the binary, captured streams in
@@ -34,13 +35,19 @@ export async function runGuarded(io: CliIo, body: () => Promise<number>): Promis
   try {
     return await body();
   } catch (error) {
+    // Messages quote logs and lock files (a record's type, a migration's error): made safe.
     if (error instanceof CliError) {
-      io.err.write(`agent-records: ${error.message}\n`);
+      io.err.write(`agent-records: ${terminalLines(error.message)}\n`);
       return error.exitCode;
     }
-    io.err.write(`agent-records: ${(error as Error)?.stack ?? String(error)}\n`);
+    io.err.write(`agent-records: ${terminalLines((error as Error)?.stack ?? String(error))}\n`);
     return EXIT.io;
   }
+}
+
+/** `text` made safe for a terminal line by line (its newlines kept). */
+export function terminalLines(text: string): string {
+  return text.split('\n').map(terminalText).join('\n');
 }
 
 /** Writes lines to `out`, waiting when the pipe is full; a closed pipe (`| head`) ends quietly. */

@@ -7,6 +7,7 @@ import {
   readLineBlocks,
 } from '@agent-records/fs-persistence';
 import type { AgentRecordEnvelope } from '@agent-records/types';
+import { terminalText } from './terminal-text.js';
 
 /** Lines longer than this are reported, not held in memory: the backend's own limit. */
 export { MAX_LINE_BYTES };
@@ -134,6 +135,12 @@ function streamOperations(stream: Readable): FileOperations {
  * line fine that `replay()` refuses (a line of U+00A0 once was), nor the other way round.
  */
 function classify(scanned: ScannedLine): void {
+  classifyRaw(scanned);
+  // A problem quotes the line (its type, a parse error's excerpt): shown to people, made safe once.
+  if (scanned.problem !== undefined) scanned.problem = terminalText(scanned.problem);
+}
+
+function classifyRaw(scanned: ScannedLine): void {
   const judged = classifyLogLine(scanned.raw, {
     fileStart: scanned.line === 1,
     complete: scanned.complete,

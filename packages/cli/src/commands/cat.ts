@@ -8,6 +8,7 @@ import { assertLogFile } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import { formatTime, summarizeRecord } from '../summary.js';
+import { terminalJson, terminalText } from '../terminal-text.js';
 import { closestType } from './closest.js';
 
 export interface RecordFilter {
@@ -20,6 +21,11 @@ export interface RecordFilter {
 
 export interface PrintOptions extends RecordFilter {
   json?: boolean;
+  /**
+   * Each record's line exactly as the log holds it, control characters included: data for a
+   * pipe, never for a terminal. Wins over `json`.
+   */
+  raw?: boolean;
   /** Print at most this many records, then stop reading. */
   limit?: number;
 }
@@ -39,15 +45,22 @@ export function matches(record: AgentRecordEnvelope, filter: RecordFilter): bool
   return true;
 }
 
-/** The text printed for one record: its original line with --json, else time, type and summary. */
+/**
+ * The text printed for one record: with --json its original JSON line, its control and bidi
+ * characters written as `\uXXXX` escapes (the same JSON value: `jq` reads the same data); else
+ * time, type and summary with those characters shown as U+FFFD. Either way no byte of the log
+ * can drive the terminal (see terminal-text.ts). Only `'raw'` (`--raw`) prints the line as the
+ * log holds it, byte for byte: for pipes that want the log's own bytes.
+ */
 export function formatRecord(
   record: AgentRecordEnvelope,
   raw: string,
-  json: boolean,
+  json: boolean | 'raw',
   paint: Paint = (text) => text,
 ): string {
-  if (json) return raw;
-  return `${paint(formatTime(record.time).padEnd(24), 'dim')}  ${paint(record.type.padEnd(28), 'bold')}  ${summarizeRecord(record)}`;
+  if (json === 'raw') return raw;
+  if (json) return terminalJson(raw);
+  return `${paint(formatTime(record.time).padEnd(24), 'dim')}  ${paint(terminalText(record.type).padEnd(28), 'bold')}  ${terminalText(summarizeRecord(record))}`;
 }
 
 /**
@@ -83,7 +96,7 @@ export async function catLog(
       seen.add(line.record.type);
       if (matches(line.record, options)) {
         printed++;
-        const text = formatRecord(line.record, line.raw.toString('utf8'), !!options.json, paint);
+        const text = formatRecord(line.record, line.raw.toString('utf8'), lineMode(options), paint);
         await out.line(text);
       }
     }
@@ -97,14 +110,19 @@ export async function catLog(
     for (const type of options.types ?? []) {
       if (seen.has(type)) continue;
       const closest = closestType(type, seen);
-      io.err.write(
+      const message =
         `agent-records: ${file} holds no record of type ${JSON.stringify(type)}` +
-          (closest ? `; did you mean ${JSON.stringify(closest)}?` : '') +
-          ` (types in the log: ${[...seen].sort().join(', ') || 'none'})\n`,
-      );
+        (closest ? `; did you mean ${JSON.stringify(closest)}?` : '') +
+        ` (types in the log: ${[...seen].sort().join(', ') || 'none'})`;
+      io.err.write(`${terminalText(message)}\n`);
     }
   }
   return problems;
+}
+
+/** How `formatRecord` prints a line for these options. */
+export function lineMode(options: { json?: boolean; raw?: boolean }): boolean | 'raw' {
+  return options.raw ? 'raw' : !!options.json;
 }
 
 /** Parses a `--limit`/`--lines` count: a whole number, 0 or more. */
@@ -125,6 +143,7 @@ export async function runCat(
     until?: string;
     limit?: string;
     json?: boolean;
+    raw?: boolean;
   },
   io: CliIo,
 ): Promise<number> {
@@ -135,6 +154,7 @@ export async function runCat(
       until: args.until === undefined ? undefined : parseTime(args.until, '--until'),
       limit: args.limit === undefined ? undefined : parseCount(args.limit, '--limit'),
       json: args.json,
+      raw: args.raw,
     };
     const problems = await catLog(args.log, options, io);
     return problems > 0 ? EXIT.problems : EXIT.ok;

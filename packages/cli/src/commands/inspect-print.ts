@@ -2,10 +2,13 @@ import { count, formatAge, formatBytes, type Paint, painter } from '../format.js
 import type { CliIo } from '../io.js';
 import type { SnapshotReport, UnreadableSnapshot } from '../snapshot-check.js';
 import { formatTime } from '../summary.js';
+import { terminalTextDeep } from '../terminal-text.js';
 import type { InspectReport } from './inspect.js';
 
 /** The human view of `inspect`. */
-export function printInspect(report: InspectReport, io: CliIo): void {
+export function printInspect(unsafeReport: InspectReport, io: CliIo): void {
+  // Every string of the report (types, title, problems, lock host) as a terminal may show it.
+  const report = terminalTextDeep(unsafeReport);
   const paint = painter(io);
   const lines = [
     `file:       ${report.file} (${formatBytes(report.size)})`,

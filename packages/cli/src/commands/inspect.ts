@@ -14,6 +14,7 @@ import { assertLogFile, STDIN } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import { SnapshotCheck, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
+import { terminalJsonReport } from '../terminal-text.js';
 import { printInspect } from './inspect-print.js';
 
 export interface LogProblem {
@@ -237,7 +238,7 @@ export async function runInspect(
 ): Promise<number> {
   return runGuarded(io, async () => {
     const report = await inspectLog(args.log, { blobDir: args.blobs, io });
-    if (args.json) io.out.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (args.json) io.out.write(`${terminalJsonReport(report)}\n`);
     else printInspect(report, io);
     // The human view prints the hint in place; JSON readers get it on stderr as well.
     if (args.json && report.blobs?.hint) io.err.write(`agent-records: ${report.blobs.hint}\n`);

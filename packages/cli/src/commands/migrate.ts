@@ -15,7 +15,7 @@ import {
 } from '@agent-records/types';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
-import { type CliIo, runGuarded } from '../io.js';
+import { type CliIo, runGuarded, terminalLines } from '../io.js';
 import { assertLogFile } from '../log-file.js';
 import { backupStamp, keepBackup } from './repair.js';
 
@@ -187,7 +187,7 @@ export async function runMigrate(
     if (!result.migrated) {
       const warning = result.warning ? `; ${result.warning}` : '';
       io.out.write(
-        `${log}: nothing to migrate (at ${from}, target ${result.toVersion})${warning}\n`,
+        `${terminalLines(`${log}: nothing to migrate (at ${from}, target ${result.toVersion})${warning}`)}\n`,
       );
       return EXIT.ok;
     }
@@ -204,7 +204,7 @@ export async function runMigrate(
       lines.push('deleted its snapshot (it described the old log; the next one is taken anew)');
     }
     if (result.warning) lines.push(`warning: ${result.warning}`);
-    io.out.write(`${lines.join('\n')}\n`);
+    io.out.write(`${terminalLines(lines.join('\n'))}\n`);
     return EXIT.ok;
   });
 }

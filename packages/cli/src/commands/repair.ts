@@ -13,7 +13,7 @@ import {
 import { RecordsLockedError } from '@agent-records/types';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
-import { type CliIo, runGuarded } from '../io.js';
+import { type CliIo, runGuarded, terminalLines } from '../io.js';
 import { assertLogFile } from '../log-file.js';
 import { scanLines } from '../scan.js';
 import type { LogProblem } from './inspect.js';
@@ -283,7 +283,7 @@ export async function runRepair(
         `took over the stale lock of process ${pid} on ${host} (no longer running); released it`,
       );
     }
-    io.out.write(`${out.join('\n')}\n`);
+    io.out.write(`${terminalLines(out.join('\n'))}\n`);
     return code;
   });
 }

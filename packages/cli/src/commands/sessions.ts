@@ -11,6 +11,7 @@ import { displayWidth, fitToWidth, padEndToWidth, padStartToWidth } from '../dis
 import { CliError, EXIT } from '../errors.js';
 import { formatAge, formatBytes } from '../format.js';
 import { type CliIo, runGuarded } from '../io.js';
+import { terminalJsonReport, terminalText } from '../terminal-text.js';
 
 /** Who holds a session's lock, stale holders included (the store's list shows live ones only). */
 export interface SessionLock {
@@ -129,15 +130,8 @@ function parseLimit(value: string | undefined): number | undefined {
  * controls as U+FFFD, so they can neither break the table nor reach the terminal.
  */
 function cell(text: string): string {
-  return text.replace(/\s+/g, ' ').replace(BIDI_OR_CONTROL, '\ufffd');
+  return terminalText(text.replace(/\s+/g, ' '));
 }
-
-/**
- * Control characters, and the bidirectional controls (marks, embeddings, overrides, isolates)
- * that would reorder the rest of the terminal line: `invoice \u202eexe.pdf` shows as `invoice fdp.exe`.
- * Zero-width joiners stay: emoji sequences need them.
- */
-const BIDI_OR_CONTROL = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
 
 /** The table: columns aligned by display width, so CJK and emoji ids line up. */
 function table(rows: SessionRow[], now: number): string {
@@ -202,7 +196,7 @@ export async function runSessions(
     });
     const rows = limit === undefined ? fetched : fetched.slice(0, limit);
     const more = fetched.length > rows.length;
-    if (args.json) io.out.write(`${JSON.stringify(rows, null, 2)}\n`);
+    if (args.json) io.out.write(`${terminalJsonReport(rows)}\n`);
     else if (rows.length === 0) {
       io.out.write(
         `${root}: no sessions${args.after === undefined ? '' : ` after ${args.after}`}\n`,

@@ -5,6 +5,7 @@ import { assertLogFile } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import { formatTime } from '../summary.js';
+import { terminalJsonReport, terminalTextDeep } from '../terminal-text.js';
 
 /** How many of the largest records `stats` lists. */
 const LARGEST = 5;
@@ -98,7 +99,8 @@ function formatSpan(ms: number): string {
   return parts.join('');
 }
 
-function printStats(stats: LogStats, io: CliIo): void {
+function printStats(unsafeStats: LogStats, io: CliIo): void {
+  const stats = terminalTextDeep(unsafeStats);
   const lines = [
     `file:         ${stats.file}`,
     `records:      ${count(stats.records, 'record')} (${formatBytes(stats.bytes)})`,
@@ -135,7 +137,7 @@ function printStats(stats: LogStats, io: CliIo): void {
 export async function runStats(args: { log: string; json?: boolean }, io: CliIo): Promise<number> {
   return runGuarded(io, async () => {
     const stats = await statsLog(args.log, io);
-    if (args.json) io.out.write(`${JSON.stringify(stats, null, 2)}\n`);
+    if (args.json) io.out.write(`${terminalJsonReport(stats)}\n`);
     else printStats(stats, io);
     return stats.problems > 0 ? EXIT.problems : EXIT.ok;
   });

@@ -4,7 +4,8 @@ import { fileError } from '../errors.js';
 import { painter } from '../format.js';
 import { type CliIo, LineWriter, processIo, runGuarded } from '../io.js';
 import { assertLogFile } from '../log-file.js';
-import { formatRecord, matches, type PrintOptions, parseCount } from './cat.js';
+import { terminalText } from '../terminal-text.js';
+import { formatRecord, lineMode, matches, type PrintOptions, parseCount } from './cat.js';
 
 const NEWLINE = 0x0a;
 const BACKWARD_CHUNK = 64 * 1024;
@@ -126,7 +127,7 @@ export async function tailLog(
         }
         if (last.length < options.lines && matches(judged.record, options)) {
           last.unshift(
-            formatRecord(judged.record, line.raw.toString('utf8'), !!options.json, paint),
+            formatRecord(judged.record, line.raw.toString('utf8'), lineMode(options), paint),
           );
         }
       }
@@ -192,7 +193,9 @@ async function follow(
           continue;
         }
         if (matches(judged.record, options))
-          await out.line(formatRecord(judged.record, raw.toString('utf8'), !!options.json, paint));
+          await out.line(
+            formatRecord(judged.record, raw.toString('utf8'), lineMode(options), paint),
+          );
       }
     } finally {
       await handle.close();
@@ -201,7 +204,9 @@ async function follow(
 }
 
 function notARecord(io: CliIo, file: string, offset: number, reason: string): void {
-  io.err.write(`${file}: skipped a line at byte ${offset} that is not a record (${reason})\n`);
+  io.err.write(
+    `${file}: skipped a line at byte ${offset} that is not a record (${terminalText(reason)})\n`,
+  );
 }
 
 async function fileIdentity(file: string) {
@@ -211,7 +216,14 @@ async function fileIdentity(file: string) {
 
 /** `agent-records tail`. */
 export async function runTail(
-  args: { log: string; follow?: boolean; lines: string | number; type?: string[]; json?: boolean },
+  args: {
+    log: string;
+    follow?: boolean;
+    lines: string | number;
+    type?: string[];
+    json?: boolean;
+    raw?: boolean;
+  },
   io: CliIo,
   control: { signal?: AbortSignal; pollMs?: number } = {},
 ): Promise<number> {
@@ -219,7 +231,14 @@ export async function runTail(
     const lines = parseCount(args.lines, '--lines');
     await tailLog(
       args.log,
-      { lines, follow: args.follow ?? false, types: args.type, json: args.json, ...control },
+      {
+        lines,
+        follow: args.follow ?? false,
+        types: args.type,
+        json: args.json,
+        raw: args.raw,
+        ...control,
+      },
       io,
     );
     return 0;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { type LockHolder, unlockLog } from '@agent-records/fs-persistence';
 import { EXIT } from '../errors.js';
-import { type CliIo, processIo, runGuarded } from '../io.js';
+import { type CliIo, processIo, runGuarded, terminalLines } from '../io.js';
 import { assertLogFile } from '../log-file.js';
 
 function describe(holder: LockHolder): string {
@@ -41,8 +41,10 @@ async function unlock(log: string, options: { force?: boolean }, io: CliIo): Pro
   await assertLogFile(log, { allowMissing: true });
   const file = path.resolve(log);
   const result = await unlockLog(file, { force: options.force });
-  if (result.holder) io.out.write(`${result.lockFile}: held by ${describe(result.holder)}\n`);
-  else if (result.notALock) io.out.write(`${result.notALock}\n`);
+  // A lock file's host, or what a file that is not a lock holds, is shown made safe.
+  if (result.holder) {
+    io.out.write(`${result.lockFile}: held by ${terminalLines(describe(result.holder))}\n`);
+  } else if (result.notALock) io.out.write(`${terminalLines(result.notALock)}\n`);
   if (result.removed) {
     io.out.write(`removed ${result.lockFile}\n`);
     return EXIT.ok;
@@ -57,6 +59,8 @@ async function unlock(log: string, options: { force?: boolean }, io: CliIo): Pro
       : result.holder?.state === 'other-host' || result.notALock
         ? `if no writer uses the log, run \`agent-records unlock --force ${log}\``
         : 'run the command again';
-  io.err.write(`agent-records: ${result.lockFile} was not removed: ${result.refused}; ${hint}.\n`);
+  io.err.write(
+    `agent-records: ${result.lockFile} was not removed: ${terminalLines(result.refused)}; ${hint}.\n`,
+  );
   return EXIT.locked;
 }

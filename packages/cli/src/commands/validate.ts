@@ -6,6 +6,7 @@ import { assertLogFile } from '../log-file.js';
 import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import { SnapshotCheck, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
+import { terminalText } from '../terminal-text.js';
 import type { LogProblem } from './inspect.js';
 
 export interface ValidationResult {
@@ -86,7 +87,9 @@ export async function runValidate(args: { log: string }, io: CliIo): Promise<num
   return runGuarded(io, async () => {
     const { log } = args;
     const result = await validateLog(log, io);
-    for (const p of result.problems) io.out.write(`${log}:${p.line}:${p.offset}: ${p.problem}\n`);
+    for (const p of result.problems) {
+      io.out.write(`${log}:${p.line}:${p.offset}: ${terminalText(p.problem)}\n`);
+    }
     if (result.problemCount > result.problems.length) {
       io.out.write(
         `... and ${count(result.problemCount - result.problems.length, 'more problem', 'more problems')}\n`,
@@ -131,7 +134,7 @@ function warnAboutSnapshot(result: ValidationResult, io: CliIo): void {
         : null;
   if (what === null) return;
   io.err.write(
-    `agent-records: warning: ${result.file}: ${what}. It is harmless: a replay ignores it and ` +
+    `agent-records: warning: ${result.file}: ${terminalText(what)}. It is harmless: a replay ignores it and ` +
       `reads the whole log; deleting ${snapshot.file} is safe (the next snapshot replaces it).\n`,
   );
 }
