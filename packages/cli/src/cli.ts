@@ -119,7 +119,8 @@ export function buildProgram(
     .command('validate')
     .description(
       'exit 0 when every line is a record and the first is metadata; else list each problem. ' +
-        'Also checks the snapshot against the log: one that does not match is a warning (stderr), harmless and safe to delete',
+        'Also checks the snapshot against the log: one that does not match is a warning (stderr), harmless and safe to delete. ' +
+        "An unfinished last line while a live writer holds the log's lock is its write in progress, not a problem",
     )
     .argument('<log>', 'a JSON Lines log, or - for standard input')
     .action(async (log: string) => set(await runValidate({ log }, io)));

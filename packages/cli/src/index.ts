@@ -37,3 +37,4 @@ export { assertLogFile, STDIN } from './log-file.js';
 export { MAX_LINE_BYTES, type ScannedLine, type ScanOptions, scanLines } from './scan.js';
 export { SnapshotCheck, type SnapshotReport, type UnreadableSnapshot } from './snapshot-check.js';
 export { formatTime, summarizeRecord } from './summary.js';
+export type { WriteInProgress } from './write-in-progress.js';

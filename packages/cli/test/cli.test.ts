@@ -65,7 +65,7 @@ describe('agent-records inspect', () => {
     expect(result.stderr).toBe('');
   });
 
-  it('reports JSON with bytes by type, a torn tail and the lock holder', async () => {
+  it('reports JSON with bytes by type, a write in progress (live lock) or a torn tail, and the lock holder', async () => {
     const file = path.join(dir, 'live.jsonl');
     const writer = new FileSystemAgentRecordPersistence(file);
     writer.append(JSON.parse(META));
@@ -73,11 +73,25 @@ describe('agent-records inspect', () => {
     appendFileSync(file, '{"type":"torn","x');
     const result = run(['inspect', '--json', 'live.jsonl']);
     await writer.close();
-    expect(result.code).toBe(1);
+    // While its writer holds the lock, the unfinished last line is its write in progress.
+    expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.byType.metadata).toEqual({ count: 1, bytes: META.length + 1 });
-    expect(report.tornTail).toEqual({ offset: META.length + 1, bytes: 17 });
+    expect(report.tornTail).toBeNull();
+    expect(report.writeInProgress).toEqual({
+      offset: META.length + 1,
+      bytes: 17,
+      pid: process.pid,
+      host: report.lock.host,
+    });
     expect(report.lock).toMatchObject({ pid: process.pid, alive: true });
+    // Its writer gone (lock released), the same line is a torn tail.
+    const after = run(['inspect', '--json', 'live.jsonl']);
+    expect(after.code).toBe(1);
+    const torn = JSON.parse(after.stdout);
+    expect(torn.tornTail).toEqual({ offset: META.length + 1, bytes: 17 });
+    expect(torn.writeInProgress).toBeNull();
+    expect(torn.lock).toBeNull();
   });
 
   it('handles an empty log, a binary file and a directory', () => {

@@ -9,6 +9,7 @@ import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import { formatTime, summarizeRecord } from '../summary.js';
 import { terminalJson, terminalText } from '../terminal-text.js';
+import { writeInProgress } from '../write-in-progress.js';
 import { closestType } from './closest.js';
 
 export interface RecordFilter {
@@ -88,6 +89,8 @@ export async function catLog(
         break;
       }
       if (line.problem) {
+        // A live writer's unfinished last line: not printed, and no problem (as in `tail`).
+        if (await writeInProgress(file, line)) continue;
         problems++;
         io.err.write(`${file}:${line.line}:${line.offset}: ${line.problem}\n`);
         continue;

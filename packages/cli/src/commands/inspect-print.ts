@@ -31,6 +31,12 @@ export function printInspect(unsafeReport: InspectReport, io: CliIo): void {
       `${paint('torn tail:', 'yellow')}  ${count(report.tornTail.bytes, 'byte')} at offset ${report.tornTail.offset} (an interrupted write; \`agent-records repair\` moves it aside)`,
     );
   }
+  if (report.writeInProgress) {
+    const w = report.writeInProgress;
+    lines.push(
+      `in progress: ${count(w.bytes, 'byte')} at offset ${w.offset}, being written by process ${w.pid} on ${w.host} (it holds the lock; an unfinished write, not damage)`,
+    );
+  }
   if (report.problemCount > 0) {
     lines.push(`${paint('problems:', 'red')}   ${report.problemCount}`);
     for (const p of report.problems.slice(0, 20))

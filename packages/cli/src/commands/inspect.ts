@@ -15,6 +15,7 @@ import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import { SnapshotCheck, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
 import { terminalJsonReport } from '../terminal-text.js';
+import { type WriteInProgress, writeInProgress } from '../write-in-progress.js';
 import { printInspect } from './inspect-print.js';
 
 export interface LogProblem {
@@ -37,6 +38,11 @@ export interface InspectReport {
   problems: LogProblem[];
   problemCount: number;
   tornTail: { offset: number; bytes: number } | null;
+  /**
+   * The last line, unfinished, of a log whose lock a live writer holds: its write in progress,
+   * neither a torn tail nor a problem (see `writeInProgress`).
+   */
+  writeInProgress: WriteInProgress | null;
   lock: { pid: number; host: string; alive: boolean } | null;
   /** Blobs the log references: how many, how many are in the blob folder, their bytes. */
   blobs: {
@@ -108,6 +114,7 @@ export async function inspectLog(
     problems: [],
     problemCount: 0,
     tornTail: null,
+    writeInProgress: null,
     lock: null,
     blobs: null,
     snapshot: null,
@@ -124,6 +131,8 @@ export async function inspectLog(
       snapshot?.see(line);
       if (!info) report.size += line.bytes + (line.complete ? 1 : 0);
       if (line.problem) {
+        report.writeInProgress = await writeInProgress(file, line);
+        if (report.writeInProgress) continue;
         report.problemCount++;
         if (report.problems.length < 100) {
           report.problems.push({ line: line.line, offset: line.offset, problem: line.problem });

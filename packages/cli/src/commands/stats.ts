@@ -6,6 +6,7 @@ import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import { formatTime } from '../summary.js';
 import { terminalJsonReport, terminalTextDeep } from '../terminal-text.js';
+import { type WriteInProgress, writeInProgress } from '../write-in-progress.js';
 
 /** How many of the largest records `stats` lists. */
 const LARGEST = 5;
@@ -26,6 +27,11 @@ export interface LogStats {
   largest: { line: number; type: string; bytes: number }[];
   /** Lines that are not records (`validate` lists them). */
   problems: number;
+  /**
+   * The last line, unfinished, of a log whose lock a live writer holds: its write in progress,
+   * not counted as a problem (see `writeInProgress`).
+   */
+  writeInProgress?: WriteInProgress;
 }
 
 /**
@@ -50,7 +56,11 @@ export async function statsLog(file: string, io?: Pick<CliIo, 'err' | 'stdin'>):
   const progress = info ? progressFor(info.size, 'stats', io?.err ?? process.stderr) : null;
   try {
     for await (const line of scanLines(file, { onProgress: progress?.update, stdin: io?.stdin })) {
-      if (line.problem) stats.problems++;
+      if (line.problem) {
+        const inProgress = await writeInProgress(file, line);
+        if (inProgress) stats.writeInProgress = inProgress;
+        else stats.problems++;
+      }
       const record = line.record;
       if (!record) continue;
       const bytes = line.bytes + (line.complete ? 1 : 0);
@@ -124,6 +134,12 @@ function printStats(unsafeStats: LogStats, io: CliIo): void {
     for (const big of stats.largest) {
       lines.push(`  ${stats.file}:${big.line}  ${big.type}  ${formatBytes(big.bytes)}`);
     }
+  }
+  if (stats.writeInProgress) {
+    const w = stats.writeInProgress;
+    lines.push(
+      `in progress:  ${count(w.bytes, 'byte')} at offset ${w.offset}, being written by process ${w.pid} (not counted)`,
+    );
   }
   if (stats.problems > 0) {
     lines.push(

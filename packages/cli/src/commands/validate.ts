@@ -7,6 +7,11 @@ import { progressFor } from '../progress.js';
 import { scanLines } from '../scan.js';
 import { SnapshotCheck, type SnapshotReport, type UnreadableSnapshot } from '../snapshot-check.js';
 import { terminalText } from '../terminal-text.js';
+import {
+  describeWriteInProgress,
+  type WriteInProgress,
+  writeInProgress,
+} from '../write-in-progress.js';
 import type { LogProblem } from './inspect.js';
 
 export interface ValidationResult {
@@ -19,6 +24,11 @@ export interface ValidationResult {
    * does not match is a warning, not a problem of the log: a replay ignores it.
    */
   snapshot: SnapshotReport | UnreadableSnapshot | null;
+  /**
+   * The last line, unfinished, of a log whose lock a live writer holds: its write in progress,
+   * not a problem (see `writeInProgress`).
+   */
+  writeInProgress?: WriteInProgress;
 }
 
 /**
@@ -48,7 +58,9 @@ export async function validateLog(
     for await (const line of scanLines(file, { onProgress: progress.update, stdin: io?.stdin })) {
       snapshot?.see(line);
       if (line.problem) {
-        add({ line: line.line, offset: line.offset, problem: line.problem });
+        const inProgress = await writeInProgress(file, line);
+        if (inProgress) result.writeInProgress = inProgress;
+        else add({ line: line.line, offset: line.offset, problem: line.problem });
         continue;
       }
       const record = line.record;
@@ -96,14 +108,20 @@ export async function runValidate(args: { log: string }, io: CliIo): Promise<num
       );
     }
     warnAboutSnapshot(result, io);
+    const inProgress = result.writeInProgress
+      ? `; ${describeWriteInProgress(result.writeInProgress)}`
+      : '';
     if (result.problemCount === 0) {
       const snapshot =
         result.snapshot && 'matches' in result.snapshot && result.snapshot.matches
           ? `; its snapshot, covering ${count(result.snapshot.records, 'record')}, matches`
           : '';
-      io.err.write(`${log}: valid (${count(result.records, 'record')}${snapshot})\n`);
+      io.err.write(
+        `${log}: valid (${count(result.records, 'record')}${snapshot}${terminalText(inProgress)})\n`,
+      );
       return EXIT.ok;
     }
+    if (inProgress) io.err.write(`${log}: note: ${terminalText(inProgress.slice(2))}\n`);
     const fix =
       log === '-'
         ? 'Save it to a file and run `agent-records repair` on it'
