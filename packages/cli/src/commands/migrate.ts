@@ -2,11 +2,7 @@ import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AgentRecords, type Migration, type ReplayResult } from '@agent-records/core';
-import {
-  FileSystemAgentRecordPersistence,
-  readLockHolder,
-  snapshotPathOf,
-} from '@agent-records/fs-persistence';
+import { FileSystemAgentRecordPersistence, snapshotPathOf } from '@agent-records/fs-persistence';
 import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
@@ -17,6 +13,7 @@ import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
 import { type CliIo, runGuarded, terminalLines } from '../io.js';
 import { assertLogFile } from '../log-file.js';
+import { holdWriterLock, refuseLiveWriter } from '../writer-lock.js';
 import { backupStamp, keepBackup } from './repair.js';
 
 export interface MigrateResult extends ReplayResult {
@@ -75,13 +72,28 @@ export async function migrateLog(
       .at(-1) ??
     '0.0';
   await assertLogFile(file);
-  const holder = await readLockHolder(`${file}.lock`).catch(() => null);
-  if (holder?.alive) {
-    throw new CliError(
-      `${file}: locked by a live writer (pid ${holder.pid}). Stop that agent before migrating its log.`,
-      EXIT.locked,
-    );
+  if (dryRun) {
+    await refuseLiveWriter(file, 'migrating');
+    return migrateUnderLock(file, migrations, toVersion, true);
   }
+  // The writer lock, held from before the backup and the replay read the log until the
+  // migrated log is durable: an agent that resumed the log is refused (RecordsLockedError)
+  // instead of appending records the rewrite never saw (they would vanish with it).
+  const lock = await holdWriterLock(file, 'migrating');
+  try {
+    return await migrateUnderLock(file, migrations, toVersion, false);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The migration itself; the caller holds the writer lock unless it is a dry run. */
+async function migrateUnderLock(
+  file: string,
+  migrations: Migration[],
+  toVersion: string,
+  dryRun: boolean,
+): Promise<MigrateResult> {
   // Kept before the replay, since the rewrite happens inside it; removed again when nothing
   // was rewritten (the log is then unchanged).
   let backupFile: string | undefined;
@@ -98,8 +110,11 @@ export async function migrateLog(
   // snapshot of the old one. Looked at here only to say so.
   const snapshotFile = snapshotPathOf(file);
   const hadSnapshot = !dryRun && (await exists(snapshotFile));
+  // Its own lock off: this command holds the writer lock itself (a second instance in this
+  // process would be refused by it).
   const real = new FileSystemAgentRecordPersistence<AgentRecordEnvelope>(file, {
     onError: () => {},
+    lock: false,
   });
   let rewrittenRecords: number | null = null;
   // A dry run reads the real log and captures the rewrite instead of performing it.

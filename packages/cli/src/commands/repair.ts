@@ -2,20 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  acquireWriterLock,
-  type HeldWriterLock,
-  type LockHolder,
-  readLockHolder,
-  refreshLogSummary,
-  removeSnapshotFile,
-} from '@agent-records/fs-persistence';
-import { RecordsLockedError } from '@agent-records/types';
+import { refreshLogSummary, removeSnapshotFile } from '@agent-records/fs-persistence';
 import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
 import { type CliIo, runGuarded, terminalLines } from '../io.js';
 import { assertLogFile } from '../log-file.js';
 import { scanLines } from '../scan.js';
+import { holdWriterLock, refuseLiveWriter } from '../writer-lock.js';
 import type { LogProblem } from './inspect.js';
 
 export interface RepairResult {
@@ -119,20 +112,11 @@ export async function repairLog(
 ): Promise<RepairResult> {
   const dryRun = options.dryRun ?? false;
   await assertLogFile(file);
-  const holder = await readLockHolder(`${file}.lock`).catch(() => null);
-  if (holder?.alive) throw lockedByWriter(file, holder);
+  await refuseLiveWriter(file, 'repairing');
   const planned = await planRepair(file, dryRun);
   if (dryRun || !needsRepair(planned)) return planned;
 
-  let lock: HeldWriterLock;
-  try {
-    lock = await acquireWriterLock(file);
-  } catch (error) {
-    if (!(error instanceof RecordsLockedError)) throw fileError(file, error);
-    const now = await readLockHolder(`${file}.lock`).catch(() => null);
-    if (now?.alive && now.state === 'alive') throw lockedByWriter(file, now);
-    throw new CliError(`${file}: not repaired: ${error.message}`, EXIT.locked);
-  }
+  const lock = await holdWriterLock(file, 'repairing');
   try {
     // Planned again under the lock: a writer may have changed the log since the first look.
     const result = await planRepair(file, false);
@@ -144,14 +128,6 @@ export async function repairLog(
   } finally {
     await lock.release();
   }
-}
-
-function lockedByWriter(file: string, holder: LockHolder): CliError {
-  return new CliError(
-    `${file}: locked by a live writer (pid ${holder.pid} on ${holder.host}). Stop that agent ` +
-      'before repairing its log.',
-    EXIT.locked,
-  );
 }
 
 const needsRepair = (result: RepairResult) => result.moved.length > 0 || result.addedFinalNewline;
