@@ -1,3 +1,5 @@
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
 import {
   acquireWriterLock,
   type HeldWriterLock,
@@ -40,4 +42,33 @@ export async function holdWriterLock(file: string, doing: string): Promise<HeldW
     if (holder?.state === 'alive') throw lockedByWriter(file, holder, doing);
     throw new CliError(`${file}: ${error.message}`, EXIT.locked);
   }
+}
+
+/**
+ * The writer locks of a log under each of its names: the path given and, for a symlinked log,
+ * the file it points to. A writer's lock sits beside the path it opened the log by, so a
+ * command that replaces the log takes both (in that order, releasing in reverse). Released
+ * together.
+ */
+export async function holdWriterLocks(
+  file: string,
+  doing: string,
+): Promise<{ release(): Promise<void>; tookOverFrom?: LockHolder }> {
+  const names = [path.resolve(file)];
+  const real = await realpath(file).catch(() => names[0] as string);
+  if (real !== names[0]) names.push(real);
+  const held: HeldWriterLock[] = [];
+  try {
+    for (const name of names) held.push(await holdWriterLock(name, doing));
+  } catch (error) {
+    for (const lock of held.reverse()) await lock.release();
+    throw error;
+  }
+  const tookOverFrom = held.find((lock) => lock.tookOverFrom)?.tookOverFrom;
+  return {
+    ...(tookOverFrom ? { tookOverFrom } : {}),
+    async release() {
+      for (const lock of [...held].reverse()) await lock.release();
+    },
+  };
 }

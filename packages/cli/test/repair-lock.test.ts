@@ -1,6 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { repairLog, repairTestHooks } from '../src/commands/repair.js';
 import { type Outcome, startAgent } from './agent.js';
@@ -84,6 +92,33 @@ describe('agent-records repair holds the writer lock', () => {
       expect((await runCli(['repair', file])).code).toBe(0);
       expect((await runCli(['repair', '--dry-run', file])).code).toBe(0);
       expect(await agent.say('after')).toMatchObject({ flushed: true });
+    } finally {
+      agent.kill();
+    }
+  });
+
+  it('repairs the file a symlinked log points to, keeps the symlink, and locks both names', async () => {
+    const real = writeLog(dir.path, 'real.jsonl', `${META}\n${PROMPT}\n{"type":"torn`);
+    mkdirSync(path.join(dir.path, 'logs'));
+    const link = path.join(dir.path, 'logs', 'session.jsonl');
+    symlinkSync(real, link);
+    // An agent that resumed the log by its real name writes while repair (given the link) runs.
+    const agent = startAgent(real);
+    try {
+      await agent.next();
+      let during: Outcome | undefined;
+      const locks: boolean[] = [];
+      repairTestHooks.beforeReplace = async () => {
+        locks.push(existsSync(`${link}.lock`), existsSync(`${real}.lock`));
+        during = await agent.say('during');
+      };
+      const result = await runCli(['repair', link]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(locks).toEqual([true, true]);
+      expect(during).toMatchObject({ flushed: false, code: 'RECORDS_LOCKED' });
+      expect(lstatSync(link).isSymbolicLink()).toBe(true);
+      expect(readFileSync(real, 'utf8')).toBe(`${META}\n${PROMPT}\n`);
+      expect(existsSync(`${link}.lock`) || existsSync(`${real}.lock`)).toBe(false);
     } finally {
       agent.kill();
     }

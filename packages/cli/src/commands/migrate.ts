@@ -13,7 +13,7 @@ import { CliError, EXIT, fileError } from '../errors.js';
 import { count } from '../format.js';
 import { type CliIo, runGuarded, terminalLines } from '../io.js';
 import { assertLogFile } from '../log-file.js';
-import { holdWriterLock, refuseLiveWriter } from '../writer-lock.js';
+import { holdWriterLocks, refuseLiveWriter } from '../writer-lock.js';
 import { backupStamp, keepBackup } from './repair.js';
 
 export interface MigrateResult extends ReplayResult {
@@ -79,7 +79,7 @@ export async function migrateLog(
   // The writer lock, held from before the backup and the replay read the log until the
   // migrated log is durable: an agent that resumed the log is refused (RecordsLockedError)
   // instead of appending records the rewrite never saw (they would vanish with it).
-  const lock = await holdWriterLock(file, 'migrating');
+  const lock = await holdWriterLocks(file, 'migrating');
   try {
     return await migrateUnderLock(file, migrations, toVersion, false);
   } finally {

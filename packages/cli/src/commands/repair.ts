@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promises';
+import { copyFile, type FileHandle, open, realpath, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { refreshLogSummary, removeSnapshotFile } from '@agent-records/fs-persistence';
 import { CliError, EXIT, fileError } from '../errors.js';
@@ -8,7 +8,7 @@ import { count } from '../format.js';
 import { type CliIo, runGuarded, terminalLines } from '../io.js';
 import { assertLogFile } from '../log-file.js';
 import { scanLines } from '../scan.js';
-import { holdWriterLock, refuseLiveWriter } from '../writer-lock.js';
+import { holdWriterLocks, refuseLiveWriter } from '../writer-lock.js';
 import type { LogProblem } from './inspect.js';
 
 export interface RepairResult {
@@ -116,7 +116,7 @@ export async function repairLog(
   const planned = await planRepair(file, dryRun);
   if (dryRun || !needsRepair(planned)) return planned;
 
-  const lock = await holdWriterLock(file, 'repairing');
+  const lock = await holdWriterLocks(file, 'repairing');
   try {
     // Planned again under the lock: a writer may have changed the log since the first look.
     const result = await planRepair(file, false);
@@ -153,9 +153,12 @@ async function planRepair(file: string, dryRun: boolean): Promise<RepairResult> 
 /** Copies the log without its bad lines and renames the copy over it (the caller holds the lock). */
 async function replaceLog(file: string, result: RepairResult): Promise<void> {
   const stamp = backupStamp();
-  const dir = path.dirname(path.resolve(file));
+  // A symlinked log: the file it points to is replaced, the symlink stays (as the backend's
+  // rewrite does); backup and quarantine stay beside the name the user gave.
+  const target = await realpath(file);
+  const dir = path.dirname(target);
   result.backupFile = `${file}.backup-${stamp}`;
-  const temp = path.join(dir, `.${path.basename(file)}.repair-${randomUUID()}.tmp`);
+  const temp = path.join(dir, `.${path.basename(target)}.repair-${randomUUID()}.tmp`);
   let output: SyncedWriter | undefined;
   let quarantine: SyncedWriter | undefined;
   let source: FileHandle | undefined;
@@ -181,17 +184,23 @@ async function replaceLog(file: string, result: RepairResult): Promise<void> {
     await repairTestHooks.beforeReplace?.();
     // The snapshot goes first, durably: a crash between the two then leaves the old log without
     // a snapshot (a full replay), never the repaired log beside a snapshot of the old one.
-    result.removedSnapshot = await removeSnapshotFile(file).catch((error) => {
-      throw new CliError(
-        `${file}: not repaired: its snapshot could not be deleted first (${(error as Error).message}). ` +
-          'Delete it (it is safe: a replay only reads it to go faster) and run repair again.',
-        EXIT.io,
-      );
-    });
-    await rename(temp, file);
+    // A writer keeps them beside the name it opened the log by: for a symlinked log, both.
+    const names = target === path.resolve(file) ? [file] : [file, target];
+    result.removedSnapshot = false;
+    for (const name of names) {
+      const removed = await removeSnapshotFile(name).catch((error) => {
+        throw new CliError(
+          `${file}: not repaired: its snapshot could not be deleted first (${(error as Error).message}). ` +
+            'Delete it (it is safe: a replay only reads it to go faster) and run repair again.',
+          EXIT.io,
+        );
+      });
+      result.removedSnapshot ||= removed;
+    }
+    await rename(temp, target);
     await syncFile(dir);
     // Its summary described the old file: recount it for the repaired one, keeping its title.
-    await refreshLogSummary(file).catch(() => {});
+    for (const name of names) await refreshLogSummary(name).catch(() => {});
   } catch (error) {
     await source?.close().catch(() => {});
     await output?.abandon();
