@@ -128,7 +128,8 @@ export function buildProgram(
   program
     .command('repair')
     .description(
-      'move unreadable lines and a torn tail to a quarantine file, keeping a backup; never deletes a byte',
+      'move unreadable lines and a torn tail to a quarantine file, keeping a backup; never deletes a byte. ' +
+        "Holds the log's writer lock while it works (an agent writing meanwhile is refused); exit 4 if a live writer holds it",
     )
     .argument('<log>', 'a JSON Lines log')
     .option('--dry-run', 'print what would be done, change nothing')
@@ -139,7 +140,8 @@ export function buildProgram(
   program
     .command('migrate')
     .description(
-      'run a migration chain from your module over the log and rewrite it atomically, keeping a backup',
+      'run a migration chain from your module over the log and rewrite it atomically, keeping a backup. ' +
+        "Holds the log's writer lock while it works; exit 4 if a live writer holds it",
     )
     .argument('<log>', 'a JSON Lines log')
     .requiredOption(
