@@ -1,4 +1,5 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { FileSystemAgentRecordPersistence } from '@agent-records/fs-persistence';
 import type { AgentRecordEnvelope } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +88,18 @@ describe('log text never drives the terminal', () => {
     const result = await runCli(['inspect', file]);
     expectSafe(result.stdout);
     expect(result.stdout).toContain('title \ufffd]0;PWNED\ufffd \ufffdexe.pdf \ufffd2J');
+  });
+
+  it('sessions: the next-page hint quoting an id another tool wrote is safe too', async () => {
+    const root = path.join(dir.path, 'store');
+    mkdirSync(root);
+    for (const id of ['a\u001b]0;X\u0007', 'b\u202ec', 'd'])
+      writeFileSync(path.join(root, `${id}.jsonl`), `${META}\n`);
+    for (const args of [['--limit', '1'], ['--json']]) {
+      const result = await runCli(['sessions', root, ...args]);
+      expectSafe(result.stdout);
+      expectSafe(result.stderr);
+    }
   });
 
   it('tail -f shows what arrives while following safely', async () => {

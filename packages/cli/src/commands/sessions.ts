@@ -204,8 +204,9 @@ export async function runSessions(
     } else io.out.write(`${table(rows, now)}\n`);
     const last = rows.at(-1);
     if (more && last) {
+      // An id from a file name another tool wrote may hold control characters: shown safely.
       io.err.write(
-        `more sessions follow: agent-records sessions ${shellWord(root)} --limit ${limit} --after ${shellWord(last.id)}\n`,
+        `${terminalText(`more sessions follow: agent-records sessions ${shellWord(root)} --limit ${limit} --after ${shellWord(last.id)}`)}\n`,
       );
     }
     return EXIT.ok;
