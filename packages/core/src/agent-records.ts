@@ -215,7 +215,7 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     const context: ReplayContext<R> = {
       protocolVersion: this.protocolVersion,
       migrations: this.#migrations,
-      restore: (record, time) => this.restore(record, { time }),
+      restore: this.#replayRestore(),
       file: this.#logFile(),
     };
     const loaded = await this.#snapshots.load();
@@ -259,6 +259,25 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     warnings.push(...versionWarnings);
     if (warnings.length > 0) result.warning = warnings.join(' ');
     return result;
+  }
+
+  /**
+   * `restore()` for a replay, which calls it once per record: the host's function itself behind
+   * one closure, not a closure, a method and a context check.
+   */
+  #replayRestore(): (record: R, time: number) => void {
+    const host = this.#restore;
+    if (!host) return () => {};
+    return (record, time) => {
+      const previous = this.#restoring;
+      const restoring = { time };
+      this.#restoring = restoring;
+      try {
+        host.call(this, record, restoring);
+      } finally {
+        this.#restoring = previous;
+      }
+    };
   }
 
   /** Restores the snapshot's state (its position already known to match), then the tail. */

@@ -66,6 +66,28 @@ describe('the replay loop', () => {
     expect(result).toEqual({ records: 4, fromVersion: '1.0', migrated: false });
   });
 
+  // The loop tells observability types by length first: types of the same lengths are records.
+  it('skips every observability type, and restores types of the same lengths', async () => {
+    const { result, seen } = await replayOf([
+      [meta('1.0', 5), { type: 'llm.request' }, { type: 'turn.prompt', time: 1 }],
+      [{ type: 'llm.tools_snapshot' }, { type: 'llm.tools_snapshoT', time: 2 }],
+      [{ type: 'mcp.tools_discovered' }, { type: 'mcp.tools_discoverer', time: 3 }],
+      [
+        { type: 'x'.repeat(40), time: 4 },
+        { type: 'metadatA', time: 5 },
+      ],
+    ]);
+    expect(seen).toEqual([
+      ['metadata', 5],
+      ['turn.prompt', 1],
+      ['llm.tools_snapshoT', 2],
+      ['mcp.tools_discoverer', 3],
+      ['x'.repeat(40), 4],
+      ['metadatA', 5],
+    ]);
+    expect(result.records).toBe(6);
+  });
+
   const notRecords: Array<[string, unknown, RegExp]> = [
     ['an empty type', { type: '' }, /record #3 of the log is not a record.*empty string/],
     ['a time that is not a number', { type: 'b', time: '7' }, /record #3 .*not a finite number/],
