@@ -1,4 +1,4 @@
-import { messageOf } from '@agent-records/backend-kit';
+import { messageOf, serializeRecord } from '@agent-records/backend-kit';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
@@ -27,6 +27,15 @@ import { batchesOf, factsOf, type ReplayContext, ReplayPass, readMigratedLog } f
 import { type LoadedSnapshot, SnapshotKeeper } from './snapshots.js';
 
 export type { AgentRecordsOptions, ReplayResult, RestoreContext, RestoreFunction };
+
+/**
+ * `record` as `JSON.stringify` presents it (its `toJSON` applied), as a fresh plain object: by
+ * the backend kit's `serializeRecord`, so a toJSON that throws, or presents no record, is
+ * refused (`RecordsSerializeError`) with the same message a backend gives.
+ */
+function presented<R extends AgentRecordEnvelope>(record: R): R {
+  return JSON.parse(serializeRecord(record)) as R;
+}
 
 const defaultOnError: RecordsErrorHandler = (error, info) => {
   console.error(`[agent-records] ${info.kind}: ${error.message}`);
@@ -132,18 +141,25 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     // The log's metadata record first (its created_at before the record's time), then the
     // record, copied to stamp its time; nothing is appended unless both are ready.
     const metadata = this.#segmentOpen || record.type === 'metadata' ? null : this.#metadata();
-    let entry: R = record;
-    if (record.time === undefined) {
+    // A record with a toJSON is stored as toJSON presents it (JSON.stringify semantics): that
+    // plain object, through the one guarded serialisation, gets the time; a spread copy would
+    // drop a prototype's toJSON (writing the fields it hides) or keep an own one (dropping time).
+    const entry = 'toJSON' in record ? presented(record) : record;
+    let stamped: R = entry;
+    if (entry.time === undefined) {
       const time = this.#now();
-      try {
-        entry = { ...record, time } as R;
-      } catch (cause) {
-        throw new RecordsSerializeError(typeOf(record), { cause });
+      if (entry !== record) entry.time = time;
+      else {
+        try {
+          stamped = { ...record, time } as R;
+        } catch (cause) {
+          throw new RecordsSerializeError(typeOf(record), { cause });
+        }
       }
     }
     this.#segmentOpen = true;
     if (metadata && this.#writer.append(metadata)) this.#snapshots.logged(metadata);
-    if (this.#writer.append(entry)) this.#snapshots.logged(entry);
+    if (this.#writer.append(stamped)) this.#snapshots.logged(stamped);
   }
 
   /**
