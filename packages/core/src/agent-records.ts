@@ -4,6 +4,7 @@ import {
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
   AgentRecordsError,
+  compareProtocolVersions,
   parseProtocolVersion,
   RecordsClosedError,
   type RecordsErrorHandler,
@@ -23,7 +24,14 @@ import type {
   RestoreContext,
   RestoreFunction,
 } from './options.js';
-import { batchesOf, factsOf, type ReplayContext, ReplayPass, readMigratedLog } from './replay.js';
+import {
+  batchesOf,
+  factsOf,
+  type ReplayContext,
+  ReplayPass,
+  readMigratedLog,
+  segmentMigrations,
+} from './replay.js';
 import { type LoadedSnapshot, SnapshotKeeper } from './snapshots.js';
 
 export type { AgentRecordsOptions, ReplayResult, RestoreContext, RestoreFunction };
@@ -138,13 +146,17 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     if (!this.#writer) return;
     // A snapshot due is taken first: the host's state reflects every record before this one.
     this.#snapshots.beforeRecord();
-    // The log's metadata record first (its created_at before the record's time), then the
-    // record, copied to stamp its time; nothing is appended unless both are ready.
-    const metadata = this.#segmentOpen || record.type === 'metadata' ? null : this.#metadata();
     // A record with a toJSON is stored as toJSON presents it (JSON.stringify semantics): that
     // plain object, through the one guarded serialisation, gets the time; a spread copy would
     // drop a prototype's toJSON (writing the fields it hides) or keep an own one (dropping time).
     const entry = 'toJSON' in record ? presented(record) : record;
+    // The host's own metadata record starts a segment at its version: refused if a replay
+    // could not read on from it. Records after it belong to the current version: a segment
+    // at another version is closed to them.
+    const hostSegment = entry.type === 'metadata' ? this.#hostSegment(entry) : null;
+    // The log's metadata record first (its created_at before the record's time), then the
+    // record, copied to stamp its time; nothing is appended unless both are ready.
+    const metadata = this.#segmentOpen || hostSegment !== null ? null : this.#metadata();
     let stamped: R = entry;
     if (entry.time === undefined) {
       const time = this.#now();
@@ -157,7 +169,7 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
         }
       }
     }
-    this.#segmentOpen = true;
+    this.#segmentOpen = hostSegment?.current ?? true;
     if (metadata && this.#writer.append(metadata)) this.#snapshots.logged(metadata);
     if (this.#writer.append(stamped)) this.#snapshots.logged(stamped);
   }
@@ -321,6 +333,28 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#writer?.close();
+  }
+
+  /**
+   * Checks a metadata record the host logs by replay's rule (`segmentMigrations`): its
+   * `protocol_version` is `MAJOR.MINOR` and, if older than `protocolVersion`, a migration chain
+   * starts from it. Else `RecordsInvalidError`: stored, it would stop every later replay.
+   */
+  #hostSegment(record: R): { current: boolean } {
+    const version = (record as { protocol_version?: unknown }).protocol_version;
+    try {
+      segmentMigrations(version, this.#migrations);
+    } catch (error) {
+      if (!(error instanceof RecordsVersionError)) throw error;
+      throw new RecordsInvalidError(
+        'metadata',
+        `it starts a segment that a replay could not read on from (${error.message.replace(/\.$/, '')}), ` +
+          'so the session could never be resumed. Log a metadata record only to start a segment ' +
+          `at ${this.protocolVersion} (this code's protocolVersion), a newer version, or an older ` +
+          'one a migration starts from; or let the core write metadata records',
+      );
+    }
+    return { current: compareProtocolVersions(version as string, this.protocolVersion) === 0 };
   }
 
   #metadata(): R {

@@ -88,11 +88,10 @@ export class ReplayPass<R extends AgentRecordEnvelope> {
 
   /** A metadata record: a new segment, at its own version. */
   #startSegment(record: R & MetadataRecord, position: number): void {
-    parseProtocolVersion(record.protocol_version);
+    this.#chain = segmentMigrations(record.protocol_version, this.#context.migrations);
     this.segmentVersion = record.protocol_version;
     this.segmentCreatedAt = record.created_at;
     this.fromVersion ??= this.segmentVersion;
-    this.#chain = this.#context.migrations.from(this.segmentVersion);
     if (compareProtocolVersions(this.segmentVersion, this.#context.protocolVersion) > 0) {
       this.aheadVersion = this.segmentVersion;
     }
@@ -137,6 +136,20 @@ export class ReplayPass<R extends AgentRecordEnvelope> {
       compareProtocolVersions(this.segmentVersion, this.#context.protocolVersion) === 0
     );
   }
+}
+
+/**
+ * The one rule for the version a metadata record starts a segment at, for replay and for
+ * `logRecord` (which refuses what a replay would stop at): `MAJOR.MINOR`, and when older than
+ * the current version, a chain of migrations from it. Returns that chain (empty at the current
+ * version or a newer one); throws `RecordsVersionError` saying what is wrong.
+ */
+export function segmentMigrations<R extends AgentRecordEnvelope>(
+  version: unknown,
+  migrations: MigrationChain<R>,
+): readonly Migration<R>[] {
+  parseProtocolVersion(version as string);
+  return migrations.from(version as string);
 }
 
 function restoreFailed(
