@@ -132,6 +132,18 @@ export function describeStoreContract(
         await write(subject.store, 's', [], 'Second — 😀');
         expect((await subject.store.list())[0]?.title).toBe('Second — 😀');
       });
+
+      it('lists a session that has only a title (no records yet), and deletes it', async () => {
+        await write(subject.store, 'titled', [], 'Only a title');
+        const [summary, ...rest] = await subject.store.list();
+        expect(rest).toEqual([]);
+        expect(summary).toMatchObject({ id: 'titled', records: 0, title: 'Only a title' });
+        if (exactBytes) expect(summary?.bytes).toBe(0);
+        expect(Number.isFinite(summary?.createdAt)).toBe(true);
+        expect(Number.isFinite(summary?.updatedAt)).toBe(true);
+        expect(await subject.store.delete('titled')).toBe(true);
+        expect(await subject.store.list()).toEqual([]);
+      });
     }
 
     it('sorts by last write, newest first, then id; pages with limit and after', async () => {
