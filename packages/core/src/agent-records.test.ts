@@ -428,6 +428,30 @@ describe('metadata and segments', () => {
     expect(calls).toBe(1);
     expect(restored.filter((r) => r.type !== 'metadata').map((r) => r.v)).toEqual([1, 1]);
   });
+
+  it('after an in-memory migration whose log already ends in a segment at the current version, no redundant metadata record is written', async () => {
+    const legacy = new LegacyPersistence([
+      meta('1.0'),
+      { type: 'old', v: 0 },
+      meta('1.1', 2),
+      { type: 'new', v: 1 },
+    ]);
+    const migrations: Migration<Rec>[] = [
+      { sourceVersion: '1.0', targetVersion: '1.1', migrateRecord: (r) => ({ ...r, v: 1 }) },
+    ];
+    const resumed = make({ persistence: legacy, protocolVersion: '1.1', migrations });
+    const result = await resumed.replay();
+    expect(result.migrated).toBe(true);
+    resumed.logRecord({ type: 'newer', v: 1 });
+    await resumed.close();
+    expect(legacy.records.map((r) => r.type)).toEqual([
+      'metadata',
+      'old',
+      'metadata',
+      'new',
+      'newer',
+    ]);
+  });
 });
 
 describe('a metadata record the host logs', () => {

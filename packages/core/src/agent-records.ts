@@ -371,10 +371,15 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     // Until the rewrite is flushed, which log a snapshot would name is unknown.
     this.#snapshots.establish(null, 0);
     if (!this.#canRewrite) {
-      this.#segmentOpen = false;
+      // The log stays as it is: its last segment decides (pass.atCurrentVersion, set by the
+      // replay). One already at the current version takes new records; an older one gets a new
+      // segment, so the old one is never migrated twice.
       return (
         'The log was migrated in memory only: its persistence cannot rewrite (it follows the ' +
-        'previous contract). New records start a new segment at the current version.'
+        'previous contract). ' +
+        (this.#segmentOpen
+          ? 'Its last segment is already at the current version: new records go on in it.'
+          : 'New records start a new segment at the current version.')
       );
     }
     const { records, createdAt } = await readMigratedLog(
