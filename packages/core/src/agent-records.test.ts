@@ -428,6 +428,94 @@ describe('metadata and segments', () => {
     expect(calls).toBe(1);
     expect(restored.filter((r) => r.type !== 'metadata').map((r) => r.v)).toEqual([1, 1]);
   });
+
+  it('after an in-memory migration whose log already ends in a segment at the current version, no redundant metadata record is written', async () => {
+    const legacy = new LegacyPersistence([
+      meta('1.0'),
+      { type: 'old', v: 0 },
+      meta('1.1', 2),
+      { type: 'new', v: 1 },
+    ]);
+    const migrations: Migration<Rec>[] = [
+      { sourceVersion: '1.0', targetVersion: '1.1', migrateRecord: (r) => ({ ...r, v: 1 }) },
+    ];
+    const resumed = make({ persistence: legacy, protocolVersion: '1.1', migrations });
+    const result = await resumed.replay();
+    expect(result.migrated).toBe(true);
+    resumed.logRecord({ type: 'newer', v: 1 });
+    await resumed.close();
+    expect(legacy.records.map((r) => r.type)).toEqual([
+      'metadata',
+      'old',
+      'metadata',
+      'new',
+      'newer',
+    ]);
+  });
+});
+
+describe('a metadata record the host logs', () => {
+  it.each([
+    [
+      'a protocol_version that is not MAJOR.MINOR',
+      { protocol_version: 'v2', created_at: 1 },
+      /"v2"/,
+    ],
+    ['no protocol_version', { created_at: 1 }, /undefined/],
+    [
+      'an older version no migration starts from',
+      { protocol_version: '0.5', created_at: 1 },
+      /No migration from protocol version 0\.5/,
+    ],
+  ])(
+    'with %s is refused (RecordsInvalidError through onError), and the session stays resumable',
+    async (_name, fields, named) => {
+      const persistence = new InMemoryAgentRecordPersistence<Rec>();
+      const { seen, onError } = reports();
+      const records = make({ persistence, onError });
+      records.logRecord({ type: 'a' });
+      expect(() => records.logRecord({ type: 'metadata', ...fields } as Rec)).not.toThrow();
+      records.logRecord({ type: 'b' });
+      await expect(records.close()).resolves.toBeUndefined();
+      expect(seen.map((s) => [s.error.name, s.info])).toEqual([
+        ['RecordsInvalidError', { kind: 'record-refused', recordType: 'metadata' }],
+      ]);
+      expect(seen[0]?.error.message).toMatch(named);
+      expect(seen[0]?.error.message).toMatch(/replay/);
+      expect(persistence.records.map((r) => r.type)).toEqual(['metadata', 'a', 'b']);
+      const restored: string[] = [];
+      const result = await make({ persistence, restore: (r) => restored.push(r.type) }).replay();
+      expect(result.records).toBe(3);
+    },
+  );
+
+  it('at an older version a migration starts from, or a newer one, is stored; the next record starts a segment at the current version', async () => {
+    const migrations: Migration<Rec>[] = [
+      {
+        sourceVersion: '0.5',
+        targetVersion: '1.0',
+        migrateRecord: (r) => ({ ...r, migrated: true }),
+      },
+    ];
+    const persistence = new InMemoryAgentRecordPersistence<Rec>();
+    const { seen, onError } = reports();
+    const records = make({ persistence, onError, migrations });
+    records.logRecord({ type: 'metadata', protocol_version: '0.5', created_at: 1 });
+    records.logRecord({ type: 'old' }); // not stamped at 0.5 by the host: the core's own version
+    records.logRecord({ type: 'metadata', protocol_version: '2.0', created_at: 2 });
+    records.logRecord({ type: 'new' });
+    await records.close();
+    expect(seen).toEqual([]);
+    expect(
+      persistence.records.map((r) => (r.type === 'metadata' ? r.protocol_version : r.type)),
+    ).toEqual(['0.5', '1.0', 'old', '2.0', '1.0', 'new']);
+    const restored: Rec[] = [];
+    await make({ persistence, migrations, restore: (r) => restored.push(r) }).replay();
+    expect(restored.filter((r) => r.type !== 'metadata').map((r) => r.migrated)).toEqual([
+      undefined,
+      undefined,
+    ]);
+  });
 });
 
 describe('replay and migrations', () => {

@@ -1,9 +1,10 @@
-import { messageOf } from '@agent-records/backend-kit';
+import { messageOf, serializeRecord } from '@agent-records/backend-kit';
 import {
   type AgentRecord,
   type AgentRecordEnvelope,
   type AgentRecordPersistence,
   AgentRecordsError,
+  compareProtocolVersions,
   parseProtocolVersion,
   RecordsClosedError,
   type RecordsErrorHandler,
@@ -23,10 +24,26 @@ import type {
   RestoreContext,
   RestoreFunction,
 } from './options.js';
-import { batchesOf, factsOf, type ReplayContext, ReplayPass, readMigratedLog } from './replay.js';
+import {
+  batchesOf,
+  factsOf,
+  type ReplayContext,
+  ReplayPass,
+  readMigratedLog,
+  segmentMigrations,
+} from './replay.js';
 import { type LoadedSnapshot, SnapshotKeeper } from './snapshots.js';
 
 export type { AgentRecordsOptions, ReplayResult, RestoreContext, RestoreFunction };
+
+/**
+ * `record` as `JSON.stringify` presents it (its `toJSON` applied), as a fresh plain object: by
+ * the backend kit's `serializeRecord`, so a toJSON that throws, or presents no record, is
+ * refused (`RecordsSerializeError`) with the same message a backend gives.
+ */
+function presented<R extends AgentRecordEnvelope>(record: R): R {
+  return JSON.parse(serializeRecord(record)) as R;
+}
 
 const defaultOnError: RecordsErrorHandler = (error, info) => {
   console.error(`[agent-records] ${info.kind}: ${error.message}`);
@@ -129,21 +146,32 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     if (!this.#writer) return;
     // A snapshot due is taken first: the host's state reflects every record before this one.
     this.#snapshots.beforeRecord();
+    // A record with a toJSON is stored as toJSON presents it (JSON.stringify semantics): that
+    // plain object, through the one guarded serialisation, gets the time; a spread copy would
+    // drop a prototype's toJSON (writing the fields it hides) or keep an own one (dropping time).
+    const entry = 'toJSON' in record ? presented(record) : record;
+    // The host's own metadata record starts a segment at its version: refused if a replay
+    // could not read on from it. Records after it belong to the current version: a segment
+    // at another version is closed to them.
+    const hostSegment = entry.type === 'metadata' ? this.#hostSegment(entry) : null;
     // The log's metadata record first (its created_at before the record's time), then the
     // record, copied to stamp its time; nothing is appended unless both are ready.
-    const metadata = this.#segmentOpen || record.type === 'metadata' ? null : this.#metadata();
-    let entry: R = record;
-    if (record.time === undefined) {
+    const metadata = this.#segmentOpen || hostSegment !== null ? null : this.#metadata();
+    let stamped: R = entry;
+    if (entry.time === undefined) {
       const time = this.#now();
-      try {
-        entry = { ...record, time } as R;
-      } catch (cause) {
-        throw new RecordsSerializeError(typeOf(record), { cause });
+      if (entry !== record) entry.time = time;
+      else {
+        try {
+          stamped = { ...record, time } as R;
+        } catch (cause) {
+          throw new RecordsSerializeError(typeOf(record), { cause });
+        }
       }
     }
-    this.#segmentOpen = true;
+    this.#segmentOpen = hostSegment?.current ?? true;
     if (metadata && this.#writer.append(metadata)) this.#snapshots.logged(metadata);
-    if (this.#writer.append(entry)) this.#snapshots.logged(entry);
+    if (this.#writer.append(stamped)) this.#snapshots.logged(stamped);
   }
 
   /**
@@ -326,6 +354,28 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     await this.#writer?.close();
   }
 
+  /**
+   * Checks a metadata record the host logs by replay's rule (`segmentMigrations`): its
+   * `protocol_version` is `MAJOR.MINOR` and, if older than `protocolVersion`, a migration chain
+   * starts from it. Else `RecordsInvalidError`: stored, it would stop every later replay.
+   */
+  #hostSegment(record: R): { current: boolean } {
+    const version = (record as { protocol_version?: unknown }).protocol_version;
+    try {
+      segmentMigrations(version, this.#migrations);
+    } catch (error) {
+      if (!(error instanceof RecordsVersionError)) throw error;
+      throw new RecordsInvalidError(
+        'metadata',
+        `it starts a segment that a replay could not read on from (${error.message.replace(/\.$/, '')}), ` +
+          'so the session could never be resumed. Log a metadata record only to start a segment ' +
+          `at ${this.protocolVersion} (this code's protocolVersion), a newer version, or an older ` +
+          'one a migration starts from; or let the core write metadata records',
+      );
+    }
+    return { current: compareProtocolVersions(version as string, this.protocolVersion) === 0 };
+  }
+
   #metadata(): R {
     return {
       type: 'metadata',
@@ -340,10 +390,15 @@ export class AgentRecords<R extends AgentRecordEnvelope = AgentRecord> {
     // Until the rewrite is flushed, which log a snapshot would name is unknown.
     this.#snapshots.establish(null, 0);
     if (!this.#canRewrite) {
-      this.#segmentOpen = false;
+      // The log stays as it is: its last segment decides (pass.atCurrentVersion, set by the
+      // replay). One already at the current version takes new records; an older one gets a new
+      // segment, so the old one is never migrated twice.
       return (
         'The log was migrated in memory only: its persistence cannot rewrite (it follows the ' +
-        'previous contract). New records start a new segment at the current version.'
+        'previous contract). ' +
+        (this.#segmentOpen
+          ? 'Its last segment is already at the current version: new records go on in it.'
+          : 'New records start a new segment at the current version.')
       );
     }
     const { records, createdAt } = await readMigratedLog(

@@ -207,3 +207,85 @@ describe('replay names the record that broke', () => {
     await expect(replay).rejects.toThrow(/migration 1\.0 -> 1\.1 threw \(no field x\)/);
   });
 });
+
+describe('a record with toJSON is stored as its toJSON presents it, with time stamped', () => {
+  class Prompt {
+    type = 'turn.prompt';
+    content: string;
+    apiKey = 'sk-SECRET';
+    time?: number;
+    constructor(content: string, time?: number) {
+      this.content = content;
+      if (time !== undefined) this.time = time;
+    }
+    toJSON() {
+      return { type: this.type, content: this.content, ...(this.time && { time: this.time }) };
+    }
+  }
+
+  async function stored(value: unknown, time = 7_777) {
+    const persistence = new InMemoryAgentRecordPersistence<Rec>();
+    const { seen, onError } = reports();
+    const records = make({ persistence, onError, now: () => time });
+    records.logRecord(value as Rec);
+    await records.close();
+    return { record: persistence.records[1], types: types(persistence), seen };
+  }
+  const presentedPlusTime = (presented: unknown, time: number) => ({
+    ...JSON.parse(JSON.stringify(presented)),
+    time,
+  });
+
+  it('a class whose prototype toJSON leaves a secret out: the secret is not stored when the core stamps time', async () => {
+    const prompt = new Prompt('hello');
+    const { record, seen } = await stored(prompt);
+    expect(seen).toEqual([]);
+    expect(record).toEqual(presentedPlusTime(prompt.toJSON(), 7_777));
+    expect(JSON.stringify(record)).not.toContain('sk-SECRET');
+  });
+
+  it('the same class with time set by the caller is stored as toJSON presents it', async () => {
+    const prompt = new Prompt('hello', 99);
+    const { record } = await stored(prompt);
+    expect(record).toEqual(JSON.parse(JSON.stringify(prompt)));
+  });
+
+  it('an object literal with its own toJSON keeps the stamped time', async () => {
+    const literal = { type: 'literal', a: 1, hidden: 2, toJSON: () => ({ type: 'literal', a: 1 }) };
+    const { record } = await stored(literal);
+    expect(record).toEqual({ type: 'literal', a: 1, time: 7_777 });
+  });
+
+  it('a toJSON that presents its own time keeps it', async () => {
+    const literal = { type: 'x', toJSON: () => ({ type: 'x', time: 5 }) };
+    expect((await stored(literal)).record).toEqual({ type: 'x', time: 5 });
+  });
+
+  it.each([
+    [
+      'throws',
+      () => ({
+        type: 'x',
+        toJSON: () => {
+          throw new Error('nope');
+        },
+      }),
+    ],
+    ['returns undefined', () => ({ type: 'x', toJSON: () => undefined })],
+    ['returns a number', () => ({ type: 'x', toJSON: () => 5 })],
+    ['returns an object without type', () => ({ type: 'x', toJSON: () => ({ a: 1 }) })],
+    [
+      'returns a non-finite time as a string',
+      () => ({ type: 'x', toJSON: () => ({ type: 'x', time: 'noon' }) }),
+    ],
+  ])(
+    'a toJSON that %s, with no time set, is refused (RecordsSerializeError), alone',
+    async (_name, value) => {
+      const { types: written, seen } = await stored(value());
+      expect(seen.map((s) => [s.error.name, s.info])).toEqual([
+        ['RecordsSerializeError', { kind: 'record-refused', recordType: 'x' }],
+      ]);
+      expect(written).toEqual([]);
+    },
+  );
+});

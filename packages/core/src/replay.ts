@@ -126,11 +126,10 @@ export class ReplayPass<R extends AgentRecordEnvelope> {
 
   /** A metadata record: a new segment, at its own version. */
   #startSegment(record: R & MetadataRecord, position: number): void {
-    parseProtocolVersion(record.protocol_version);
+    this.#chain = segmentMigrations(record.protocol_version, this.#context.migrations);
     this.segmentVersion = record.protocol_version;
     this.segmentCreatedAt = record.created_at;
     this.fromVersion ??= this.segmentVersion;
-    this.#chain = this.#context.migrations.from(this.segmentVersion);
     this.#plain = this.#chain.length === 0 && this.migratedTail === null;
     if (compareProtocolVersions(this.segmentVersion, this.#context.protocolVersion) > 0) {
       this.aheadVersion = this.segmentVersion;
@@ -202,6 +201,20 @@ function isObservabilityType(type: string): boolean {
   if (same === undefined) return false;
   for (let i = 0; i < same.length; i++) if (same[i] === type) return true;
   return false;
+}
+
+/**
+ * The one rule for the version a metadata record starts a segment at, for replay and for
+ * `logRecord` (which refuses what a replay would stop at): `MAJOR.MINOR`, and when older than
+ * the current version, a chain of migrations from it. Returns that chain (empty at the current
+ * version or a newer one); throws `RecordsVersionError` saying what is wrong.
+ */
+export function segmentMigrations<R extends AgentRecordEnvelope>(
+  version: unknown,
+  migrations: MigrationChain<R>,
+): readonly Migration<R>[] {
+  parseProtocolVersion(version as string);
+  return migrations.from(version as string);
 }
 
 function restoreFailed(

@@ -16,5 +16,5 @@ describeStoreContract(
       cleanup: () => rmSync(root, { recursive: true, force: true }),
     };
   },
-  { expectCapabilities: ['readFrom', 'snapshots', 'title'] },
+  { expectCapabilities: ['readFrom', 'snapshots', 'title'], singleWriter: true },
 );

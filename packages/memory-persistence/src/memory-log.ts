@@ -26,6 +26,13 @@ export interface MemoryLog<R> {
   firstWrittenAt: number | undefined;
   /** When the last write (append or rewrite) landed (epoch ms). */
   updatedAt: number | undefined;
+  /**
+   * The persistence that writes it (its first write took the session; its `close()` gives it
+   * back), as the file backend's lock: any other that writes meanwhile is refused for good.
+   */
+  writer: object | null;
+  /** Removed from its store by `delete`: nothing may be written to it any more. */
+  deleted: boolean;
 }
 
 /** A log holding `records` (already copied) and nothing beside them. */
@@ -39,6 +46,8 @@ export function memoryLogOf<R>(records: R[], lineBytes: number): MemoryLog<R> {
     title: undefined,
     firstWrittenAt: now,
     updatedAt: now,
+    writer: null,
+    deleted: false,
   };
 }
 

@@ -14,9 +14,11 @@ import {
   type AgentRecordPersistence,
   type RecordsBatch,
   RecordsClosedError,
+  RecordsConflictError,
   type RecordsErrorHandler,
   type RecordsErrorInfo,
   RecordsInvalidError,
+  RecordsLockedError,
   type RecordsPosition,
   RecordsSerializeError,
   RecordsWriteError,
@@ -72,6 +74,8 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   readonly #refusedRewrite = new OneTimeRejection();
   #faults: Array<{ op: FaultOperation; error: Error; remaining: number }> = [];
   #episode: Error | null = null;
+  /** Refused for good (another writer holds the session, or it was deleted): nothing is written. */
+  #refusal: RecordsLockedError | RecordsConflictError | null = null;
   #writeScheduled = false;
   #closed = false;
   readonly #snapshots: PendingSnapshots;
@@ -139,6 +143,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   append(record: R): void {
     if (this.#closed) throw new RecordsClosedError();
     const json = serializeRecord(record);
+    if (this.#refusal) return; // refused for good; flush() and close() say so
     const bytes = utf8ByteLength(json);
     this.#bound.admit(bytes, this.#maxPendingBytes);
     this.#pending.push({ op: 'append', json, bytes });
@@ -154,6 +159,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
    */
   rewrite(records: readonly R[]): void {
     if (this.#closed) throw new RecordsClosedError();
+    if (this.#refusal) return;
     let json: string[];
     try {
       json = records.map((record) => serializeRecord(record));
@@ -181,6 +187,10 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
       this.#snapshots.refuse(snapshot, 'it was asked for after close()');
       return;
     }
+    if (this.#refusal) {
+      this.#snapshots.refuse(snapshot, 'this persistence was refused the session');
+      return;
+    }
     const mark = ++this.#marks;
     this.#snapshots.request(snapshot, mark);
     this.#pending.push({ op: 'mark', mark });
@@ -198,6 +208,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     if (typeof title !== 'string') {
       throw new TypeError(`A title is a string, not ${title === null ? 'null' : typeof title}.`);
     }
+    if (this.#refusal) return;
     this.#pending.push({ op: 'title', title });
     this.#scheduleWrite();
   }
@@ -206,6 +217,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     const snapshots = this.#snapshots.settled(); // those asked for before this flush
     await Promise.resolve();
     this.#write();
+    if (this.#refusal) throw this.#refusal;
     if (this.#episode) {
       throw new RecordsWriteError(
         `Writing records failed (${this.#episode.message}); ${this.#pending.length} operations ` +
@@ -225,10 +237,17 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     await snapshots;
   }
 
+  /** Flushes, then gives the session back (another persistence may write it), and rejects like `flush()`. */
   async close(): Promise<void> {
-    if (this.#closed && this.#pending.length === 0) return;
+    if (this.#closed && this.#pending.length === 0 && !this.#refusal) return;
     this.#closed = true;
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      // As the file backend releases its lock whatever the last flush did: records a failed
+      // close left queued take the session again when a later flush() writes them.
+      if (this.#log.writer === this) this.#log.writer = null;
+    }
   }
 
   async *read(): AsyncIterable<R> {
@@ -294,12 +313,20 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
         this.#snapshots.invalidate('its rewrite was refused');
         continue;
       }
-      if (entry.op === 'mark' || entry.op === 'title') {
+      if (entry.op === 'mark') {
         this.#pending.shift();
-        if (entry.op === 'title') this.#log.title = entry.title;
-        else this.#snapshots.reached(entry.mark, () => endOf(this.#log));
+        this.#snapshots.reached(entry.mark, () => endOf(this.#log));
         continue;
       }
+      if (entry.op === 'title') {
+        if (!this.#holdsLog()) return;
+        this.#pending.shift();
+        // A title alone makes the session (listed, with no records), as on fs and pg.
+        this.#log.firstWrittenAt ??= Date.now();
+        this.#log.title = entry.title;
+        continue;
+      }
+      if (!this.#holdsLog()) return;
       const fault = this.#takeFault(entry.op);
       if (fault) {
         if (!this.#episode) this.#report(fault, { kind: 'write-failed' });
@@ -333,11 +360,49 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     }
   }
 
+  /**
+   * True when this persistence may write the log: it holds the session, or takes it now that
+   * nobody does. Otherwise it is refused for good, as the file backend refuses a second writer:
+   * what it queued (and is given later) is not written, since its state no longer matches the
+   * log; `onError` hears it once and every `flush()` and `close()` rejects with it.
+   */
+  #holdsLog(): boolean {
+    const log = this.#log;
+    if (!log.deleted && (log.writer === null || log.writer === this)) {
+      log.writer = this;
+      return true;
+    }
+    const operations = this.#pending.filter((entry) => entry.op !== 'mark').length;
+    const refusal = log.deleted
+      ? new RecordsConflictError(
+          'The session was deleted from its store after this persistence was opened on it, so ' +
+            `its ${operations} queued operations were not written (the state they build on is ` +
+            'gone) and nothing more will be. Open the session again (it starts empty) and replay ' +
+            'it before writing.',
+        )
+      : new RecordsLockedError(
+          'The session is being written by another open persistence of this store; only one ' +
+            `writer may append to a session, so this one's ${operations} queued operations were ` +
+            'not written and nothing more will be. Close the other writer first, or open this ' +
+            'one only to read.',
+        );
+    this.#refusal = refusal;
+    this.#episode = null; // nothing is left to retry
+    this.#pending = [];
+    this.#bound.clear();
+    this.#snapshots.invalidate('this persistence was refused the session');
+    this.#report(refusal, { kind: 'write-failed' });
+    return false;
+  }
+
   /** The kit's `write` for a ready snapshot: stored whole, or dropped (a fault, a rewrite since). */
   async #storeSnapshot(ready: ReadySnapshot): Promise<void> {
     const fault = this.#takeFault('snapshot');
     if (fault) throw fault;
     const log = this.#log;
+    if (log.deleted || (log.writer !== null && log.writer !== this)) {
+      throw new Error('the session was deleted or another persistence writes it');
+    }
     if (ready.position.generation !== log.generation) {
       throw new Error('the log was rewritten before it could be stored');
     }

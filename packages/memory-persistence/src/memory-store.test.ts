@@ -1,4 +1,10 @@
-import { type AgentRecordEnvelope, RecordsInvalidSessionIdError } from '@agent-records/types';
+import {
+  type AgentRecordEnvelope,
+  RecordsConflictError,
+  type RecordsErrorInfo,
+  RecordsInvalidSessionIdError,
+  RecordsLockedError,
+} from '@agent-records/types';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InMemoryAgentRecordStore } from './memory-store.js';
 
@@ -143,5 +149,98 @@ describe('InMemoryAgentRecordStore', () => {
     persistence.append(rec(1));
     await expect(persistence.flush()).resolves.toBeUndefined();
     expect(kinds).toEqual(['write-failed', 'write-recovered']);
+  });
+
+  describe('one writer per session, as the file backend', () => {
+    const heard = () => {
+      const seen: Array<{ error: Error; info: RecordsErrorInfo }> = [];
+      return {
+        seen,
+        onError: (error: Error, info: RecordsErrorInfo) => seen.push({ error, info }),
+      };
+    };
+    const all = async (persistence: { read(): AsyncIterable<Rec> }) => {
+      const out: Rec[] = [];
+      for await (const record of persistence.read()) out.push(record);
+      return out;
+    };
+
+    it('a second live writer is refused for good (RecordsLockedError); the first keeps the session until it closes', async () => {
+      const store = new InMemoryAgentRecordStore();
+      const a = heard();
+      const b = heard();
+      const first = store.open<Rec>('m', { onError: a.onError });
+      const second = store.open<Rec>('m', { onError: b.onError });
+      first.append(rec(1));
+      second.append(rec(101));
+      first.append(rec(2));
+      second.append(rec(102));
+      await expect(first.flush()).resolves.toBeUndefined();
+      await expect(second.flush()).rejects.toBeInstanceOf(RecordsLockedError);
+      await expect(second.flush()).rejects.toBeInstanceOf(RecordsLockedError);
+      second.append(rec(103)); // refused for good: not written, no throw
+      first.append(rec(3));
+      await expect(first.close()).resolves.toBeUndefined();
+      await expect(second.close()).rejects.toBeInstanceOf(RecordsLockedError);
+      expect(a.seen).toEqual([]);
+      expect(b.seen.map((r) => r.error)).toEqual([expect.any(RecordsLockedError)]);
+      expect(b.seen[0]?.error.message).toMatch(/one writer/i);
+      expect(store.open<Rec>('m').records).toEqual([rec(1), rec(2), rec(3)]);
+      // Released on close: the next writer takes the session.
+      const third = store.open<Rec>('m');
+      third.append(rec(4));
+      await expect(third.close()).resolves.toBeUndefined();
+      expect(third.records).toEqual([rec(1), rec(2), rec(3), rec(4)]);
+    });
+
+    it('readers are never refused, and a persistence that never wrote does not hold the session', async () => {
+      const store = new InMemoryAgentRecordStore();
+      const reader = store.open<Rec>('m');
+      const writer = store.open<Rec>('m');
+      writer.append(rec(1));
+      await writer.flush();
+      expect(await all(reader)).toEqual([rec(1)]);
+      await expect(reader.close()).resolves.toBeUndefined();
+      await expect(writer.close()).resolves.toBeUndefined();
+    });
+
+    it('delete is refused (RecordsLockedError) while a writer holds the session', async () => {
+      const store = new InMemoryAgentRecordStore();
+      const writer = store.open<Rec>('m');
+      writer.append(rec(1));
+      await writer.flush();
+      await expect(store.delete('m')).rejects.toBeInstanceOf(RecordsLockedError);
+      await writer.close();
+      expect(await store.delete('m')).toBe(true);
+    });
+
+    it('a session deleted after a persistence read it: its next write is a RecordsConflictError, never dropped in silence', async () => {
+      const store = new InMemoryAgentRecordStore();
+      await write(store, 'd1', 1_000, rec(1));
+      const { seen, onError } = heard();
+      const resumed = store.open<Rec>('d1', { onError });
+      expect(await all(resumed)).toEqual([rec(1)]);
+      expect(await store.delete('d1')).toBe(true);
+      resumed.append(rec(2));
+      await expect(resumed.flush()).rejects.toBeInstanceOf(RecordsConflictError);
+      await expect(resumed.close()).rejects.toBeInstanceOf(RecordsConflictError);
+      expect(seen.map((r) => r.error)).toEqual([expect.any(RecordsConflictError)]);
+      expect(seen[0]?.error.message).toMatch(/deleted/);
+      expect(await store.list()).toEqual([]);
+      expect(store.open<Rec>('d1').records).toEqual([]);
+    });
+  });
+
+  it('a session with only a title is listed (records 0, bytes 0), as fs and pg list it, and can be deleted', async () => {
+    const store = new InMemoryAgentRecordStore();
+    vi.setSystemTime(4_000);
+    const titled = store.open<Rec>('e');
+    titled.setTitle('only a title');
+    await titled.close();
+    expect(await store.list()).toEqual([
+      { id: 'e', createdAt: 4_000, updatedAt: 4_000, records: 0, bytes: 0, title: 'only a title' },
+    ]);
+    expect(await store.delete('e')).toBe(true);
+    expect(await store.list()).toEqual([]);
   });
 });

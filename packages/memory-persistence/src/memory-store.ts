@@ -5,6 +5,7 @@ import {
   assertSessionId,
   compareByLastActivity,
   type ListSessionsOptions,
+  RecordsLockedError,
   type SessionSummary,
 } from '@agent-records/types';
 import { type MemoryLog, memoryLogOf } from './memory-log.js';
@@ -54,7 +55,7 @@ export class InMemoryAgentRecordStore
   }
 
   /**
-   * The sessions with a log (something was written to it), by last write, newest first, then
+   * The sessions with a log (something was written to it, a title included), by last write, newest first, then
    * by id; `after` (the last summary of the previous page) and `limit` page through them.
    * `createdAt` is the first record's `created_at` when it is a metadata record, else when the
    * first write landed; `bytes` is the log's size as JSON Lines in UTF-8.
@@ -75,28 +76,39 @@ export class InMemoryAgentRecordStore
   }
 
   /**
-   * Removes a session's log with its snapshot and title; false when it had none. A persistence
-   * still open on it keeps its own (now unlisted) log, as a file unlinked under an open
-   * descriptor does; a later `open` starts a new one.
+   * Removes a session's log with its snapshot and title; false when it had none. Refused with
+   * `RecordsLockedError` while a persistence that wrote to it is still open (as the file backend
+   * refuses while a live writer holds the lock). A persistence opened on it before keeps
+   * nothing of it: what it writes next is refused with `RecordsConflictError` (reported, never
+   * dropped in silence); a later `open` starts a new log.
    */
   async delete(sessionId: string): Promise<boolean> {
     assertSessionId(sessionId);
     const log = this.#logs.get(sessionId);
     // Opened but never written: no log yet, and a persistence open on it may still write one.
-    if (log?.updatedAt === undefined) return false;
+    if (log?.firstWrittenAt === undefined) return false;
+    if (log.writer !== null) {
+      throw new RecordsLockedError(
+        `Session ${sessionId} is being written by a persistence that is still open; close it ` +
+          'first, then delete the session. Nothing was deleted.',
+      );
+    }
+    log.deleted = true;
     this.#logs.delete(sessionId);
     return true;
   }
 }
 
 function summaryOf(id: string, log: MemoryLog<AgentRecordEnvelope>): SessionSummary | null {
-  const updatedAt = log.updatedAt;
-  if (updatedAt === undefined) return null; // opened, never written: no log yet
+  const firstWrittenAt = log.firstWrittenAt;
+  if (firstWrittenAt === undefined) return null; // opened, never written: no log yet
+  // A title alone makes the session (as it does on fs and pg): active since it landed.
+  const updatedAt = log.updatedAt ?? firstWrittenAt;
   const first = log.records[0] as { type?: unknown; created_at?: unknown } | undefined;
   const createdAt =
     first?.type === 'metadata' && typeof first.created_at === 'number'
       ? first.created_at
-      : (log.firstWrittenAt as number);
+      : firstWrittenAt;
   return {
     id,
     createdAt,

@@ -7,5 +7,6 @@ describeStoreContract(
   {
     runs: 60,
     expectCapabilities: ['readFrom', 'snapshots', 'title'],
+    singleWriter: true,
   },
 );

@@ -41,6 +41,13 @@ export interface StoreContractOptions {
   seed?: number;
   /** Per-test timeout of the model, in ms (default 600,000, scaled up for a full run). */
   timeout?: number;
+  /**
+   * The store lets one persistence write a session at a time (fs's lock, pg's fence, memory):
+   * checks that a second one writing at once is refused with `RecordsLockedError` or
+   * `RecordsConflictError` and never interleaved (default false: the persistence contract
+   * itself does not ask for it).
+   */
+  singleWriter?: boolean;
   /** The capabilities the store's persistences claim (`title`, `snapshots` are used here). */
   expectCapabilities?: readonly PersistenceCapability[];
 }
@@ -132,6 +139,18 @@ export function describeStoreContract(
         await write(subject.store, 's', [], 'Second — 😀');
         expect((await subject.store.list())[0]?.title).toBe('Second — 😀');
       });
+
+      it('lists a session that has only a title (no records yet), and deletes it', async () => {
+        await write(subject.store, 'titled', [], 'Only a title');
+        const [summary, ...rest] = await subject.store.list();
+        expect(rest).toEqual([]);
+        expect(summary).toMatchObject({ id: 'titled', records: 0, title: 'Only a title' });
+        if (exactBytes) expect(summary?.bytes).toBe(0);
+        expect(Number.isFinite(summary?.createdAt)).toBe(true);
+        expect(Number.isFinite(summary?.updatedAt)).toBe(true);
+        expect(await subject.store.delete('titled')).toBe(true);
+        expect(await subject.store.list()).toEqual([]);
+      });
     }
 
     it('sorts by last write, newest first, then id; pages with limit and after', async () => {
@@ -169,6 +188,36 @@ export function describeStoreContract(
       if (capabilities.has('snapshots')) expect(await reopened.readSnapshot?.()).toBeNull();
       await reopened.close();
     });
+
+    it.runIf(options.singleWriter === true)(
+      'one writer per session: a second writing at once is refused (locked or fenced), never interleaved',
+      async () => {
+        await write(subject.store, 'shared', numbered(1));
+        const first = openOn(subject.store, 'shared');
+        const second = openOn(subject.store, 'shared');
+        for (const persistence of [first, second]) {
+          const records: unknown[] = [];
+          for await (const record of persistence.read()) records.push(record);
+          expect(records).toHaveLength(1); // both resumed the same log
+        }
+        first.append(numbered(1, 10)[0] as Rec);
+        await first.flush();
+        second.append(numbered(1, 20)[0] as Rec);
+        const refused = await second.flush().then(
+          () => null,
+          (error: { code?: unknown }) => error.code,
+        );
+        expect(['RECORDS_LOCKED', 'RECORDS_CONFLICT']).toContain(refused);
+        await expect(second.close()).rejects.toMatchObject({ code: refused });
+        first.append(numbered(1, 11)[0] as Rec);
+        await first.close();
+        const reader = openOn(subject.store, 'shared');
+        const log: unknown[] = [];
+        for await (const record of reader.read()) log.push(record);
+        await reader.close();
+        expect(log.map((r) => (r as Rec).n)).toEqual([0, 10, 11]);
+      },
+    );
 
     it('refuses an invalid session id at open() with RecordsInvalidSessionIdError', () => {
       for (const id of ['', '../escape', 'a/b', 'a\\b', '.hidden', 'nul\u0000']) {

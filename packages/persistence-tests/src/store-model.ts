@@ -106,13 +106,18 @@ class TitleCommand implements Command {
     readonly id: string,
     readonly title: string,
   ) {}
-  check = (model: Readonly<StoreModel>) =>
-    model.capabilities.has('title') && model.sessions.has(this.id);
+  check = (model: Readonly<StoreModel>) => model.capabilities.has('title');
   async run(model: StoreModel, store: AnyStore) {
     const persistence = openOn(store, this.id);
     persistence.setTitle?.(this.title);
     await persistence.close();
-    (model.sessions.get(this.id) as ModelSession).title = this.title;
+    const session = model.sessions.get(this.id);
+    // A title alone is no activity on a session; on none, it makes one (0 records) from then.
+    if (session) session.title = this.title;
+    else this.#create(model);
+  }
+  #create(model: StoreModel) {
+    model.sessions.set(this.id, { records: [], title: this.title, lastWrite: ++model.writes });
   }
   toString() {
     return `setTitle(${JSON.stringify(this.title)}) on ${this.id}`;

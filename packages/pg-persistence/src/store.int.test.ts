@@ -26,6 +26,6 @@ describe.skipIf(!available)('PostgresAgentRecordStore (store suite)', () => {
         },
       };
     },
-    { expectCapabilities: ['readFrom', 'snapshots', 'title'] },
+    { expectCapabilities: ['readFrom', 'snapshots', 'title'], singleWriter: true },
   );
 });
