@@ -21,7 +21,7 @@ import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 import { FileSystemAgentRecordStore } from './store.js';
 
-type Rec = AgentRecordEnvelope & { n?: number };
+type Rec = AgentRecordEnvelope & { n?: number; protocol_version?: string; created_at?: number };
 
 const temp = useTempDir('fs-fence-');
 const meta = { type: 'metadata', protocol_version: '1.0', created_at: 1 };
@@ -121,7 +121,10 @@ describe('a writer that read the log first (the fence)', () => {
     const { seen, onError } = reports();
     const { persistence } = await replayed(file, onError);
     const migrate = new FileSystemAgentRecordPersistence<Rec>(file);
-    migrate.rewrite([{ ...meta, protocol_version: '2.0' }, { type: 'y', n: 0 }]);
+    migrate.rewrite([
+      { ...meta, protocol_version: '2.0' },
+      { type: 'y', n: 0 },
+    ]);
     await migrate.close();
     await expectRefused(persistence, seen);
     expect((await readAll(new FileSystemAgentRecordPersistence<Rec>(file))).length).toBe(2);
@@ -205,7 +208,10 @@ describe('a writer that read the log first (the fence)', () => {
     await writtenLog(file, 2);
     const { seen, onError } = reports();
     const { persistence } = await replayed(file, onError);
-    persistence.rewrite([{ ...meta, protocol_version: '2.0' }, { type: 'y', n: 0 }]);
+    persistence.rewrite([
+      { ...meta, protocol_version: '2.0' },
+      { type: 'y', n: 0 },
+    ]);
     persistence.append({ type: 'y', n: 1 });
     await persistence.close();
     expect(seen).toEqual([]);
