@@ -16,12 +16,18 @@ import {
   type RecordsErrorInfo,
 } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
+import { imageDataUri } from '../test/blob-fixtures.js';
 import { readAll } from '../test/read-all.js';
 import { useTempDir } from '../test/temp-dir.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
 import { FileSystemAgentRecordStore } from './store.js';
 
-type Rec = AgentRecordEnvelope & { n?: number; protocol_version?: string; created_at?: number };
+type Rec = AgentRecordEnvelope & {
+  n?: number;
+  image?: string;
+  protocol_version?: string;
+  created_at?: number;
+};
 
 const temp = useTempDir('fs-fence-');
 const meta = { type: 'metadata', protocol_version: '1.0', created_at: 1 };
@@ -238,5 +244,30 @@ describe('a writer that read the log first (the fence)', () => {
     persistence.append({ type: 'x', n: 1 });
     await persistence.close();
     expect(seen).toEqual([]);
+  });
+
+  it('with blobs: resumes a log of blob refs, and a refused write points at no blob', async () => {
+    const file = path.join(temp.dir, 'blobs.jsonl');
+    const blobs = { dir: path.join(temp.dir, 'blobs') };
+    const { seen, onError } = reports();
+    const writer = new FileSystemAgentRecordPersistence<Rec>(file, { blobs });
+    writer.append(meta);
+    writer.append({ type: 'x', image: imageDataUri(8000, 1) });
+    await writer.close();
+    const resumed = new FileSystemAgentRecordPersistence<Rec>(file, { blobs, onError });
+    expect((await readAll(resumed))[1]?.image).toBe(imageDataUri(8000, 1));
+    resumed.append({ type: 'x', image: imageDataUri(8000, 2) });
+    await resumed.close();
+    expect(seen).toEqual([]);
+    const again = new FileSystemAgentRecordPersistence<Rec>(file, { blobs, onError });
+    expect((await readAll(again)).map((r) => r.image?.length)).toEqual([
+      undefined,
+      imageDataUri(8000, 1).length,
+      imageDataUri(8000, 2).length,
+    ]);
+    unlinkSync(file);
+    again.append({ type: 'x', image: imageDataUri(8000, 3) });
+    await expect(again.close()).rejects.toBeInstanceOf(RecordsConflictError);
+    expect(existsSync(file)).toBe(false);
   });
 });
