@@ -14,6 +14,7 @@ import {
   type AgentRecordPersistence,
   type RecordsBatch,
   RecordsClosedError,
+  RecordsConflictError,
   type RecordsErrorHandler,
   RecordsLockedError,
   type RecordsPosition,
@@ -24,6 +25,7 @@ import {
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { WriterLock } from './lock.js';
+import type { FilePosition } from './position.js';
 import { linesOf, type QueuedEntry, splitBatch } from './queue-entries.js';
 import { readFromPosition } from './read-from.js';
 import { type ReadSource, readQueuedAndDurable } from './reader.js';
@@ -273,8 +275,20 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           .map((batch) => ({ rewrite: batch.rewrite, appends: linesOf(batch.appends) })),
       serialize: (record) => serializeRecord(record, this.#blobs?.replacer),
       refusalIn,
+      read: this.#read,
     };
   }
+
+  /**
+   * A read of the file before this instance writes it (a replay): its first write must find
+   * that log (see `LogWriter.expect`). As pg adopts the head a read saw: only while nothing of
+   * this instance is queued or being written, so the read is all the state it writes after.
+   */
+  readonly #read = (log: FilePosition): void => {
+    if (this.#writer.isOpen || this.#writer.opening || !this.#queue.empty || this.#queue.inflight)
+      return;
+    this.#writer.expect(log);
+  };
 
   /** Before the writer first opens the log: the lock, then what a crashed rewrite left. */
   async #takeLock(): Promise<void> {
@@ -319,9 +333,15 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
           this.#loop.complete(done);
         }
       } catch (error) {
-        if (error instanceof RecordsLockedError) {
+        if (error instanceof RecordsLockedError || error instanceof RecordsConflictError) {
           this.#queue.clear(); // refused for good: nothing of this writer is written
-          this.#snapshots.pending.invalidate('another writer holds the log');
+          this.#snapshots.pending.invalidate(
+            error instanceof RecordsLockedError
+              ? 'another writer holds the log'
+              : 'the log is not the one this instance read',
+          );
+          // A conflict is found under the lock: released at once, the log is someone else's.
+          if (error instanceof RecordsConflictError) await this.#lock?.release();
           this.#loop.refuse(error);
           return;
         }

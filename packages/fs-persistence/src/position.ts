@@ -147,7 +147,7 @@ export async function checkPosition(
  * is shorter than the position (truncated), it is another file (rewritten, repaired, replaced),
  * or the line before the position changed.
  */
-async function positionMismatch(
+export async function positionMismatch(
   ops: FileOperations,
   fd: number,
   end: number,
@@ -171,6 +171,17 @@ async function positionMismatch(
     return 'the line before it changed (the log was rewritten or repaired in place)';
   }
   return null;
+}
+
+/** Where a read of a log that does not exist, or is empty, stands: any empty log matches it. */
+export const EMPTY_LOG: FilePosition = { offset: 0, fingerprint: '', log: '' };
+
+/**
+ * The log as a read saw it: the position at `end`, the stable end it read to (a torn last line
+ * left out, see `stableEnd`), of the log open at `fd`. An empty log is {@link EMPTY_LOG}.
+ */
+export function positionRead(ops: FileOperations, fd: number, end: number): Promise<FilePosition> {
+  return end === 0 ? Promise.resolve(EMPTY_LOG) : positionAt(ops, fd, end, end);
 }
 
 /**

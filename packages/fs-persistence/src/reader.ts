@@ -4,6 +4,7 @@ import type { BlobStore } from './blobs/blob-store.js';
 import { recordBatchesOfBlock } from './block-records.js';
 import { errorCode, type FileOperations } from './file-operations.js';
 import { lineBlocks, MAX_LINE_BYTES } from './line-reader.js';
+import { EMPTY_LOG, type FilePosition, positionRead } from './position.js';
 import { inspectTail } from './tail.js';
 import type { WriterState } from './writer.js';
 
@@ -30,6 +31,11 @@ export interface ReadSource<R extends AgentRecordEnvelope> {
   serialize(record: R): string;
   /** The refusal the writer will meet writing these records, if any. */
   refusalIn(records: readonly R[]): Promise<Error | null>;
+  /**
+   * Hears where a read of the file, before this instance writes it, stands (the fence the
+   * writer's first open checks): the end it reads to, or `EMPTY_LOG` for no log.
+   */
+  read?(log: FilePosition): void;
 }
 
 /** What a reader adds to the file: a rewrite to read instead of it, then lines after. */
@@ -103,17 +109,25 @@ export async function openView<R extends AgentRecordEnvelope>(
       continue; // the writer may have moved on meanwhile: take its state again
     }
     let fd: number | null = null;
+    let read: FilePosition | undefined;
     try {
       fd = await ops.open(source.file, 'r');
       // Not written by this instance yet: stop before a torn last line, the only bytes the
       // writer's first open may change (it cuts them and appends in their place).
-      if (view.durableEnd === undefined) view.durableEnd = await stableEnd(ops, fd);
+      if (view.durableEnd === undefined) {
+        view.durableEnd = await stableEnd(ops, fd);
+        if (source.read && view.durableEnd !== undefined) {
+          read = await positionRead(ops, fd, view.durableEnd);
+        }
+      }
     } catch (error) {
       if (fd !== null) await ops.close(fd).catch(() => {});
       if (errorCode(error) !== 'ENOENT') throw error;
       fd = null;
+      if (view.durableEnd === undefined) read = EMPTY_LOG;
     }
     if (view.generation === writer.generation && view.opens === writer.opens) {
+      if (read) source.read?.(read);
       return { fd, view };
     }
     if (fd !== null) await ops.close(fd).catch(() => {});
@@ -121,7 +135,7 @@ export async function openView<R extends AgentRecordEnvelope>(
 }
 
 /** The end of the file's last complete line (or of a last line that is complete JSON). */
-async function stableEnd(ops: FileOperations, fd: number): Promise<number | undefined> {
+export async function stableEnd(ops: FileOperations, fd: number): Promise<number | undefined> {
   try {
     const tail = await inspectTail(ops, fd, MAX_LINE_BYTES);
     // An over-long last line is read to its end, where the line reader reports it.

@@ -1,7 +1,9 @@
 import { constants } from 'node:fs';
 import path from 'node:path';
 import type { ErrorReporter } from '@agent-records/backend-kit';
+import { RecordsConflictError } from '@agent-records/types';
 import { replaceAtomically, WRITE_CHUNK_BYTES } from './atomic-replace.js';
+import { divergenceFrom } from './fence.js';
 import { errorCode, type FileOperations, syncDirectory, writeFully } from './file-operations.js';
 import { type FilePosition, fingerprintOf, identityOf, positionAt } from './position.js';
 import { recoverTail } from './recovery.js';
@@ -117,6 +119,8 @@ export class LogWriter implements WriterState {
   #inFlightBuffer: Buffer | null = null;
   #inFlightStart = 0;
   #inFlightLines: readonly string[] | null = null;
+  /** The log as this instance last read it before opening it, which the open must find. */
+  #expected: FilePosition | null = null;
 
   constructor(file: string, ops: FileOperations, options: LogWriterOptions) {
     this.#file = file;
@@ -144,6 +148,17 @@ export class LogWriter implements WriterState {
     return this.#fd === null ? undefined : this.#durableSize;
   }
 
+  /**
+   * The fence: the log as a read of this instance saw it (see `positionRead`), before the writer
+   * opens it. The next open, under the lock, checks that the log is still that one (see
+   * `divergenceFrom`): else the state read from it no longer matches the log, and the open
+   * fails with `RecordsConflictError`, writing nothing and creating no file. Without a read,
+   * nothing is checked: the writer appends to whatever the log holds.
+   */
+  expect(read: FilePosition): void {
+    this.#expected = read;
+  }
+
   /** Opens (creating it, and syncing its directory, when new) and recovers the log's tail. */
   open(): Promise<void> {
     this.#opens++;
@@ -158,15 +173,28 @@ export class LogWriter implements WriterState {
     const dir = path.dirname(this.#file);
     await this.#ops.mkdir(dir, this.#options.dirMode);
     await this.#options.prepare();
-    let fd: number;
-    try {
-      fd = await this.#ops.open(this.#file, 'wx', this.#options.fileMode);
-      await syncDirectory(this.#ops, dir);
-    } catch (error) {
-      if (errorCode(error) !== 'EEXIST') throw error;
-      fd = await this.#ops.open(this.#file, 'r+');
+    const expected = this.#expected;
+    let fd: number | null = null;
+    // A log read with records must still be there: it is never created again, empty.
+    if (expected === null || expected.offset === 0) {
+      try {
+        fd = await this.#ops.open(this.#file, 'wx', this.#options.fileMode);
+        await syncDirectory(this.#ops, dir);
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST') throw error;
+      }
+    }
+    if (fd === null) {
+      try {
+        fd = await this.#ops.open(this.#file, 'r+');
+      } catch (error) {
+        if (expected === null || errorCode(error) !== 'ENOENT') throw error;
+        throw this.#conflict('it does not exist any more (deleted or moved)');
+      }
     }
     try {
+      const diverged = expected && (await divergenceFrom(this.#ops, fd, expected));
+      if (diverged) throw this.#conflict(diverged);
       const end = await recoverTail(
         this.#ops,
         fd,
@@ -182,7 +210,16 @@ export class LogWriter implements WriterState {
       await this.#ops.close(fd).catch(() => {});
       throw error;
     }
+    this.#expected = null;
     this.#fd = fd;
+  }
+
+  #conflict(why: string): RecordsConflictError {
+    return new RecordsConflictError(
+      `${this.#file} is not the log this instance read: ${why}. What it read no longer matches ` +
+        'the log, so nothing it queued was written, and it writes nothing more. Open the ' +
+        'session again and replay it to go on from the log as it is now.',
+    );
   }
 
   /**
