@@ -78,6 +78,75 @@ describe('stringifyInSlices', () => {
     );
   });
 
+  it("gives the same with a first part written on the caller's stack (syncUnits)", async () => {
+    await fc.assert(
+      fc.asyncProperty(jsonish, fc.nat(400), async (value, syncUnits) => {
+        let result: { text: string | undefined } | { error: string };
+        try {
+          result = { text: await stringifyInSlices(value, { sliceMs: 0, syncUnits }) };
+        } catch (error) {
+          result = { error: (error as Error).constructor.name };
+        }
+        expect(result).toEqual(expected(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes a value whose text fits syncUnits before it returns: later mutations are not seen', async () => {
+    const state = { messages: Array.from({ length: 300 }, (_, i) => `${i}:${'x'.repeat(500)}`) };
+    const before = JSON.stringify(state);
+    let pauses = 0;
+    const done = stringifyInSlices(state, {
+      syncUnits: 256 * 1024,
+      yieldToEventLoop: async () => {
+        pauses++;
+      },
+    });
+    state.messages.push('after');
+    state.messages[0] = 'changed';
+    expect(await done).toBe(before);
+    expect(pauses).toBe(0);
+  });
+
+  it('a value larger than syncUnits is serialised in slices after the current task, as without it', async () => {
+    const state = {
+      history: Array.from({ length: 20_000 }, (_, i) => ({ i, text: `m${i}` })),
+      long: 'y'.repeat(300_000),
+    };
+    for (const value of [state, state.long]) {
+      let pauses = 0;
+      const done = stringifyInSlices(value, {
+        sliceMs: 1,
+        syncUnits: 64 * 1024,
+        yieldToEventLoop: () => {
+          pauses++;
+          return new Promise((resolve) => setImmediate(resolve));
+        },
+      });
+      expect(pauses).toBe(1); // it gave up on the caller's stack and yielded
+      expect(await done).toBe(JSON.stringify(value));
+    }
+  });
+
+  it("with syncUnits, a resolved root's value is not asked for toJSON, and errors are JSON.stringify's", async () => {
+    const returnsToJSON = { toJSON: () => ({ toJSON: () => 'inner' }) };
+    const options = { syncUnits: 1000, sliceMs: 0 };
+    expect(await stringifyInSlices(resolveRootToJSON(returnsToJSON), options)).toBe(
+      JSON.stringify(returnsToJSON),
+    );
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    await expect(stringifyInSlices({ a: cycle }, options)).rejects.toThrow(TypeError);
+    await expect(stringifyInSlices({ n: 1n }, options)).rejects.toThrow(TypeError);
+    const thrown = resolveRootToJSON({
+      toJSON: () => {
+        throw new Error('not now');
+      },
+    });
+    await expect(stringifyInSlices(thrown, options)).rejects.toThrow('not now');
+  });
+
   it("runs the root toJSON once, when resolved, and not the returned value's own", async () => {
     let live = ['a'];
     let calls = 0;
