@@ -2,10 +2,13 @@
 // write returns short, fails with EAGAIN, or the seam throws at once. Every record lands once.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { AgentRecordEnvelope } from '@agent-records/types';
 import { describe, expect, it } from 'vitest';
 import { useTempDir } from '../test/temp-dir.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+
+type Rec = AgentRecordEnvelope & { n?: number; text?: string };
 
 const tmp = useTempDir('fs-writer-');
 
@@ -46,7 +49,7 @@ describe('the durable write of one batch', () => {
       const file = path.join(tmp.dir, 'log.jsonl');
       const ops = oneOddWrite(odd);
       const reports: string[] = [];
-      const log = new FileSystemAgentRecordPersistence(file, {
+      const log = new FileSystemAgentRecordPersistence<Rec>(file, {
         fileOperations: ops,
         onError: (error) => reports.push(error.message),
       });
@@ -67,7 +70,7 @@ describe('the durable write of one batch', () => {
   it('a seam whose write throws at once: a failed flush, then the retry writes the record once', async () => {
     const file = path.join(tmp.dir, 'log.jsonl');
     const ops = oneOddWrite('throws');
-    const log = new FileSystemAgentRecordPersistence(file, {
+    const log = new FileSystemAgentRecordPersistence<Rec>(file, {
       fileOperations: ops,
       onError: () => {},
     });
