@@ -74,4 +74,40 @@ describe('AgentRecords snapshots on the file backend', () => {
     await full.records.close();
     expect(warnings).toEqual([]);
   });
+  it('a host that mutates nested state after logRecord, take() a shallow copy, resumes equal to the live one', async () => {
+    // The red team's pattern (logRecord, then push into a shared array; take() copies only the
+    // top level): a snapshot must hold the state as of the call that took it.
+    const open = () => {
+      const state = { messages: [] as string[] };
+      const records = new AgentRecords<AgentRecord>({
+        persistence: new FileSystemAgentRecordStore(temp.dir).open('mutating'),
+        protocolVersion: '1.0',
+        restore: (record) => {
+          if (record.type === 'turn.prompt') state.messages.push(String(record.content));
+        },
+        snapshots: {
+          take: () => ({ ...state }),
+          restore: (saved) => {
+            state.messages = [...(saved as typeof state).messages];
+          },
+          version: 1,
+          everyRecords: 10,
+        },
+      });
+      return { records, state };
+    };
+    const live = open();
+    await live.records.replay();
+    for (let i = 0; i < 25; i++) {
+      live.records.logRecord({ type: 'turn.prompt', turn_id: 't', content: `m${i}` });
+      live.state.messages.push(`m${i}`);
+    }
+    await live.records.close();
+
+    const resumed = open();
+    const result = await resumed.records.replay();
+    expect(result.fromSnapshot).toBeDefined();
+    expect(resumed.state.messages).toEqual(live.state.messages);
+    await resumed.records.close();
+  });
 });
