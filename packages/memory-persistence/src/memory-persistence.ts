@@ -76,6 +76,13 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   #episode: Error | null = null;
   /** Refused for good (another writer holds the session, or it was deleted): nothing is written. */
   #refusal: RecordsLockedError | RecordsConflictError | null = null;
+  /**
+   * The read fence, as on fs and pg: the log as a read saw it while this persistence did not hold
+   * the session and had nothing queued (a replay). When it then takes the session to write, the
+   * log must still be that one: another writer's records or rewrite in between mean the state it
+   * rebuilt no longer matches the log.
+   */
+  #readAt: { generation: number; records: number } | null = null;
   #writeScheduled = false;
   #closed = false;
   readonly #snapshots: PendingSnapshots;
@@ -253,6 +260,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   async *read(): AsyncIterable<R> {
     const fault = this.#takeFault('read');
     if (fault) throw fault;
+    this.#noteRead();
     // Take the queue as it is now, so appends made while iterating do not shift the view.
     const pending = [...this.#pending];
     let base: readonly R[] = this.#log.records;
@@ -282,6 +290,7 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
   async *readFrom(position: RecordsPosition | null): AsyncIterable<RecordsBatch<R>> {
     const fault = this.#takeFault('read');
     if (fault) throw fault;
+    this.#noteRead();
     let rewritePending = false;
     let records: R[] = [];
     for (const entry of this.#pending) {
@@ -360,6 +369,12 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
     }
   }
 
+  /** Notes where a read before this persistence writes (a replay) found the log: the fence. */
+  #noteRead(): void {
+    if (this.#log.writer === this || this.#pending.length > 0) return;
+    this.#readAt = { generation: this.#log.generation, records: this.#log.records.length };
+  }
+
   /**
    * True when this persistence may write the log: it holds the session, or takes it now that
    * nobody does. Otherwise it is refused for good, as the file backend refuses a second writer:
@@ -368,8 +383,12 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
    */
   #holdsLog(): boolean {
     const log = this.#log;
-    if (!log.deleted && (log.writer === null || log.writer === this)) {
+    const read = log.writer === this ? null : this.#readAt;
+    const diverged =
+      read !== null && (read.generation !== log.generation || read.records !== log.records.length);
+    if (!log.deleted && !diverged && (log.writer === null || log.writer === this)) {
       log.writer = this;
+      this.#readAt = null;
       return true;
     }
     const operations = this.#pending.filter((entry) => entry.op !== 'mark').length;
@@ -380,12 +399,20 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
             'gone) and nothing more will be. Open the session again (it starts empty) and replay ' +
             'it before writing.',
         )
-      : new RecordsLockedError(
-          'The session is being written by another open persistence of this store; only one ' +
-            `writer may append to a session, so this one's ${operations} queued operations were ` +
-            'not written and nothing more will be. Close the other writer first, or open this ' +
-            'one only to read.',
-        );
+      : diverged
+        ? new RecordsConflictError(
+            `The session was written by another persistence after this one read it (${read.records} ` +
+              `records then, ${log.records.length} now; rewrites since: ` +
+              `${log.generation - read.generation}), so its ${operations} queued operations were ` +
+              'not written (the state they build on no longer matches the log) and nothing more ' +
+              'will be. Open the session again and replay it before writing.',
+          )
+        : new RecordsLockedError(
+            'The session is being written by another open persistence of this store; only one ' +
+              `writer may append to a session, so this one's ${operations} queued operations were ` +
+              'not written and nothing more will be. Close the other writer first, or open this ' +
+              'one only to read.',
+          );
     this.#refusal = refusal;
     this.#episode = null; // nothing is left to retry
     this.#pending = [];

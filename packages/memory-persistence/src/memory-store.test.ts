@@ -229,6 +229,42 @@ describe('InMemoryAgentRecordStore', () => {
       expect(await store.list()).toEqual([]);
       expect(store.open<Rec>('d1').records).toEqual([]);
     });
+
+    it('the read fence: a session written or rewritten by another persistence after this one read it refuses its next write (RecordsConflictError), as fs and pg do', async () => {
+      for (const other of ['append', 'rewrite'] as const) {
+        const store = new InMemoryAgentRecordStore();
+        await write(store, 'f', 1_000, rec(1));
+        const { seen, onError } = heard();
+        const resumed = store.open<Rec>('f', { onError });
+        expect(await all(resumed)).toEqual([rec(1)]);
+        const another = store.open<Rec>('f');
+        if (other === 'append') another.append(rec(50));
+        else another.rewrite([rec(60)]);
+        await another.close();
+        const before = store.open<Rec>('f').records;
+        resumed.append(rec(2));
+        await expect(resumed.flush()).rejects.toBeInstanceOf(RecordsConflictError);
+        await expect(resumed.close()).rejects.toBeInstanceOf(RecordsConflictError);
+        expect(seen.map((r) => r.error)).toEqual([expect.any(RecordsConflictError)]);
+        expect(seen[0]?.error.message).toMatch(/after this one read it/);
+        expect(store.open<Rec>('f').records).toEqual(before);
+      }
+    });
+
+    it('the read fence lets through what is not a divergence: a read of a log nobody wrote since, and a write after its own writes', async () => {
+      const store = new InMemoryAgentRecordStore();
+      await write(store, 'g', 1_000, rec(1));
+      const resumed = store.open<Rec>('g');
+      expect(await all(resumed)).toEqual([rec(1)]);
+      const reader = store.open<Rec>('g');
+      expect(await all(reader)).toEqual([rec(1)]); // another read changes nothing
+      resumed.append(rec(2));
+      await resumed.flush();
+      expect(await all(resumed)).toEqual([rec(1), rec(2)]); // read while holding the session
+      resumed.append(rec(3));
+      await expect(resumed.close()).resolves.toBeUndefined();
+      expect(store.open<Rec>('g').records).toEqual([rec(1), rec(2), rec(3)]);
+    });
   });
 
   it('a session with only a title is listed (records 0, bytes 0), as fs and pg list it, and can be deleted', async () => {
