@@ -11,11 +11,12 @@ import type { WriterState } from './writer.js';
 /** Characters of restored blobs after which a read yields the records it has so far. */
 export const RESTORED_CHARS_PER_BATCH = 4 * 1024 * 1024;
 /**
- * Bytes a read asks the file for at a time (two such buffers take turns, see readLineBlocks): a
- * quarter as many reads, event-loop turns and line-block steps as with the line reader's default
- * 256 KiB. Batches stay one per 64 KiB piece.
+ * Bytes a read asks the file for at a time (two such buffers take turns, see readLineBlocks). The
+ * host's event loop gets a turn only between reads, so this bounds the stall a replay causes:
+ * 256 KiB kept the bench's longest stall at 6-9 ms; 1 MiB (a quarter as many reads and turns) made
+ * it 17-19 ms for no wall-time gain that showed above the noise (interleaved runs, 2026-11-29).
  */
-const READ_CHUNK_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 256 * 1024;
 /** Records of a queued rewrite converted per batch. */
 const REWRITE_RECORDS_PER_BATCH = 1000;
 
