@@ -383,7 +383,8 @@ export class InMemoryAgentRecordPersistence<R extends AgentRecordEnvelope = Agen
    */
   #holdsLog(): boolean {
     const log = this.#log;
-    const read = log.writer === this ? null : this.#readAt;
+    // Noted only while this persistence did not hold the session, cleared once it takes it.
+    const read = this.#readAt;
     const diverged =
       read !== null && (read.generation !== log.generation || read.records !== log.records.length);
     if (!log.deleted && !diverged && (log.writer === null || log.writer === this)) {
