@@ -25,8 +25,9 @@ import {
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { WriterLock } from './lock.js';
+import { PendingLines } from './pending-lines.js';
 import type { FilePosition } from './position.js';
-import { linesOf, type QueuedEntry, splitBatch } from './queue-entries.js';
+import { type QueuedEntry, splitBatch } from './queue-entries.js';
 import { readFromPosition } from './read-from.js';
 import { type ReadSource, readQueuedAndDurable } from './reader.js';
 import { removeAbandonedRewrites } from './recovery.js';
@@ -94,6 +95,8 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
   readonly #blobs: BlobStore | null;
   /** Lines (and marks) to append and rewrites; a rewrite supersedes what is before it once it lands. */
   readonly #queue = new OperationQueue<R, QueuedEntry>();
+  /** The queued lines' bytes, which the queue's entries point into. */
+  readonly #pending = new PendingLines();
   readonly #loop: WriterLoop;
   readonly #writer: LogWriter;
   /** The summary file beside the log, or null with `summary: false`. */
@@ -132,11 +135,21 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     if (this.#closed)
       throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
     const line = serializeRecord(record, this.#blobs?.replacer);
-    // The bound counts UTF-8 bytes; records it drops are one report for the next flush().
-    const bytes = Buffer.byteLength(line, 'utf8');
-    this.#loop.admit(bytes, this.#maxPendingBytes, this.#blobs?.pendingBytes ?? 0);
-    if (this.#loop.refusal) return; // refused for good; flush() and close() say so
-    this.#queue.append(line);
+    // Encoded at once (see PendingLines); the bound counts its UTF-8 bytes, and records it drops
+    // are one report for the next flush().
+    const start = this.#pending.add(line);
+    const bytes = this.#pending.end - start - 1;
+    try {
+      this.#loop.admit(bytes, this.#maxPendingBytes, this.#blobs?.pendingBytes ?? 0);
+    } catch (error) {
+      this.#pending.removeLast(start);
+      throw error;
+    }
+    if (this.#loop.refusal) {
+      this.#pending.removeLast(start);
+      return; // refused for good; flush() and close() say so
+    }
+    this.#queue.append(start);
     this.#loop.enqueue(1, bytes);
     this.#loop.schedule();
   }
@@ -272,7 +285,7 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
       queued: () =>
         this.#queue
           .unwritten()
-          .map((batch) => ({ rewrite: batch.rewrite, appends: linesOf(batch.appends) })),
+          .map((batch) => ({ rewrite: batch.rewrite, appends: this.#bytesOf(batch.appends) })),
       serialize: (record) => serializeRecord(record, this.#blobs?.replacer),
       refusalIn,
       read: this.#read,
@@ -320,21 +333,27 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
         // A batch's operations end in the same turn as the next take: a flush begun after them
         // is answered by the next batch, its own attempt (see `WriterLoop.fail`).
         if (batch.rewrite) {
-          if (await this.#rewrite(batch.rewrite)) this.#loop.complete(this.#queue.written());
-          else this.#loop.discard(this.#queue.requeue({ dropRewrite: true }));
+          if (await this.#rewrite(batch.rewrite)) {
+            this.#loop.complete(this.#queue.written());
+            this.#releaseLines(0); // the superseded lines, once nothing else waits
+          } else this.#loop.discard(this.#queue.requeue({ dropRewrite: true }));
         } else {
           // A title first (durably, in the summary file: if that fails, the whole batch is
           // retried, so no line is written twice), then the lines; inline: one hop fewer.
-          const { lines, title } = splitBatch(batch.appends);
+          const { first, last, lines, title } = splitBatch(batch.appends);
           if (title !== undefined) await this.#summary?.writeTitle(title);
-          if (lines.length > 0) await this.#writer.append(lines, this.#flushBlobs);
+          if (lines > 0) {
+            await this.#writer.append(this.#pending.views(first, last), this.#flushBlobs);
+          }
           const done = this.#queue.written(); // the summary update is not waited for
-          if (lines.length > 0) this.#summary?.appended(lines.length, this.#writer.durableEnd ?? 0);
+          if (lines > 0) this.#summary?.appended(lines, this.#writer.durableEnd ?? 0);
+          this.#releaseLines(last);
           this.#loop.complete(done);
         }
       } catch (error) {
         if (error instanceof RecordsLockedError || error instanceof RecordsConflictError) {
           this.#queue.clear(); // refused for good: nothing of this writer is written
+          this.#pending.clear();
           this.#snapshots.pending.invalidate(
             error instanceof RecordsLockedError
               ? 'another writer holds the log'
@@ -398,6 +417,20 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     }
     this.#summary?.rewritten(records.length, this.#writer.durableEnd ?? 0);
     return true;
+  }
+
+  /**
+   * Lets go of the queued bytes that are done with: every block before the line at `done`
+   * (written), or all of them once nothing is queued (a written rewrite superseded the rest).
+   */
+  #releaseLines(done: number): void {
+    this.#pending.releaseBefore(this.#queue.empty ? this.#pending.end : done);
+  }
+
+  /** The bytes of a queued batch's lines (for a reader: views stay valid once written). */
+  #bytesOf(entries: readonly QueuedEntry[]): Buffer[] {
+    const { first, last, lines } = splitBatch(entries);
+    return lines === 0 ? [] : this.#pending.views(first, last);
   }
 
   // Made once, not per batch. Blobs the lines point at are durable before them (none: undefined).

@@ -7,36 +7,43 @@ export interface TitleMark {
   readonly title: string;
 }
 
-export type QueuedEntry = string | TitleMark;
+/**
+ * A queued line is its stream offset in `PendingLines` (a number: no object per record, and the
+ * line itself off the JS heap); or a title.
+ */
+export type QueuedEntry = number | TitleMark;
 
 /** A batch of entries as the writer handles it. */
 export interface SplitBatch {
-  lines: readonly string[];
+  /** Stream offsets of the batch's first and last lines (-1: no line). */
+  first: number;
+  last: number;
+  /** How many lines. */
+  lines: number;
   /** The newest title in the batch. */
   title: string | undefined;
 }
 
+/**
+ * The lines and the newest title of a batch. The lines of a batch are consecutive in the stream
+ * (the queue hands out appends in the order they were added; appends a written rewrite
+ * superseded are all before it), so the first and last say which bytes to write.
+ */
 export function splitBatch(entries: readonly QueuedEntry[]): SplitBatch {
-  let titles = 0;
+  let first = -1;
+  let last = -1;
+  let lines = 0;
   let title: string | undefined;
   // An index loop: per batch, and a for-of allocates until optimised.
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as QueuedEntry;
-    if (typeof entry !== 'string') {
-      titles++;
+    if (typeof entry === 'number') {
+      if (first === -1) first = entry;
+      last = entry;
+      lines++;
+    } else {
       title = entry.title;
     }
   }
-  // Lines only (every durable append): the batch as it is, no copy.
-  if (titles === 0) return { lines: entries as readonly string[], title };
-  const lines: string[] = [];
-  for (const entry of entries) if (typeof entry === 'string') lines.push(entry);
-  return { lines, title };
-}
-
-/** The lines among `entries` (what a reader reads of the queue). */
-export function linesOf(entries: readonly QueuedEntry[]): string[] {
-  const lines: string[] = [];
-  for (const entry of entries) if (typeof entry === 'string') lines.push(entry);
-  return lines;
+  return { first, last, lines, title };
 }

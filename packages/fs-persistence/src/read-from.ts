@@ -21,6 +21,7 @@ import {
   queuedRewriteBatches,
   RESTORED_CHARS_PER_BATCH,
   type ReadSource,
+  recordsOfQueuedLines,
 } from './reader.js';
 
 const NEWLINE = 0x0a;
@@ -58,7 +59,9 @@ export async function* readFromPosition<R extends AgentRecordEnvelope>(
     const queued: R[] = [];
     if (view.base)
       for (const records of queuedRewriteBatches(source, view.base)) queued.push(...records);
-    for (const lines of view.pending) for (const line of lines) queued.push(JSON.parse(line));
+    for (const bytes of view.pending) {
+      for (const record of recordsOfQueuedLines<R>(bytes)) queued.push(record);
+    }
     if (queued.length > 0) yield { records: await restored(source, queued), end: null };
   } finally {
     if (fd !== null) await source.ops.close(fd).catch(() => {});

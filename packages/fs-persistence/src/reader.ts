@@ -8,6 +8,8 @@ import { EMPTY_LOG, type FilePosition, positionRead } from './position.js';
 import { inspectTail } from './tail.js';
 import type { WriterState } from './writer.js';
 
+const NEWLINE = 0x0a;
+
 /** Characters of restored blobs after which a read yields the records it has so far. */
 export const RESTORED_CHARS_PER_BATCH = 4 * 1024 * 1024;
 /**
@@ -26,8 +28,11 @@ export interface ReadSource<R extends AgentRecordEnvelope> {
   ops: FileOperations;
   blobs: BlobStore | null;
   writer: WriterState;
-  /** The queued and in-flight work, oldest first, taken at the instant it is called. */
-  queued(): readonly QueuedBatch<R, string>[];
+  /**
+   * The queued and in-flight work, oldest first, taken at the instant it is called; each batch's
+   * appends as the bytes the writer will write (whole lines, each with its newline).
+   */
+  queued(): readonly QueuedBatch<R, Buffer>[];
   /** How a queued rewrite's records become lines (as the writer will write them). */
   serialize(record: R): string;
   /** The refusal the writer will meet writing these records, if any. */
@@ -42,24 +47,39 @@ export interface ReadSource<R extends AgentRecordEnvelope> {
 /** What a reader adds to the file: a rewrite to read instead of it, then lines after. */
 interface QueuedView<R> {
   base: readonly R[] | null;
-  pending: (readonly string[])[];
+  /** The queued lines' bytes (see {@link recordsOfQueuedLines}). */
+  pending: Buffer[];
 }
 
 /** The log the queued work will leave, rewrites in `refused` read as if never called. */
 function viewOf<R>(
-  batches: readonly QueuedBatch<R, string>[],
+  batches: readonly QueuedBatch<R, Buffer>[],
   refused: ReadonlySet<readonly R[]>,
 ): QueuedView<R> {
   let base: readonly R[] | null = null;
-  let pending: (readonly string[])[] = [];
+  let pending: Buffer[] = [];
   for (const batch of batches) {
     if (batch.rewrite && !refused.has(batch.rewrite)) {
       base = batch.rewrite;
       pending = [];
     }
-    if (batch.appends.length > 0) pending.push(batch.appends);
+    for (const bytes of batch.appends) pending.push(bytes);
   }
   return { base, pending };
+}
+
+/**
+ * The records of queued lines' bytes (see `PendingLines`): lines this backend serialised itself,
+ * so each is a record; decoded a line at a time.
+ */
+export function recordsOfQueuedLines<R>(bytes: Buffer): R[] {
+  const records: R[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    const end = bytes.indexOf(NEWLINE, start);
+    records.push(JSON.parse(bytes.toString('utf8', start, end)) as R);
+    start = end + 1;
+  }
+  return records;
 }
 
 export interface ReadView<R> extends QueuedView<R> {
@@ -165,7 +185,7 @@ async function* rawBatches<R extends AgentRecordEnvelope>(
     } else if (view.base) {
       yield* queuedRewriteBatches(source, view.base);
     }
-    for (const lines of view.pending) yield lines.map((line) => JSON.parse(line) as R);
+    for (const bytes of view.pending) yield recordsOfQueuedLines<R>(bytes);
   } finally {
     if (fd !== null) await source.ops.close(fd).catch(() => {});
   }

@@ -9,57 +9,21 @@ import { type FilePosition, fingerprintOf, identityOf, positionAt } from './posi
 import { recoverTail } from './recovery.js';
 
 /**
- * Enough of a line's start or end, as bytes, for an identity or a fingerprint (which hash at most
- * 4096 bytes): 8192 UTF-16 units are at least 8192 bytes, so the part hashed never reaches the
- * cut, where half a surrogate pair would be encoded differently from the file.
- */
-const head = (line: string) => Buffer.from(line.length > 8192 ? line.slice(0, 8192) : line);
-const lineTail = (line: string) =>
-  Buffer.from(`${line.length > 8192 ? line.slice(-8192) : line}\n`);
-
-/**
- * A batch that is one buffer (up to ~1 MiB of text) goes by one write on the `O_DSYNC`
+ * A batch of up to WRITE_CHUNK_BYTES (1 MiB), or of one line, goes by one write on the `O_DSYNC`
  * descriptor: the write and its data sync in one system call, one thread-pool round trip instead
  * of two. `scripts/measure-dsync-crossover.mjs` found one O_DSYNC write 0.92-0.98x write +
- * fdatasync from 4 KiB to 4 MiB; a batch of several buffers would sync each, so it writes them
+ * fdatasync from 4 KiB to 4 MiB; a larger batch would sync each buffer, so it writes them
  * plainly and fdatasyncs once.
  */
 /** Absent where the platform has no O_DSYNC (Windows): every batch then writes and fdatasyncs. */
 const O_DSYNC: number | undefined = constants.O_DSYNC;
 
 const NEWLINE = 0x0a;
+const NEWLINE_BYTES = Buffer.from([NEWLINE]);
 
-/**
- * Where a write buffer that starts at line `from` ends: lines are added while it holds fewer
- * than WRITE_CHUNK_BYTES UTF-16 units (`used` of them already), so the last may go past it.
- */
-function chunkEnd(lines: readonly string[], from: number, used: number): number {
-  let next = from;
-  while (next < lines.length && used < WRITE_CHUNK_BYTES)
-    used += (lines[next++] as string).length + 1;
-  return next;
-}
-
-/**
- * Lines `from` to `to` (excluded) as UTF-8, each with its newline, after one when
- * `newlineFirst`: written into one buffer, with no joined string built and copied first.
- */
-function encodeLines(
-  lines: readonly string[],
-  from: number,
-  to: number,
-  newlineFirst: boolean,
-): Buffer {
-  let size = newlineFirst ? 1 : 0;
-  for (let i = from; i < to; i++) size += Buffer.byteLength(lines[i] as string, 'utf8') + 1;
-  const buffer = Buffer.allocUnsafe(size);
-  let at = 0;
-  if (newlineFirst) buffer[at++] = NEWLINE;
-  for (let i = from; i < to; i++) {
-    at += buffer.write(lines[i] as string, at, 'utf8');
-    buffer[at++] = NEWLINE;
-  }
-  return buffer;
+/** The last line of `view` (which ends with a newline), newline included. */
+function lastLineOf(view: Buffer): Buffer {
+  return view.subarray(view.lastIndexOf(NEWLINE, view.length - 2) + 1);
 }
 
 /** The writer's state as a reader must see it, at one instant (see `reader.ts`). */
@@ -110,15 +74,16 @@ export class LogWriter implements WriterState {
   #identity = '';
   #fingerprint = '';
   /**
-   * The last line written, when its fingerprint is not computed yet: hashed only when a position
-   * is asked for (a snapshot), not on every durable append's path.
+   * The last line written (a view of the queue's bytes, newline included), when its fingerprint
+   * is not computed yet: hashed only when a position is asked for (a snapshot), not on every
+   * durable append's path.
    */
-  #lastLine: string | null = null;
+  #lastLine: Buffer | null = null;
   /** The batch whose O_DSYNC write is in flight (see #writeDurably): one at a time. */
   #inFlightFd = 0;
   #inFlightBuffer: Buffer | null = null;
   #inFlightStart = 0;
-  #inFlightLines: readonly string[] | null = null;
+  #inFlightViews: readonly Buffer[] | null = null;
   /** The log as this instance last read it before opening it, which the open must find. */
   #expected: FilePosition | null = null;
 
@@ -246,37 +211,47 @@ export class LogWriter implements WriterState {
    * Split in small parts, the one a durable append runs an async function with few locals: its
    * frame is allocated per call, and a smaller function is optimised sooner and more cheaply.
    */
-  append(lines: readonly string[], beforeWrite: () => Promise<void> | undefined): Promise<void> {
-    if (this.#dirty) return this.#cutThenAppend(lines, beforeWrite);
+  append(views: readonly Buffer[], beforeWrite: () => Promise<void> | undefined): Promise<void> {
+    if (this.#dirty) return this.#cutThenAppend(views, beforeWrite);
     const before = beforeWrite();
-    if (before !== undefined) return before.then(() => this.#appendAtEnd(lines));
-    return this.#appendAtEnd(lines);
+    if (before !== undefined) return before.then(() => this.#appendAtEnd(views));
+    return this.#appendAtEnd(views);
   }
 
   /** Cuts what a failed batch left past the durable end, then appends. */
   async #cutThenAppend(
-    lines: readonly string[],
+    views: readonly Buffer[],
     beforeWrite: () => Promise<void> | undefined,
   ): Promise<void> {
     await this.#ops.ftruncate(this.#fd as number, this.#durableSize);
     this.#dirty = false;
     await beforeWrite();
-    await this.#appendAtEnd(lines);
+    await this.#appendAtEnd(views);
   }
 
-  /** The file is at its durable end: the batch's first buffer is encoded, then written. */
-  #appendAtEnd(lines: readonly string[]): Promise<void> {
+  /**
+   * The file is at its durable end. `views` are the batch's lines as the queue keeps them (see
+   * `PendingLines`): whole lines, each with its newline, written from there with no copy.
+   */
+  #appendAtEnd(views: readonly Buffer[]): Promise<void> {
     const start = this.#durableSize;
     this.#dirty = true;
-    // Without a generator: a one-record batch (a durable append) is one Buffer and one write.
-    const newlineFirst = this.#needsNewline;
-    const next = chunkEnd(lines, 0, newlineFirst ? 1 : 0);
-    const first = encodeLines(lines, 0, next, newlineFirst);
     const syncFd = this.#syncFd;
-    if (syncFd !== null && next === lines.length && lines.length > 0) {
-      return this.#writeDurably(syncFd, first, start, lines);
+    if (syncFd !== null) {
+      // One buffer (a durable append, a small burst): as it is. A small burst whose lines fill
+      // more than one of the queue's blocks, or after the newline an unterminated last line
+      // lacks: joined, still one write.
+      if (views.length === 1 && !this.#needsNewline) {
+        return this.#writeDurably(syncFd, views[0] as Buffer, start, views);
+      }
+      let bytes = this.#needsNewline ? 1 : 0;
+      for (const view of views) bytes += view.length;
+      if (bytes <= WRITE_CHUNK_BYTES) {
+        const parts = this.#needsNewline ? [NEWLINE_BYTES, ...views] : views;
+        return this.#writeDurably(syncFd, Buffer.concat(parts, bytes), start, views);
+      }
     }
-    return this.#writeAndSync(this.#fd as number, lines, first, next, start);
+    return this.#writeAndSync(this.#fd as number, views, start);
   }
 
   /**
@@ -289,12 +264,12 @@ export class LogWriter implements WriterState {
     syncFd: number,
     buffer: Buffer,
     start: number,
-    lines: readonly string[],
+    views: readonly Buffer[],
   ): Promise<void> {
     this.#inFlightFd = syncFd;
     this.#inFlightBuffer = buffer;
     this.#inFlightStart = start;
-    this.#inFlightLines = lines;
+    this.#inFlightViews = views;
     let writing: Promise<number>;
     try {
       writing = this.#ops.write(syncFd, buffer, 0, buffer.length, start);
@@ -307,19 +282,19 @@ export class LogWriter implements WriterState {
   /** The O_DSYNC write returned `written` bytes: durable; a short write goes on from there. */
   readonly #durablyWritten = (written: number): Promise<void> | undefined => {
     const buffer = this.#inFlightBuffer as Buffer;
-    const lines = this.#inFlightLines as readonly string[];
+    const views = this.#inFlightViews as readonly Buffer[];
     const start = this.#inFlightStart;
     this.#inFlightBuffer = null;
-    this.#inFlightLines = null;
-    if (written < buffer.length) return this.#writeRest(buffer, written, start, lines);
-    this.#landed(lines, start + buffer.length);
+    this.#inFlightViews = null;
+    if (written < buffer.length) return this.#writeRest(buffer, written, start, views);
+    this.#landed(views, start + buffer.length);
     return undefined;
   };
 
   readonly #durableWriteFailed = (error: unknown): Promise<void> | undefined => {
     if (errorCode(error) === 'EAGAIN') return this.#durablyWritten(0); // writeFully retries it
     this.#inFlightBuffer = null;
-    this.#inFlightLines = null;
+    this.#inFlightViews = null;
     throw error;
   };
 
@@ -328,47 +303,37 @@ export class LogWriter implements WriterState {
     buffer: Buffer,
     written: number,
     start: number,
-    lines: readonly string[],
+    views: readonly Buffer[],
   ): Promise<void> {
     await writeFully(this.#ops, this.#inFlightFd, buffer.subarray(written), start + written);
-    this.#landed(lines, start + buffer.length);
+    this.#landed(views, start + buffer.length);
   }
 
   /**
-   * A batch of several buffers (or no O_DSYNC descriptor): `first`, then the lines from `next`
-   * in ~1 MiB buffers, each encoded when the one before it is written (encoding a 100k-record
-   * batch at once held the event loop 20-30 ms), then one fdatasync.
+   * A batch of several buffers (its lines span blocks of the queue, each at most ~1 MiB unless a
+   * single line is longer), or no O_DSYNC descriptor: plain writes, then one fdatasync.
    */
-  async #writeAndSync(
-    fd: number,
-    lines: readonly string[],
-    first: Buffer,
-    next: number,
-    start: number,
-  ): Promise<void> {
+  async #writeAndSync(fd: number, views: readonly Buffer[], start: number): Promise<void> {
     let position = start;
-    if (lines.length > 0) {
-      await writeFully(this.#ops, fd, first, position);
-      position += first.length;
+    if (this.#needsNewline && views.length > 0) {
+      await writeFully(this.#ops, fd, NEWLINE_BYTES, position);
+      position += 1;
     }
-    for (let from = next; from < lines.length; ) {
-      const to = chunkEnd(lines, from, 0);
-      const buffer = encodeLines(lines, from, to, false);
-      await writeFully(this.#ops, fd, buffer, position);
-      position += buffer.length;
-      from = to;
+    for (const view of views) {
+      await writeFully(this.#ops, fd, view, position);
+      position += view.length;
     }
     await this.#ops.fdatasync(fd);
-    this.#landed(lines, position);
+    this.#landed(views, position);
   }
 
   /** The batch is durable up to `end`. */
-  #landed(lines: readonly string[], end: number): void {
+  #landed(views: readonly Buffer[], end: number): void {
     this.#dirty = false;
-    if (lines.length > 0) {
+    if (views.length > 0) {
       // The log's first line was just written: the file has an identity from now on.
-      if (this.#durableSize === 0) this.#identity = identityOf(this.#ino, head(lines[0] as string));
-      this.#lastLine = lines[lines.length - 1] as string;
+      if (this.#durableSize === 0) this.#identity = identityOf(this.#ino, views[0] as Buffer);
+      this.#lastLine = lastLineOf(views[views.length - 1] as Buffer);
     }
     this.#durableSize = end;
     this.#needsNewline = false;
@@ -381,7 +346,7 @@ export class LogWriter implements WriterState {
   position(): FilePosition {
     if (this.#durableSize === 0) return { offset: 0, fingerprint: '', log: this.#identity };
     if (this.#lastLine !== null) {
-      this.#fingerprint = fingerprintOf(lineTail(this.#lastLine));
+      this.#fingerprint = fingerprintOf(this.#lastLine);
       this.#lastLine = null;
     }
     return { offset: this.#durableSize, fingerprint: this.#fingerprint, log: this.#identity };

@@ -1,0 +1,126 @@
+// The lines queued for the log, kept as the bytes the writer will write.
+
+const NEWLINE = 0x0a;
+/** The first block's size, and the smallest: an idle log holds no more than this. */
+const MIN_BLOCK_BYTES = 16 * 1024;
+/** The largest block made for many small lines (a longer line gets a block of its own size). */
+const MAX_BLOCK_BYTES = 1024 * 1024;
+
+interface Block {
+  /** Stream offset of `bytes[0]`. */
+  readonly base: number;
+  readonly bytes: Buffer;
+  /** Bytes of `bytes` holding lines; never rewritten once written (readers may hold views). */
+  used: number;
+}
+
+/**
+ * The queued lines as UTF-8, each followed by its newline, in the order they were added: one
+ * stream of bytes, exactly what the writer appends to the log, addressed by stream offsets.
+ *
+ * Why bytes and not strings: a line waits in the queue while the writer's previous batch is
+ * written and synced, so under a burst of logging most queued lines outlive a scavenge or two.
+ * Kept as strings they were copied by each scavenge and then promoted (the bench's batched
+ * append: ~4 MB survived per scavenge, scavenges of 10-17 ms, the longest event-loop stall). As
+ * bytes they are off the JS heap from the moment they are logged, encoded once, and written
+ * straight from here with no copy.
+ *
+ * The stream lives in blocks that are filled, never rewritten, and dropped once every line in
+ * them is written or superseded: a view handed out (to a write in flight, to a reader's view of
+ * the queue) stays valid for as long as it is held. A line never spans two blocks, and a block
+ * grows with the bytes waiting, from 16 KiB up to 1 MiB, so an idle log holds little.
+ */
+export class PendingLines {
+  /** Oldest first; the last one is being filled. */
+  #blocks: Block[] = [];
+  #end = 0;
+
+  /** The stream offset after the last line added. */
+  get end(): number {
+    return this.#end;
+  }
+
+  /** Adds `line` and its newline; returns the line's stream offset. */
+  add(line: string): number {
+    const start = this.#end;
+    let block = this.#blocks[this.#blocks.length - 1];
+    // At most 3 bytes per UTF-16 unit: the exact size is worked out only when that may not fit.
+    if (block === undefined || block.bytes.length - block.used < line.length * 3 + 1) {
+      const size = Buffer.byteLength(line, 'utf8') + 1;
+      if (block === undefined || block.bytes.length - block.used < size) {
+        block = this.#newBlock(start, size);
+      }
+    }
+    const written = block.bytes.write(line, block.used, 'utf8');
+    block.bytes[block.used + written] = NEWLINE;
+    block.used += written + 1;
+    this.#end = start + written + 1;
+    return start;
+  }
+
+  /** Takes back the last line added, which starts at `start` (a record the queue refused). */
+  removeLast(start: number): void {
+    const block = this.#blocks[this.#blocks.length - 1] as Block;
+    block.used = start - block.base;
+    this.#end = start;
+  }
+
+  /** The block holding the byte at stream offset `offset`. */
+  #blockAt(offset: number): Block {
+    for (let i = this.#blocks.length - 1; i >= 0; i--) {
+      const block = this.#blocks[i] as Block;
+      if (block.base <= offset) return block;
+    }
+    throw new Error(`no queued line at stream offset ${offset}`);
+  }
+
+  /**
+   * The bytes from the line at `first` to the end of the line at `last` (newline included), one
+   * view per block they span. Each view holds whole lines.
+   */
+  views(first: number, last: number): Buffer[] {
+    const lastBlock = this.#blockAt(last);
+    const lastAt = last - lastBlock.base;
+    const end = lastBlock.bytes.indexOf(NEWLINE, lastAt) + 1 + lastBlock.base;
+    const views: Buffer[] = [];
+    for (let i = this.#blocks.indexOf(this.#blockAt(first)); i < this.#blocks.length; i++) {
+      const block = this.#blocks[i] as Block;
+      const from = Math.max(first, block.base) - block.base;
+      const to = Math.min(end, block.base + block.used) - block.base;
+      if (to > from) views.push(block.bytes.subarray(from, to));
+      if (block === lastBlock) break;
+    }
+    return views;
+  }
+
+  /**
+   * Forgets the blocks whose lines all lie before `offset` (written, or superseded by a
+   * rewrite). The block being filled is kept unless nothing waits in it and it is large.
+   */
+  releaseBefore(offset: number): void {
+    let keep = 0;
+    while (keep < this.#blocks.length - 1) {
+      const block = this.#blocks[keep] as Block;
+      if (block.base + block.used > offset) break;
+      keep++;
+    }
+    if (keep > 0) this.#blocks = this.#blocks.slice(keep);
+    const last = this.#blocks[this.#blocks.length - 1];
+    if (last && offset >= this.#end && last.bytes.length > MIN_BLOCK_BYTES) this.#blocks = [];
+  }
+
+  /** Forgets every line (the queue was cleared). */
+  clear(): void {
+    this.#blocks = [];
+  }
+
+  /** A new block for a line of `size` bytes, sized by the bytes waiting before it. */
+  #newBlock(base: number, size: number): Block {
+    const waiting = this.#blocks.reduce((sum, block) => sum + block.used, 0);
+    let capacity = MIN_BLOCK_BYTES;
+    while (capacity < MAX_BLOCK_BYTES && capacity < waiting) capacity *= 2;
+    const block = { base, bytes: Buffer.allocUnsafeSlow(Math.max(capacity, size)), used: 0 };
+    this.#blocks.push(block);
+    return block;
+  }
+}
