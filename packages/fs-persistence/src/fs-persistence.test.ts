@@ -365,6 +365,38 @@ describe('bounds and lock', () => {
     await persistence.close();
   });
 
+  it('refuses a record beyond maxPendingBytes without copying it, and keeps the records around it', async () => {
+    const file = path.join(temp.dir, 'big-refused.jsonl');
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(file, {
+      maxPendingBytes: 1024 * 1024,
+    });
+    persistence.append(rec(1));
+    const made: number[] = [];
+    const spies = (['allocUnsafe', 'allocUnsafeSlow', 'alloc'] as const).map((name) => {
+      const original = (Buffer[name] as (...args: unknown[]) => Buffer).bind(Buffer);
+      return vi.spyOn(Buffer, name).mockImplementation(((...args: unknown[]) => {
+        const buffer = original(...args);
+        made.push(buffer.length);
+        return buffer;
+      }) as never);
+    });
+    try {
+      expect(() => persistence.append({ type: 'x', n: 2, text: 'é'.repeat(20_000_000) })).toThrow(
+        RecordsOverflowError,
+      );
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(made.filter((bytes) => bytes >= 1024 * 1024)).toEqual([]);
+    persistence.append(rec(3));
+    await expect(persistence.flush()).rejects.toBeInstanceOf(RecordsOverflowError);
+    await persistence.close();
+    expect(await readAll(new FileSystemAgentRecordPersistence<Rec>(file))).toEqual([
+      rec(1),
+      rec(3),
+    ]);
+  });
+
   it('refuses a second writer instance in the same process for good', async () => {
     const file = path.join(temp.dir, 'locked.jsonl');
     const first = new FileSystemAgentRecordPersistence<Rec>(file);

@@ -5,6 +5,11 @@ const NEWLINE = 0x0a;
 const MIN_BLOCK_BYTES = 16 * 1024;
 /** The largest block made for many small lines (a longer line gets a block of its own size). */
 const MAX_BLOCK_BYTES = 1024 * 1024;
+/**
+ * UTF-16 units above which a line is measured before it is encoded (by the fs persistence's
+ * `append`), so that one the pending bound refuses is never copied.
+ */
+export const LONG_LINE_UNITS = 64 * 1024;
 
 interface Block {
   /** Stream offset of `bytes[0]`. */
@@ -63,6 +68,8 @@ export class PendingLines {
     const block = this.#blocks[this.#blocks.length - 1] as Block;
     block.used = start - block.base;
     this.#end = start;
+    // A block made for that line alone (a long one) is not kept for the lines after it.
+    if (block.used === 0 && block.bytes.length > MIN_BLOCK_BYTES) this.#blocks.pop();
   }
 
   /** The block holding the byte at stream offset `offset`. */
