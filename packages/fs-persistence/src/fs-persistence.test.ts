@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { AgentRecords } from '@agent-records/core';
 import { describePersistenceContract } from '@agent-records/persistence-tests';
 import {
@@ -153,7 +155,27 @@ describe('file format', () => {
   });
 });
 
+/** External (Buffer) memory after a full collection; works without --expose-gc. */
+function bufferBytes(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().arrayBuffers;
+}
+
 describe('group commit', () => {
+  it("holds none of a burst's queued bytes once it is written and the log is idle", async () => {
+    const persistence = new FileSystemAgentRecordPersistence<Rec>(path.join(temp.dir, 'i.jsonl'));
+    persistence.append(rec(0));
+    await persistence.flush();
+    const before = bufferBytes();
+    const pad = 'p'.repeat(200);
+    for (let n = 1; n <= 30_000; n++) persistence.append({ ...rec(n), text: pad });
+    await persistence.flush();
+    // The writer kept a view of the last line, which held its whole 1 MiB block while idle.
+    expect(bufferBytes() - before).toBeLessThan(256 * 1024);
+    await persistence.close();
+  });
+
   it('writes a burst of appends with one write and one data sync', async () => {
     // Without the summary file, whose own writes (off the flush path) would be counted too.
     const { faults, persistence } = openOnFaultyDisk<Rec>(path.join(temp.dir, 'g.jsonl'), {

@@ -25,7 +25,7 @@ import {
 import { type BlobOptions, BlobStore } from './blobs/blob-store.js';
 import { type FileOperations, nodeFileOperations } from './file-operations.js';
 import { WriterLock } from './lock.js';
-import { LONG_LINE_UNITS, PendingLines } from './pending-lines.js';
+import { PendingLines } from './pending-lines.js';
 import type { FilePosition } from './position.js';
 import { type QueuedEntry, splitBatch } from './queue-entries.js';
 import { readFromPosition } from './read-from.js';
@@ -135,26 +135,12 @@ export class FileSystemAgentRecordPersistence<R extends AgentRecordEnvelope = Ag
     if (this.#closed)
       throw new RecordsClosedError(`${this.file} is closed; open it again to write.`);
     const line = serializeRecord(record, this.#blobs?.replacer);
-    // Encoded at once (see PendingLines). The bound counts UTF-8 bytes, and records it drops are
-    // one report for the next flush(); a long line is measured first, so one it refuses is
-    // never copied, a short one is measured by its encoding.
-    const long = line.length > LONG_LINE_UNITS;
-    const elsewhere = this.#blobs?.pendingBytes ?? 0;
-    if (long) this.#loop.admit(Buffer.byteLength(line, 'utf8'), this.#maxPendingBytes, elsewhere);
-    const start = this.#pending.add(line);
-    const bytes = this.#pending.end - start - 1;
-    if (!long) {
-      try {
-        this.#loop.admit(bytes, this.#maxPendingBytes, elsewhere);
-      } catch (error) {
-        this.#pending.removeLast(start);
-        throw error;
-      }
-    }
-    if (this.#loop.refusal) {
-      this.#pending.removeLast(start);
-      return; // refused for good; flush() and close() say so
-    }
+    // The bound counts UTF-8 bytes, measured before the line is copied; records it drops are one
+    // report for the next flush(). Then encoded at once (see PendingLines).
+    const bytes = Buffer.byteLength(line, 'utf8');
+    this.#loop.admit(bytes, this.#maxPendingBytes, this.#blobs?.pendingBytes ?? 0);
+    if (this.#loop.refusal) return; // refused for good; flush() and close() say so
+    const start = this.#pending.add(line, bytes);
     this.#queue.append(start);
     this.#loop.enqueue(1, bytes);
     this.#loop.schedule();

@@ -3,13 +3,8 @@
 const NEWLINE = 0x0a;
 /** The first block's size, and the smallest: an idle log holds no more than this. */
 const MIN_BLOCK_BYTES = 16 * 1024;
-/** The largest block made for many small lines (a longer line gets a block of its own size). */
+/** The largest block made for many small lines. */
 const MAX_BLOCK_BYTES = 1024 * 1024;
-/**
- * UTF-16 units above which a line is measured before it is encoded (by the fs persistence's
- * `append`), so that one the pending bound refuses is never copied.
- */
-export const LONG_LINE_UNITS = 64 * 1024;
 
 interface Block {
   /** Stream offset of `bytes[0]`. */
@@ -32,44 +27,38 @@ interface Block {
  *
  * The stream lives in blocks that are filled, never rewritten, and dropped once every line in
  * them is written or superseded: a view handed out (to a write in flight, to a reader's view of
- * the queue) stays valid for as long as it is held. A line never spans two blocks, and a block
- * grows with the bytes waiting, from 16 KiB up to 1 MiB, so an idle log holds little.
+ * the queue) stays valid for as long as it is held. A line never spans two blocks; a block grows
+ * with the bytes waiting, from 16 KiB up to 1 MiB, so an idle log holds little; a line longer
+ * than half the block it would start gets a block of exactly its size, so the bytes held stay
+ * close to the bytes queued (what `maxPendingBytes` bounds).
  */
 export class PendingLines {
   /** Oldest first; the last one is being filled. */
   #blocks: Block[] = [];
   #end = 0;
 
+  /** Bytes of the blocks held (what the queued lines cost in memory). */
+  get heldBytes(): number {
+    return this.#blocks.reduce((sum, block) => sum + block.bytes.length, 0);
+  }
+
   /** The stream offset after the last line added. */
   get end(): number {
     return this.#end;
   }
 
-  /** Adds `line` and its newline; returns the line's stream offset. */
-  add(line: string): number {
+  /** Adds `line`, which is `bytes` long in UTF-8, and its newline; returns its stream offset. */
+  add(line: string, bytes: number): number {
     const start = this.#end;
     let block = this.#blocks[this.#blocks.length - 1];
-    // At most 3 bytes per UTF-16 unit: the exact size is worked out only when that may not fit.
-    if (block === undefined || block.bytes.length - block.used < line.length * 3 + 1) {
-      const size = Buffer.byteLength(line, 'utf8') + 1;
-      if (block === undefined || block.bytes.length - block.used < size) {
-        block = this.#newBlock(start, size);
-      }
+    if (block === undefined || block.bytes.length - block.used < bytes + 1) {
+      block = this.#newBlock(start, bytes + 1);
     }
-    const written = block.bytes.write(line, block.used, 'utf8');
-    block.bytes[block.used + written] = NEWLINE;
-    block.used += written + 1;
-    this.#end = start + written + 1;
+    block.bytes.write(line, block.used, 'utf8');
+    block.bytes[block.used + bytes] = NEWLINE;
+    block.used += bytes + 1;
+    this.#end = start + bytes + 1;
     return start;
-  }
-
-  /** Takes back the last line added, which starts at `start` (a record the queue refused). */
-  removeLast(start: number): void {
-    const block = this.#blocks[this.#blocks.length - 1] as Block;
-    block.used = start - block.base;
-    this.#end = start;
-    // A block made for that line alone (a long one) is not kept for the lines after it.
-    if (block.used === 0 && block.bytes.length > MIN_BLOCK_BYTES) this.#blocks.pop();
   }
 
   /** The block holding the byte at stream offset `offset`. */
@@ -126,7 +115,8 @@ export class PendingLines {
     const waiting = this.#blocks.reduce((sum, block) => sum + block.used, 0);
     let capacity = MIN_BLOCK_BYTES;
     while (capacity < MAX_BLOCK_BYTES && capacity < waiting) capacity *= 2;
-    const block = { base, bytes: Buffer.allocUnsafeSlow(Math.max(capacity, size)), used: 0 };
+    if (size * 2 > capacity) capacity = size; // a long line: a block of its own
+    const block = { base, bytes: Buffer.allocUnsafeSlow(capacity), used: 0 };
     this.#blocks.push(block);
     return block;
   }

@@ -5,7 +5,13 @@ import { RecordsConflictError } from '@agent-records/types';
 import { replaceAtomically, WRITE_CHUNK_BYTES } from './atomic-replace.js';
 import { divergenceFrom } from './fence.js';
 import { errorCode, type FileOperations, syncDirectory, writeFully } from './file-operations.js';
-import { type FilePosition, fingerprintOf, identityOf, positionAt } from './position.js';
+import {
+  type FilePosition,
+  fingerprintOf,
+  identityOf,
+  positionAt,
+  WINDOW_BYTES,
+} from './position.js';
 import { recoverTail } from './recovery.js';
 
 /**
@@ -21,9 +27,13 @@ const O_DSYNC: number | undefined = constants.O_DSYNC;
 const NEWLINE = 0x0a;
 const NEWLINE_BYTES = Buffer.from([NEWLINE]);
 
-/** The last line of `view` (which ends with a newline), newline included. */
-function lastLineOf(view: Buffer): Buffer {
-  return view.subarray(view.lastIndexOf(NEWLINE, view.length - 2) + 1);
+/**
+ * What a fingerprint hashes of the last line of `view` (which ends with a newline): its last
+ * WINDOW_BYTES bytes, newline included, copied so that the queue's block is not held by it.
+ */
+function lastLineTail(view: Buffer): Buffer {
+  const lineStart = view.lastIndexOf(NEWLINE, view.length - 2) + 1;
+  return Buffer.from(view.subarray(Math.max(lineStart, view.length - WINDOW_BYTES)));
 }
 
 /** The writer's state as a reader must see it, at one instant (see `reader.ts`). */
@@ -74,9 +84,9 @@ export class LogWriter implements WriterState {
   #identity = '';
   #fingerprint = '';
   /**
-   * The last line written (a view of the queue's bytes, newline included), when its fingerprint
-   * is not computed yet: hashed only when a position is asked for (a snapshot), not on every
-   * durable append's path.
+   * The tail of the last line written (see `lastLineTail`), when its fingerprint is not
+   * computed yet: hashed only when a position is asked for (a snapshot), not on every durable
+   * append's path.
    */
   #lastLine: Buffer | null = null;
   /** The batch whose O_DSYNC write is in flight (see #writeDurably): one at a time. */
@@ -333,7 +343,7 @@ export class LogWriter implements WriterState {
     if (views.length > 0) {
       // The log's first line was just written: the file has an identity from now on.
       if (this.#durableSize === 0) this.#identity = identityOf(this.#ino, views[0] as Buffer);
-      this.#lastLine = lastLineOf(views[views.length - 1] as Buffer);
+      this.#lastLine = lastLineTail(views[views.length - 1] as Buffer);
     }
     this.#durableSize = end;
     this.#needsNewline = false;
