@@ -61,7 +61,7 @@ export class PendingLines {
     return start;
   }
 
-  /** The block holding the byte at stream offset `offset`. */
+  /** The block holding the byte at stream offset `offset` (the newest first: the usual one). */
   #blockAt(offset: number): Block {
     for (let i = this.#blocks.length - 1; i >= 0; i--) {
       const block = this.#blocks[i] as Block;
@@ -76,8 +76,16 @@ export class PendingLines {
    */
   views(first: number, last: number): Buffer[] {
     const lastBlock = this.#blockAt(last);
-    const lastAt = last - lastBlock.base;
-    const end = lastBlock.bytes.indexOf(NEWLINE, lastAt) + 1 + lastBlock.base;
+    const end = lastBlock.bytes.indexOf(NEWLINE, last - lastBlock.base) + 1 + lastBlock.base;
+    // The usual batch (a durable append, a small burst) lies in one block.
+    if (first >= lastBlock.base) {
+      return [lastBlock.bytes.subarray(first - lastBlock.base, end - lastBlock.base)];
+    }
+    return this.#spanningViews(first, lastBlock, end);
+  }
+
+  /** {@link views} of lines from `first` that start in an earlier block than `lastBlock`. */
+  #spanningViews(first: number, lastBlock: Block, end: number): Buffer[] {
     const views: Buffer[] = [];
     for (let i = this.#blocks.indexOf(this.#blockAt(first)); i < this.#blocks.length; i++) {
       const block = this.#blocks[i] as Block;
