@@ -155,6 +155,28 @@ describe('file format', () => {
   });
 });
 
+/** The sizes of the Buffers that the named `Buffer` factories make while `run` goes. */
+async function buffersMadeDuring(
+  names: readonly ('allocUnsafe' | 'allocUnsafeSlow' | 'alloc' | 'concat')[],
+  run: () => unknown,
+): Promise<number[]> {
+  const made: number[] = [];
+  const spies = names.map((name) => {
+    const original = (Buffer[name] as (...args: unknown[]) => Buffer).bind(Buffer);
+    return vi.spyOn(Buffer, name).mockImplementation(((...args: unknown[]) => {
+      const buffer = original(...args);
+      made.push(buffer.length);
+      return buffer;
+    }) as never);
+  });
+  try {
+    await run();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return made;
+}
+
 /** External (Buffer) memory after a full collection; works without --expose-gc. */
 function bufferBytes(): number {
   setFlagsFromString('--expose-gc');
@@ -214,20 +236,10 @@ describe('group commit', () => {
     await persistence.flush();
     writes.length = 0;
     for (let n = 1; n <= 16; n++) persistence.append({ ...rec(n), text: 'y'.repeat(300_000) });
-    const made: number[] = [];
-    const spies = (['allocUnsafe', 'allocUnsafeSlow', 'alloc', 'concat'] as const).map((name) => {
-      const original = (Buffer[name] as (...args: unknown[]) => Buffer).bind(Buffer);
-      return vi.spyOn(Buffer, name).mockImplementation(((...args: unknown[]) => {
-        const buffer = original(...args);
-        made.push(buffer.length);
-        return buffer;
-      }) as never);
-    });
-    try {
-      await persistence.flush();
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-    }
+    const made = await buffersMadeDuring(
+      ['allocUnsafe', 'allocUnsafeSlow', 'alloc', 'concat'],
+      () => persistence.flush(),
+    );
     await persistence.close();
     expect(made.filter((bytes) => bytes >= 64 * 1024)).toEqual([]);
     expect(writes.length).toBeGreaterThanOrEqual(4);
@@ -393,22 +405,11 @@ describe('bounds and lock', () => {
       maxPendingBytes: 1024 * 1024,
     });
     persistence.append(rec(1));
-    const made: number[] = [];
-    const spies = (['allocUnsafe', 'allocUnsafeSlow', 'alloc'] as const).map((name) => {
-      const original = (Buffer[name] as (...args: unknown[]) => Buffer).bind(Buffer);
-      return vi.spyOn(Buffer, name).mockImplementation(((...args: unknown[]) => {
-        const buffer = original(...args);
-        made.push(buffer.length);
-        return buffer;
-      }) as never);
-    });
-    try {
+    const made = await buffersMadeDuring(['allocUnsafe', 'allocUnsafeSlow', 'alloc'], () => {
       expect(() => persistence.append({ type: 'x', n: 2, text: 'é'.repeat(20_000_000) })).toThrow(
         RecordsOverflowError,
       );
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-    }
+    });
     expect(made.filter((bytes) => bytes >= 1024 * 1024)).toEqual([]);
     persistence.append(rec(3));
     await expect(persistence.flush()).rejects.toBeInstanceOf(RecordsOverflowError);
