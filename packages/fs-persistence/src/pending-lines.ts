@@ -9,7 +9,7 @@ const MAX_BLOCK_BYTES = 1024 * 1024;
 /**
  * Encodes `line` into `bytes` at `offset`. Buffer's own UTF-8 writer where it has one (every
  * Node.js release this package supports): `write` checks its arguments in JavaScript of Node's
- * own, which V8 optimised on its own only after ~3,000 durable appends, and those compiles
+ * own, which V8 optimised on its own only after ~2,800 durable appends, and those compiles
  * stalled the appends they coincided with (see docs/decisions.md 12).
  */
 const writeUtf8: (bytes: Buffer, line: string, offset: number) => void =
