@@ -62,6 +62,20 @@ describe('serializeRecord refuses what would not read back as a record', () => {
     expect(() => serializeRecord(value)).toThrow(RecordsSerializeError);
   });
 
+  it('refuses a line a replacer made into a non-record (type dropped, time made a string)', () => {
+    const dropType = (key: string, value: unknown) => (key === 'type' ? undefined : value);
+    const timeAsText = (key: string, value: unknown) => (key === 'time' ? 'late' : value);
+    expect(() => serializeRecord({ type: 'a', x: 1 }, dropType)).toThrow(RecordsSerializeError);
+    expect(() => serializeRecord({ type: 'a', time: 1 }, timeAsText)).toThrow(
+      RecordsSerializeError,
+    );
+    // A replacer that keeps the record a record is applied as JSON.stringify does.
+    const hide = (key: string, value: unknown) => (key === 'secret' ? undefined : value);
+    expect(serializeRecord({ type: 'a', secret: 1, shown: 2 }, hide)).toBe(
+      '{"type":"a","shown":2}',
+    );
+  });
+
   it('accepts a toJSON that returns a record, and writes what it returns', () => {
     const record = { type: 'x', secret: 1, toJSON: () => ({ type: 'x', shown: 2 }) };
     expect(JSON.parse(serializeRecord(record))).toEqual({ type: 'x', shown: 2 });

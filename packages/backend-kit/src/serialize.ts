@@ -14,7 +14,9 @@ const HAS_LINE_SEPARATOR = /[\u2028\u2029]/;
  * returns reads back as a record.
  *
  * An optional `replacer` works as in `JSON.stringify` (backends use it to move large values out
- * of line without copying the record); it must keep strings strings.
+ * of line without copying the record); it must keep strings strings. A line it makes into a
+ * non-record (drops `type`, makes `time` a string) is refused like any other; a line that is not
+ * a record on its face (`type` not its first key) is then parsed back to be checked.
  */
 export function serializeRecord(
   record: unknown,
@@ -28,7 +30,7 @@ export function serializeRecord(
   // (docs/decisions.md 12).
   if (typeof json === 'string' && readsAsRecord(json) && !HAS_LINE_SEPARATOR.test(json))
     return json;
-  return checkedLine(record, json);
+  return checkedLine(record, json, replacer !== undefined);
 }
 
 function stringify(
@@ -42,8 +44,11 @@ function stringify(
   }
 }
 
-/** The line of a record that is not one on its face, or that holds U+2028 or U+2029. */
-function checkedLine(record: object, json: string | undefined): string {
+/**
+ * The line of a record that is not one on its face, or that holds U+2028 or U+2029. The record's
+ * own shape vouches for its line only when no replacer came between them.
+ */
+function checkedLine(record: object, json: string | undefined, replaced: boolean): string {
   if (typeof json !== 'string' || json.charCodeAt(0) !== OPEN_BRACE) {
     throw notARecord(
       record,
@@ -52,11 +57,11 @@ function checkedLine(record: object, json: string | undefined): string {
   }
   // The normal path reads the answer off the line itself (no allocation); else a record whose
   // JSON is sure to hold the `type` and `time` just validated; only the rest (a toJSON, an
-  // accessor) is parsed back and checked.
+  // accessor, a replacer) is parsed back and checked.
   if (!readsAsRecord(json)) {
     let shapeKnown: boolean;
     try {
-      shapeKnown = keepsItsShape(record);
+      shapeKnown = !replaced && keepsItsShape(record);
     } catch (cause) {
       throw new RecordsSerializeError(typeOf(record), { cause });
     }
