@@ -67,6 +67,47 @@ describe('the replay loop', () => {
   });
 
   // The loop tells observability types by length first: types of the same lengths are records.
+  it('gives restore the context that restoring returns, across batches and a nested restore()', async () => {
+    const seen: unknown[] = [];
+    const records: AgentRecords<Rec> = new AgentRecords<Rec>({
+      persistence: storeOf([[meta('1.0', 5), { type: 'a', time: 7 }], [{ type: 'b' }]]),
+      protocolVersion: '1.0',
+      onError: () => {},
+      restore: (record, context) => {
+        seen.push(record.type, records.restoring === context, context);
+        if (record.type === 'b') {
+          const nested = { time: 99 };
+          records.restore({ type: 'n' }, nested);
+          seen.push(records.restoring === context);
+        } else if (record.type === 'n') {
+          seen.push(context.time);
+        }
+        records.logRecord({ type: 'ignored' });
+        records.snapshot();
+      },
+    });
+    await records.replay();
+    expect(records.restoring).toBeNull();
+    expect(seen).toEqual([
+      'metadata',
+      true,
+      { time: 5 },
+      'a',
+      true,
+      { time: 7 },
+      'b',
+      true,
+      { time: 5 },
+      'n',
+      true,
+      { time: 99 },
+      99,
+      true,
+    ]);
+    // Each record has a context of its own.
+    expect(seen[2]).not.toBe(seen[5]);
+  });
+
   it('skips every observability type, and restores types of the same lengths', async () => {
     const { result, seen } = await replayOf([
       [meta('1.0', 5), { type: 'llm.request' }, { type: 'turn.prompt', time: 1 }],
