@@ -72,6 +72,17 @@ async function lineBefore(
   offset: number,
   end: number,
 ): Promise<{ fingerprint: string; atLineEnd: boolean }> {
+  const { lineTail, atLineEnd } = await bytesBefore(ops, fd, offset, end);
+  return { fingerprint: fingerprintOf(lineTail), atLineEnd };
+}
+
+/** {@link lineBefore}'s bytes: the tail of the line before `offset`, and the line-end check. */
+async function bytesBefore(
+  ops: FileOperations,
+  fd: number,
+  offset: number,
+  end: number,
+): Promise<{ lineTail: Buffer; atLineEnd: boolean }> {
   const from = Math.max(0, offset - WINDOW_BYTES - 1);
   const window = Buffer.allocUnsafe(Math.min(offset + 1, end) - from);
   await readFully(ops, fd, window, 0 + from);
@@ -83,7 +94,7 @@ async function lineBefore(
   // later to a last line that had none (or at the end of such a line).
   const atLineEnd =
     before[before.length - 1] === NEWLINE || after === undefined || after === NEWLINE;
-  return { fingerprint: fingerprintOf(before.subarray(start)), atLineEnd };
+  return { lineTail: before.subarray(start), atLineEnd };
 }
 
 /** The position at `offset` (a line end) of the log open at `fd`, whose size is at least `end`. */
@@ -179,9 +190,34 @@ export const EMPTY_LOG: FilePosition = { offset: 0, fingerprint: '', log: '' };
 /**
  * The log as a read saw it: the position at `end`, the stable end it read to (a torn last line
  * left out, see `stableEnd`), of the log open at `fd`. An empty log is {@link EMPTY_LOG}.
+ * The same position as {@link positionAt}'s, with its bytes read now and its two hashes worked
+ * out when first asked for: only the writer's first open after the read asks (a read that is
+ * not followed by a write never does), and the first sha256 of a process costs ~2M
+ * instructions of compiling Node's crypto code, which a replay need not wait for.
  */
-export function positionRead(ops: FileOperations, fd: number, end: number): Promise<FilePosition> {
-  return end === 0 ? Promise.resolve(EMPTY_LOG) : positionAt(ops, fd, end, end);
+export async function positionRead(
+  ops: FileOperations,
+  fd: number,
+  end: number,
+): Promise<FilePosition> {
+  if (end === 0) return EMPTY_LOG;
+  const { lineTail } = await bytesBefore(ops, fd, end, end);
+  const { ino } = await ops.fstat(fd);
+  const head = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, end));
+  await readFully(ops, fd, head, 0);
+  let fingerprint: string | undefined;
+  let log: string | undefined;
+  return {
+    offset: end,
+    get fingerprint() {
+      fingerprint ??= fingerprintOf(lineTail);
+      return fingerprint;
+    },
+    get log() {
+      log ??= identityOf(ino, head);
+      return log;
+    },
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   existsSync,
   readFileSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -19,7 +20,9 @@ import { describe, expect, it } from 'vitest';
 import { imageDataUri } from '../test/blob-fixtures.js';
 import { readAll } from '../test/read-all.js';
 import { useTempDir } from '../test/temp-dir.js';
+import { nodeFileOperations } from './file-operations.js';
 import { FileSystemAgentRecordPersistence } from './fs-persistence.js';
+import { positionAt, positionRead } from './position.js';
 import { FileSystemAgentRecordStore } from './store.js';
 
 type Rec = AgentRecordEnvelope & {
@@ -157,6 +160,31 @@ describe('a writer that read the log first (the fence)', () => {
     const lines = readFileSync(file, 'utf8').split('\n');
     writeFileSync(file, `${lines.slice(0, 2).join('\n')}\n`); // in place: the same inode
     await expectRefused(persistence, seen);
+  });
+
+  it('is refused when the last line it read was changed in place to the same length', async () => {
+    const file = path.join(temp.dir, 'same-length.jsonl');
+    await writtenLog(file, 2);
+    const { seen, onError } = reports();
+    const { persistence } = await replayed(file, onError);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace('"n":1}', '"n":9}')); // in place: the same inode and size
+    await expectRefused(persistence, seen);
+  });
+
+  it('fences on the position positionAt gives for the end it read', async () => {
+    const file = path.join(temp.dir, 'position.jsonl');
+    await writtenLog(file, 3);
+    const fd = await nodeFileOperations.open(file, 'r');
+    try {
+      const end = statSync(file).size;
+      const read = await positionRead(nodeFileOperations, fd, end);
+      const at = await positionAt(nodeFileOperations, fd, end, end);
+      expect({ offset: read.offset, fingerprint: read.fingerprint, log: read.log }).toEqual(at);
+      expect(at.fingerprint).not.toBe('');
+    } finally {
+      await nodeFileOperations.close(fd);
+    }
   });
 
   it('is refused when a log it read as absent was written by another writer meanwhile', async () => {
