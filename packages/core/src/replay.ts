@@ -99,12 +99,13 @@ export class ReplayPass<R extends AgentRecordEnvelope> {
           }
           if (typeof type !== 'string' || type === '' || type === 'metadata') break usual;
           // An observability record (see OBSERVABILITY_TYPES_BY_LENGTH), or a type as long as
-          // several of them: the long way tells.
+          // several of them (SEVERAL_TYPES, the table's one symbol: `typeof` is checked inline,
+          // where comparing with the symbol called a builtin): the long way tells.
           const same =
             type.length < OBSERVABILITY_TYPES_BY_LENGTH.length
               ? OBSERVABILITY_TYPES_BY_LENGTH[type.length]
               : undefined;
-          if (same !== undefined && (same === type || same === SEVERAL_TYPES)) break usual;
+          if (same !== undefined && (same === type || typeof same === 'symbol')) break usual;
           if (time === undefined) time = this.segmentCreatedAt;
           else if (typeof time !== 'number' || time - time !== 0) break usual;
           if (Array.isArray(raw)) break usual;
