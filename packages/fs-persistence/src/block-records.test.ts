@@ -166,6 +166,55 @@ describe('bytes that are not UTF-8 are corrupt, not decoded to U+FFFD', () => {
   });
 });
 
+describe('lines that parse but are not written by JSON.stringify, in a replay', () => {
+  const notRecords: Array<[string, string]> = [
+    ['an array', '[{"type":"a"}]'],
+    ['an empty array', '[]'],
+    ['null', 'null'],
+    ['a number', '5'],
+    ['a string', '"a"'],
+    ['true', 'true'],
+    ['an array after spaces', '  [1]'],
+  ];
+
+  it.each(notRecords)('%s is corrupt, at its line and byte offset', async (_what, text) => {
+    const failure = await outcomeOf(logOf(`${META}\n${text}\n{"type":"a"}\n`));
+    expect(failure).toBeInstanceOf(RecordsCorruptError);
+    expect(failure).toMatchObject({ line: 2, offset: LINE_2 });
+    expect((failure as Error).message).toContain(`:2:${LINE_2}: not a record: expected an object`);
+  });
+
+  it('a record after white space, with CR after it, or with a length field is a record', async () => {
+    const records = [
+      JSON.parse(META),
+      { type: 'a' },
+      { type: 'b', time: 2 },
+      { type: 'c', length: 3 },
+      { type: 'd', length: null },
+    ];
+    const file = logOf(
+      `${META}\n \t{"type":"a"}\n{"type":"b","time":2}\r\n{"type":"c","length":3}\n` +
+        '{"type":"d","length":null}\n',
+    );
+    expect(await outcomeOf(file)).toEqual({ records });
+  });
+
+  it('an array is corrupt even when Array.prototype and Object.prototype have a type', async () => {
+    const file = logOf(`${META}\n[1]\n`);
+    const prototypes = [Array.prototype, Object.prototype] as unknown as Array<
+      Record<string, unknown>
+    >;
+    for (const proto of prototypes) proto.type = 'polluted';
+    try {
+      const failure = await outcomeOf(file);
+      expect(failure).toBeInstanceOf(RecordsCorruptError);
+      expect(failure).toMatchObject({ line: 2, offset: LINE_2 });
+    } finally {
+      for (const proto of prototypes) delete proto.type;
+    }
+  });
+});
+
 describe('classifyLogLine', () => {
   it('gives a record, and for JSON that is not a record the value and the problem', () => {
     expect(
