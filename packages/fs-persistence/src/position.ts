@@ -59,10 +59,20 @@ const inodeOf = (identity: string) => identity.slice(0, identity.indexOf('-'));
  * offset: the first line ends there or before it, so the result does not depend on the offset).
  */
 export async function logIdentity(ops: FileOperations, fd: number, limit: number): Promise<string> {
+  const { ino, head } = await logHead(ops, fd, limit);
+  return identityOf(ino, head);
+}
+
+/** What {@link logIdentity} hashes: the file's inode and its first bytes (up to `limit`). */
+async function logHead(
+  ops: FileOperations,
+  fd: number,
+  limit: number,
+): Promise<{ ino: number | undefined; head: Buffer }> {
   const { ino } = await ops.fstat(fd);
   const head = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, limit));
   await readFully(ops, fd, head, 0);
-  return identityOf(ino, head);
+  return { ino, head };
 }
 
 /** What the file holds just before `offset`: the line-end check and the fingerprint's bytes. */
@@ -202,9 +212,7 @@ export async function positionRead(
 ): Promise<FilePosition> {
   if (end === 0) return EMPTY_LOG;
   const { lineTail } = await bytesBefore(ops, fd, end, end);
-  const { ino } = await ops.fstat(fd);
-  const head = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, end));
-  await readFully(ops, fd, head, 0);
+  const { ino, head } = await logHead(ops, fd, end);
   let fingerprint: string | undefined;
   let log: string | undefined;
   return {
