@@ -107,6 +107,54 @@ export async function fastReadAsync(file, chunkBytes = 1 << 20, { way = 'whole' 
   }
 }
 
+/**
+ * The fastest reader here that keeps the loop free, and the replay a careful user would write
+ * instead of ours: `fastReadAsync` with the next chunk read while this one is parsed (two buffers
+ * take turns, as ours do), every record handed to `onRecord` (the host's restore) on the way.
+ */
+export async function fastReadAhead(file, chunkBytes, onRecord) {
+  const fd = await open(file, 'r');
+  let reading = null;
+  try {
+    let buffer = Buffer.allocUnsafe(chunkBytes);
+    let spare = Buffer.allocUnsafe(chunkBytes);
+    let carried = 0;
+    let count = 0;
+    const parse = (text) => {
+      count += parseLines(text, onRecord);
+    };
+    reading = read(fd, buffer, 0, buffer.length, null);
+    for (;;) {
+      const got = await reading;
+      reading = null;
+      const filled = carried + got;
+      if (got === 0) {
+        if (filled > 0) WAYS.pieces(buffer, filled, parse);
+        return count;
+      }
+      const cut = buffer.lastIndexOf(10, filled - 1);
+      if (cut === -1) {
+        // One line longer than the buffer: grow both.
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, filled);
+        buffer = bigger;
+        spare = Buffer.allocUnsafe(bigger.length);
+        carried = filled;
+        reading = read(fd, buffer, carried, buffer.length - carried, null);
+        continue;
+      }
+      carried = filled - cut - 1;
+      buffer.copy(spare, 0, cut + 1, filled);
+      reading = read(fd, spare, carried, spare.length - carried, null);
+      WAYS.pieces(buffer, cut, parse);
+      [buffer, spare] = [spare, buffer];
+    }
+  } finally {
+    await reading?.catch(() => {});
+    await close(fd);
+  }
+}
+
 function parseLines(text, onRecord) {
   let count = 0;
   for (const line of text.split('\n')) {

@@ -9,6 +9,7 @@ import {
   FILE_READERS,
   NON_BLOCKING_DURABLE,
   PG_BULK,
+  READERS_LIKE_OURS,
 } from './names.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -79,9 +80,10 @@ const readers = [...FILE_READERS, 'sqlite-full'];
 const fastestReader = fastestOf('replay', FILE_READERS, 'ms');
 row(
   'replay 100k',
-  `${ms('replay', 'ours')}, ${n(med('replay', 'ours', 'rssPeakMB'))} MB`,
-  readers.map((r) => `${r} ${ms('replay', r)}`).join('; '),
-  `${x(med('replay', 'ours', 'ms'), fastestReader)} fastest reader`,
+  `${ms('replay', 'ours')}, ${n(med('replay', 'ours', 'rssPeakMB'))} MB, stall ${ms('replay', 'ours', 'maxStallMs')}`,
+  readers.map((r) => `${r} ${ms('replay', r)} (stall ${ms('replay', r, 'maxStallMs')})`).join('; '),
+  `${x(med('replay', 'ours', 'ms'), fastestReader)} fastest reader; ` +
+    `${x(med('replay', 'ours', 'ms'), fastestOf('replay', READERS_LIKE_OURS, 'ms'))} fastest like ours`,
 );
 row(
   'replay 1M: peak RSS',

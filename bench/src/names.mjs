@@ -30,9 +30,17 @@ export const FILE_READERS = [
   'fast-async',
   'fast-async-pieces',
   'fast-async-4m',
+  'fast-async-ahead',
+  'fast-async-ahead-256k',
   'readfile-split',
   'reference',
 ];
+
+/**
+ * Readers with our replay's guarantees and work: the loop stays free (reads through libuv, the
+ * next chunk read while this one is parsed) and every record goes to a restore function.
+ */
+export const READERS_LIKE_OURS = ['fast-async-ahead', 'fast-async-ahead-256k'];
 
 /** One-transaction bulk inserts into PostgreSQL. */
 export const PG_BULK = ['pg-multirow', 'pg-unnest', 'pg-copy', 'pg-copy-binary'];

@@ -1,6 +1,6 @@
 // The targets of issues 17 and 15, each computed from medians of this run. `value(med)` reads
 // med(case, implementation, figure); a target whose figures are missing (case skipped) is n/a.
-import { FILE_READERS, NON_BLOCKING_DURABLE, PG_BULK } from './names.mjs';
+import { FILE_READERS, NON_BLOCKING_DURABLE, PG_BULK, READERS_LIKE_OURS } from './names.mjs';
 
 const ratio = (a, b) =>
   typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : undefined;
@@ -71,6 +71,14 @@ export const TARGETS = [
   {
     name: 'replay, ours / fastest reader measured (<= 1.0)',
     value: (med) => ratio(med('replay', 'ours', 'ms'), fastest(med, 'replay', FILE_READERS, 'ms')),
+    pass: (v) => v <= 1.0,
+  },
+  {
+    // Not one of issue 17's targets: the same comparison against readers doing ours' work with
+    // ours' guarantees (the fastest readers above block the loop for the whole read).
+    name: 'replay, ours / fastest reader that keeps the loop free and restores each record (<= 1.0)',
+    value: (med) =>
+      ratio(med('replay', 'ours', 'ms'), fastest(med, 'replay', READERS_LIKE_OURS, 'ms')),
     pass: (v) => v <= 1.0,
   },
   {

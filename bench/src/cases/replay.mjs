@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { AgentRecords } from '@agent-records/core';
 import { FileSystemAgentRecordPersistence } from '@agent-records/fs-persistence';
 import {
+  fastReadAhead,
   fastReadAsync,
   fastReadSync,
   limitWrite,
@@ -41,7 +42,19 @@ const readers = {
   'fast-async-pieces': (file) => fastReadAsync(file, 1 << 20, { way: 'pieces' }),
   'fast-async-4m': (file) => fastReadAsync(file, 4 << 20),
   reference: (file) => referenceRead(file),
+  // Same work and guarantees as ours: the loop stays free, each record goes to a restore function.
+  'fast-async-ahead': (file) => readAheadRestoring(file, 1 << 20),
+  'fast-async-ahead-256k': (file) => readAheadRestoring(file, 256 << 10),
 };
+
+/** `fastReadAhead` giving each record to a restore function, as the core does ours. */
+async function readAheadRestoring(file, chunkBytes) {
+  let restored = 0;
+  await fastReadAhead(file, chunkBytes, () => {
+    restored++;
+  });
+  return restored;
+}
 
 /** The baseline readers (run.mjs builds its plan from it; names.mjs lists them for comparisons). */
 export const REPLAY_BASELINES = Object.keys(readers);

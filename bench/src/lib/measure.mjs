@@ -23,9 +23,15 @@ export async function measure(run) {
   }, 2);
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  // The histogram records the time between two of its timer's ticks, so it says nothing until it
+  // has ticked once: a run that blocked the loop from its start would show no stall.
+  await new Promise((resolve) => setTimeout(resolve, 2));
   const start = performance.now();
   const extra = (await run()) ?? {};
   const ms = performance.now() - start;
+  // Its timer fires only when the loop turns: one turn here lets it see the run's last stretch
+  // (all of a synchronous reader's).
+  await new Promise((resolve) => setImmediate(resolve));
   loop.disable();
   clearInterval(sample);
   rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
