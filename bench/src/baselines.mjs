@@ -134,11 +134,8 @@ export async function fastReadAhead(file, chunkBytes, onRecord) {
       }
       const cut = buffer.lastIndexOf(10, filled - 1);
       if (cut === -1) {
-        // One line longer than the buffer: grow both.
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, filled);
-        buffer = bigger;
-        spare = Buffer.allocUnsafe(bigger.length);
+        buffer = grown(buffer, filled);
+        spare = Buffer.allocUnsafe(buffer.length);
         carried = filled;
         reading = read(fd, buffer, carried, buffer.length - carried, null);
         continue;
@@ -153,6 +150,13 @@ export async function fastReadAhead(file, chunkBytes, onRecord) {
     await reading?.catch(() => {});
     await close(fd);
   }
+}
+
+/** For a line longer than `buffer`: one twice as long, holding its first `filled` bytes. */
+function grown(buffer, filled) {
+  const bigger = Buffer.allocUnsafe(buffer.length * 2);
+  buffer.copy(bigger, 0, 0, filled);
+  return bigger;
 }
 
 function parseLines(text, onRecord) {
@@ -183,10 +187,7 @@ function* chunkSteps(chunkBytes, onRecord, decodeChunk) {
     }
     const cut = buffer.lastIndexOf(10, filled - 1);
     if (cut === -1) {
-      // One line longer than the buffer: grow it.
-      const bigger = Buffer.allocUnsafe(buffer.length * 2);
-      buffer.copy(bigger, 0, 0, filled);
-      buffer = bigger;
+      buffer = grown(buffer, filled);
       carried = filled;
       continue;
     }
